@@ -1,0 +1,1 @@
+"""The collaboration server: composition root, live sessions, documents, CLI."""

@@ -1,0 +1,93 @@
+"""The composition root: the one place that builds pools and clients and wires them in.
+
+Each long-lived resource is a `cleanup_ctx` generator, so start-up runs top to bottom and
+shutdown runs in reverse: services stop before the pools they use, and embedded servers
+stop last.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+from redis.asyncio import Redis
+
+from collab import db
+from collab.embedded import EmbeddedPostgres, EmbeddedRedis
+from collab.http import health
+from collab.http.errors import error_middleware
+from collab.log import request_id_middleware
+from collab.signing_keys import load_signing_keys
+from collab.state import DB_POOL, DOCKER, ENDPOINTS, REDIS, SETTINGS, SIGNING_KEYS, Endpoints
+from config import Settings
+from containers.engine import DockerEngine
+
+
+async def _infrastructure(app: web.Application) -> AsyncIterator[None]:
+    """Configured PostgreSQL/Redis, or embedded ones under the data directory."""
+    settings = app[SETTINGS]
+    loop = asyncio.get_running_loop()
+    started: list[EmbeddedPostgres | EmbeddedRedis] = []
+    try:
+        if settings.database_url is not None:
+            database_url = settings.database_url.get_secret_value()
+        else:
+            postgres = EmbeddedPostgres(settings.data_dir)
+            database_url = await loop.run_in_executor(None, postgres.start)
+            started.append(postgres)
+        if settings.redis_url is not None:
+            redis_url = settings.redis_url.get_secret_value()
+        else:
+            redis = EmbeddedRedis(settings.data_dir)
+            redis_url = await loop.run_in_executor(None, redis.start)
+            started.append(redis)
+        app[ENDPOINTS] = Endpoints(database_url, redis_url)
+        yield
+    finally:
+        for service in reversed(started):
+            await loop.run_in_executor(None, service.stop)
+
+
+async def _postgres(app: web.Application) -> AsyncIterator[None]:
+    pool = await db.create_pool(app[ENDPOINTS].database_url)
+    try:
+        if app[SETTINGS].auto_migrate:
+            await db.migrate_up(pool)
+        app[DB_POOL] = pool
+        yield
+    finally:
+        await pool.close()
+
+
+async def _redis(app: web.Application) -> AsyncIterator[None]:
+    client: Redis = Redis.from_url(
+        app[ENDPOINTS].redis_url,
+        socket_connect_timeout=2,
+        socket_timeout=5,
+        health_check_interval=30,
+    )
+    app[REDIS] = client
+    yield
+    await client.aclose()
+
+
+async def _docker(app: web.Application) -> AsyncIterator[None]:
+    docker_host = app[SETTINGS].docker_host
+    engine = DockerEngine(docker_host) if docker_host else None
+    app[DOCKER] = engine
+    yield
+    if engine is not None:
+        engine.close()
+
+
+def build_app(settings: Settings) -> web.Application:
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware],
+        client_max_size=settings.max_body_bytes,
+    )
+    app[SETTINGS] = settings
+    app[SIGNING_KEYS] = load_signing_keys(settings)
+    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker])
+    app.add_routes(health.routes)
+    return app

@@ -1,0 +1,123 @@
+"""`collab serve`, `collab migrate up|down [N]|status`.
+
+Flags override the environment (`COLLAB_HOST`, `COLLAB_PORT`, `COLLAB_DATA_DIR`, ...).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import logging
+import sys
+from collections.abc import Iterator, Sequence
+
+import asyncpg
+from aiohttp import web
+from pydantic import ValidationError
+
+from collab.app import build_app
+from collab.embedded import EmbeddedPostgres, EmbeddedServiceError
+from collab.log import configure_logging
+from collab.migrate import MigrationError, Migrator
+from collab.signing_keys import InsecureConfiguration
+from config import Settings, load_settings
+
+log = logging.getLogger("collab")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="collab", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="run the HTTP and Socket.IO server")
+    serve.add_argument("--host", help="interface to listen on (COLLAB_HOST, 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (COLLAB_PORT, 8000)")
+    serve.add_argument("--data-dir", help="where embedded data lives (COLLAB_DATA_DIR)")
+
+    migrate = commands.add_parser("migrate", help="apply, revert or list schema migrations")
+    migrate.add_argument("--data-dir", help="where embedded data lives (COLLAB_DATA_DIR)")
+    steps = migrate.add_subparsers(dest="direction", required=True)
+    up = steps.add_parser("up", help="apply pending migrations")
+    up.add_argument("target", nargs="?", type=int, help="stop after this version")
+    down = steps.add_parser("down", help="revert the newest N migrations (default 1)")
+    down.add_argument("steps", nargs="?", type=int, default=1)
+    steps.add_parser("status", help="list migrations and whether each is applied")
+    return parser
+
+
+@contextlib.contextmanager
+def _database_url(settings: Settings) -> Iterator[str]:
+    if settings.database_url is not None:
+        yield settings.database_url.get_secret_value()
+        return
+    postgres = EmbeddedPostgres(settings.data_dir)
+    try:
+        yield postgres.start()
+    finally:
+        postgres.stop()
+
+
+async def _migrate(dsn: str, args: argparse.Namespace) -> None:
+    conn = await asyncpg.connect(dsn)
+    try:
+        migrator = Migrator(conn)
+        if args.direction == "up":
+            for m in await migrator.up(args.target):
+                print(f"applied  {m.version:04d}_{m.name}")
+        elif args.direction == "down":
+            for m in await migrator.down(args.steps):
+                print(f"reverted {m.version:04d}_{m.name}")
+        else:
+            for status in await migrator.status():
+                when = status.applied_at.isoformat() if status.applied_at else "pending"
+                print(f"{status.version:04d}_{status.name:<40} {when}")
+    finally:
+        await conn.close()
+
+
+def _serve(settings: Settings) -> None:
+    app = build_app(settings)
+    with contextlib.suppress(ImportError):
+        import uvloop
+
+        asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    log.info("collab serving on %s (data in %s)", settings.base_url, settings.data_dir.resolve())
+    web.run_app(
+        app,
+        host=settings.host,
+        port=settings.port,
+        print=None,
+        access_log=None,
+        shutdown_timeout=10,
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        overrides = {"data_dir": args.data_dir}
+        if args.command == "serve":
+            overrides |= {"host": args.host, "port": args.port}
+        settings = load_settings(**overrides)
+    except ValidationError as exc:
+        print(f"collab: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_format, settings.log_level)
+    try:
+        if args.command == "serve":
+            _serve(settings)
+        else:
+            with _database_url(settings) as dsn:
+                asyncio.run(_migrate(dsn, args))
+    except InsecureConfiguration as exc:
+        print(f"collab: refusing to start: {exc}", file=sys.stderr)
+        return 2
+    except (EmbeddedServiceError, MigrationError) as exc:
+        print(f"collab: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The HTTP edge: parse, authorise, translate errors into the contract's shape."""

@@ -1,0 +1,124 @@
+"""The contract's error shape, `{"error": {"code", "message", "details"?}}`, on every route.
+
+`error_middleware` is the one place exceptions become HTTP answers: our own `ApiError`,
+aiohttp's HTTP exceptions (404, 405, 413, ...) and, for anything unexpected, a bare 500
+that carries no trace. Domain packages register their exception types with
+`register_error` so the translation stays here at the edge.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any
+
+from aiohttp import web
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class ApiError(Exception):
+    """An error to answer with as is: HTTP status, contract code, human message."""
+
+    def __init__(
+        self,
+        status: int,
+        code: str,
+        message: str,
+        details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.details = dict(details) if details else None
+        self.headers = dict(headers) if headers else None
+
+
+def error_body(code: str, message: str, details: Mapping[str, Any] | None = None) -> dict[str, Any]:
+    error: dict[str, Any] = {"code": code, "message": message}
+    if details:
+        error["details"] = dict(details)
+    return {"error": error}
+
+
+def error_response(error: ApiError) -> web.Response:
+    return web.json_response(
+        error_body(error.code, error.message, error.details),
+        status=error.status,
+        headers=error.headers,
+    )
+
+
+# aiohttp's own exceptions (raised by routing and body reading) in the contract's words.
+_HTTP_CODES: dict[int, tuple[str, str]] = {
+    400: ("bad_request", "The request could not be understood."),
+    401: ("unauthorized", "Authentication is required."),
+    403: ("forbidden", "You may not do this."),
+    404: ("not_found", "No such resource."),
+    405: ("method_not_allowed", "This method is not allowed on this resource."),
+    413: ("payload_too_large", "The request body is too large."),
+    415: ("unsupported_media_type", "Send JSON with Content-Type: application/json."),
+}
+
+ErrorTranslator = Callable[[Exception], ApiError]
+_translators: list[tuple[type[Exception], ErrorTranslator]] = []
+
+
+def register_error(kind: type[Exception], translate: ErrorTranslator) -> None:
+    """Teach the edge how to answer with a domain exception."""
+    _translators.append((kind, translate))
+
+
+def translate(exc: Exception) -> ApiError | None:
+    if isinstance(exc, ApiError):
+        return exc
+    for kind, translator in _translators:
+        if isinstance(exc, kind):
+            return translator(exc)
+    return None
+
+
+@web.middleware
+async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
+        if exc.status == 413 and exc.text:
+            message = exc.text  # aiohttp names the limit and the size it saw
+        return web.json_response(
+            error_body(code, message), status=exc.status, headers=_kept_headers(exc)
+        )
+    except Exception as exc:
+        api_error = translate(exc)
+        if api_error is not None:
+            return error_response(api_error)
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        return web.json_response(
+            error_body("internal_error", "Something went wrong on our side."), status=500
+        )
+
+
+def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
+    return {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
+
+
+async def read_json(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body, or a 400 `invalid_json` naming what is wrong."""
+    raw = await request.read()
+    if not raw:
+        raise ApiError(400, "invalid_json", "The request body is empty; send a JSON object.")
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "invalid_json", "The request body must be a JSON object.")
+    return body

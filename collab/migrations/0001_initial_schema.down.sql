@@ -1,0 +1,14 @@
+DROP TABLE IF EXISTS user_sessions;
+DROP TABLE IF EXISTS refresh_tokens;
+DROP TABLE IF EXISTS audit_logs;
+DROP TABLE IF EXISTS past_deployments;
+DROP TABLE IF EXISTS deployment_participants;
+DROP TABLE IF EXISTS deployments;
+DROP TABLE IF EXISTS session_invitations;
+DROP TABLE IF EXISTS session_participants;
+DROP TABLE IF EXISTS sessions;
+DROP TABLE IF EXISTS workspace_invitations;
+DROP TABLE IF EXISTS workspace_permissions;
+DROP TABLE IF EXISTS workspaces;
+DROP TABLE IF EXISTS users;
+DROP FUNCTION IF EXISTS collab_touch_updated_at();

@@ -1,0 +1,28 @@
+"""Typed keys for what the composition root puts on the aiohttp application."""
+
+from __future__ import annotations
+
+import asyncpg
+from aiohttp import web
+from redis.asyncio import Redis
+
+from auth.keys import SigningKeys
+from config import Settings
+from containers.engine import DockerEngine
+
+SETTINGS = web.AppKey("settings", Settings)
+SIGNING_KEYS = web.AppKey("signing_keys", SigningKeys)
+DB_POOL = web.AppKey("db_pool", asyncpg.Pool)
+REDIS = web.AppKey("redis", Redis)
+DOCKER = web.AppKey[DockerEngine | None]("docker")
+
+
+class Endpoints:
+    """Where PostgreSQL and Redis were found: configured URLs or the embedded servers."""
+
+    def __init__(self, database_url: str, redis_url: str) -> None:
+        self.database_url = database_url
+        self.redis_url = redis_url
+
+
+ENDPOINTS = web.AppKey("endpoints", Endpoints)

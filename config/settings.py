@@ -1,0 +1,82 @@
+"""Typed, frozen settings read once from the environment (`COLLAB_*`).
+
+Every field here is documented in the README's configuration table; keep the two in step.
+Command-line flags override the environment by being passed as keyword arguments.
+"""
+
+from __future__ import annotations
+
+import enum
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+
+class Environment(enum.StrEnum):
+    DEVELOPMENT = "development"
+    PRODUCTION = "production"
+
+
+class LogFormat(enum.StrEnum):
+    TEXT = "text"
+    JSON = "json"
+
+
+def _split_csv(value: Any) -> Any:
+    if isinstance(value, str):
+        return tuple(part.strip() for part in value.split(",") if part.strip())
+    return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="COLLAB_", frozen=True, extra="forbid")
+
+    env: Environment = Environment.DEVELOPMENT
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    data_dir: Path = Path(".collab-data")
+    public_url: str | None = None
+
+    database_url: SecretStr | None = None
+    redis_url: SecretStr | None = None
+    mongo_url: SecretStr | None = None
+    docker_host: str | None = None
+
+    secret_key: SecretStr | None = None
+    previous_secret_keys: SecretStr | None = None
+
+    log_format: LogFormat = LogFormat.TEXT
+    log_level: str = "INFO"
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    auto_migrate: bool = True
+    allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
+
+    _split = field_validator("allowed_origins", "trusted_proxies", mode="before")(_split_csv)
+
+    @property
+    def base_url(self) -> str:
+        """The public URL links and deployment URLs are built from (never the Host header)."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::", "") else self.host
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{self.port}"
+
+    @property
+    def public_origin(self) -> str:
+        parts = urlsplit(self.base_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def is_production(self) -> bool:
+        return self.env is Environment.PRODUCTION
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Settings from the environment, with explicit overrides (e.g. CLI flags) winning."""
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})

@@ -1,0 +1,1 @@
+"""Deployments: the runtime catalogue's use, the Docker client, lifecycle, preview proxy."""
