@@ -9,17 +9,39 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from datetime import timedelta
 
 from aiohttp import web
 from redis.asyncio import Redis
 
+from auth.accounts import AccountService, Dependencies, Links
+from auth.audit import AuditLog
+from auth.background import BackgroundTasks
+from auth.mail import Mailer, OutboxMailer, SmtpMailer
+from auth.password_policy import PasswordPolicy
+from auth.passwords import Argon2Cost, PasswordHashing
+from auth.rate_limit import RateLimiter
+from auth.refresh_tokens import RefreshTokens
+from auth.revocation import SessionRevocation
+from auth.tokens import AccessTokens
+from auth.users import UserStore
 from collab import db
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
-from collab.http import health
+from collab.http import auth_errors, auth_routes, health
 from collab.http.errors import error_middleware
 from collab.log import request_id_middleware
 from collab.signing_keys import load_signing_keys
-from collab.state import DB_POOL, DOCKER, ENDPOINTS, REDIS, SETTINGS, SIGNING_KEYS, Endpoints
+from collab.state import (
+    ACCOUNTS,
+    DB_POOL,
+    DOCKER,
+    ENDPOINTS,
+    REDIS,
+    SETTINGS,
+    SIGNING_KEYS,
+    TASKS,
+    Endpoints,
+)
 from config import Settings
 from containers.engine import DockerEngine
 
@@ -81,6 +103,48 @@ async def _docker(app: web.Application) -> AsyncIterator[None]:
         engine.close()
 
 
+def _mailer(settings: Settings) -> Mailer:
+    if settings.smtp_url is not None:
+        return SmtpMailer(settings.smtp_url.get_secret_value(), settings.mail_from)
+    return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
+
+
+async def _accounts(app: web.Application) -> AsyncIterator[None]:
+    settings = app[SETTINGS]
+    hashing = PasswordHashing(
+        Argon2Cost(
+            settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism
+        )
+    )
+    tasks = BackgroundTasks()
+    app[TASKS] = tasks
+    app[ACCOUNTS] = AccountService(
+        Dependencies(
+            pool=app[DB_POOL],
+            users=UserStore(),
+            hashing=hashing,
+            access=AccessTokens(
+                app[SIGNING_KEYS], settings.base_url, settings.access_token_ttl_seconds
+            ),
+            refresh=RefreshTokens(
+                timedelta(days=settings.refresh_idle_days),
+                timedelta(days=settings.refresh_absolute_days),
+                timedelta(seconds=settings.refresh_grace_seconds),
+            ),
+            limiter=RateLimiter(app[REDIS]),
+            audit=AuditLog(),
+            mailer=_mailer(settings),
+            tasks=tasks,
+            revocation=SessionRevocation(app[REDIS]),
+            links=Links(settings.links_base_url),
+            password_policy=PasswordPolicy(settings.password_policy),
+        )
+    )
+    yield
+    await tasks.close()
+    hashing.close()
+
+
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
@@ -88,6 +152,8 @@ def build_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[SIGNING_KEYS] = load_signing_keys(settings)
-    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker])
+    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker, _accounts])
+    auth_errors.install()
     app.add_routes(health.routes)
+    app.add_routes(auth_routes.routes)
     return app

@@ -6,6 +6,8 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
+from auth.accounts import AccountService
+from auth.background import BackgroundTasks
 from auth.keys import SigningKeys
 from config import Settings
 from containers.engine import DockerEngine
@@ -26,3 +28,5 @@ class Endpoints:
 
 
 ENDPOINTS = web.AppKey("endpoints", Endpoints)
+ACCOUNTS = web.AppKey("accounts", AccountService)
+TASKS = web.AppKey("tasks", BackgroundTasks)

@@ -52,6 +52,29 @@ class Settings(BaseSettings):
     log_level: str = "INFO"
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     auto_migrate: bool = True
+    frontend_url: str | None = None
+
+    access_token_ttl_seconds: int = Field(default=900, ge=30, le=86400)
+    refresh_idle_days: int = Field(default=14, ge=1)
+    refresh_absolute_days: int = Field(default=30, ge=1)
+    refresh_grace_seconds: int = Field(default=10, ge=0, le=300)
+    password_policy: str = Field(default="composition", pattern="^(composition|length)$")
+    argon2_memory_kib: int = Field(default=47104, ge=8192)
+    argon2_time_cost: int = Field(default=1, ge=1)
+    argon2_parallelism: int = Field(default=1, ge=1)
+    invitation_ttl_days: int = Field(default=7, ge=1, le=365)
+
+    smtp_url: SecretStr | None = None
+    mail_from: str = "collab <noreply@localhost>"
+
+    github_client_id: str | None = None
+    github_client_secret: SecretStr | None = None
+    github_url: str = "https://github.com"
+    github_api_url: str = "https://api.github.com"
+    google_client_id: str | None = None
+    google_client_secret: SecretStr | None = None
+    google_issuer: str = "https://accounts.google.com"
+
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -66,6 +89,11 @@ class Settings(BaseSettings):
         if ":" in host:
             host = f"[{host}]"
         return f"http://{host}:{self.port}"
+
+    @property
+    def links_base_url(self) -> str:
+        """Where mailed links point: the front-end when one is configured."""
+        return (self.frontend_url or self.base_url).rstrip("/")
 
     @property
     def public_origin(self) -> str:

@@ -105,3 +105,17 @@ def docker_host() -> str:
     if not host:
         pytest.skip("COLLAB_TEST_DOCKER_HOST is not set; `scripts/test` starts dockerd and sets it")
     return host
+
+
+@pytest.fixture
+async def make_client(
+    aiohttp_client: Any, database_url: str, clean_redis: str, tmp_path: Path
+) -> Any:
+    """Build a client for an app with some settings changed."""
+
+    async def make(**overrides: Any) -> TestClient:  # type: ignore[type-arg]
+        return await aiohttp_client(
+            build_app(make_settings(database_url, clean_redis, tmp_path, **overrides))
+        )
+
+    return make

@@ -73,5 +73,8 @@ def test_collab_migrate_command(database_url: str) -> None:
     assert "pending" in run("status")
     assert "applied  0001_initial_schema" in run("up")
     assert "pending" not in run("status")
-    assert "reverted 0001_initial_schema" in run("down", "1")
-    assert "pending" in run("status")
+    newest = discover()[-1]
+    assert run("down").strip() == f"reverted {newest.version:04d}_{newest.name}"
+    assert run("status").count("pending") == 1
+    assert "reverted 0001_initial_schema" in run("down", str(len(discover())))
+    assert run("status").count("pending") == len(discover())

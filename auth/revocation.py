@@ -1,0 +1,21 @@
+"""Telling every server process that a user's sessions ended, so live sockets close.
+
+Published on a Redis channel; the real-time layer subscribes and disconnects that user's
+sockets. Access tokens are cut off independently by `users.tokens_valid_after`.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from redis.asyncio import Redis
+
+CHANNEL = "collab:user-revoked"
+
+
+class SessionRevocation:
+    def __init__(self, redis: Redis) -> None:
+        self._redis = redis
+
+    async def user_revoked(self, user_id: uuid.UUID) -> None:
+        await self._redis.publish(CHANNEL, str(user_id))

@@ -1,0 +1,105 @@
+"""Access tokens (JWT, HS256, 15 minutes) and opaque random tokens.
+
+Verification pins the algorithm, requires every claim, checks issuer and audience, and
+looks the key up by the header's `kid` among the current and previous keys: a token signed
+with another algorithm, `alg: none`, an unknown `kid`, or anything that is not one of our
+access tokens (a refresh token, say) is an `InvalidToken`.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+
+import jwt
+
+from auth.errors import InvalidToken, TokenExpired
+from auth.keys import SigningKeys
+
+ALGORITHM = "HS256"
+AUDIENCE = "collab-api"
+ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    issued_at: int
+    expires_at: int
+    token_id: str
+
+
+class AccessTokens:
+    def __init__(self, keys: SigningKeys, issuer: str, ttl_seconds: int = 900) -> None:
+        self._keys = keys
+        self._issuer = issuer
+        self.ttl_seconds = ttl_seconds
+
+    def issue(self, user_id: uuid.UUID) -> str:
+        now = int(time.time())
+        claims = {
+            "sub": str(user_id),
+            "iat": now,
+            "nbf": now,
+            "exp": now + self.ttl_seconds,
+            "jti": uuid.uuid4().hex,
+            "iss": self._issuer,
+            "aud": AUDIENCE,
+            "typ": ACCESS_TOKEN_TYPE,
+        }
+        return jwt.encode(
+            claims, self._keys.current, algorithm=ALGORITHM, headers={"kid": self._keys.current_kid}
+        )
+
+    def verify(self, token: str) -> AccessClaims:
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.InvalidTokenError:
+            raise InvalidToken("The access token is malformed.") from None
+        if header.get("alg") != ALGORITHM:
+            raise InvalidToken("The access token's algorithm is not accepted.")
+        key = self._keys.for_kid(str(header.get("kid", "")))
+        if key is None:
+            raise InvalidToken("The access token was signed with an unknown key.")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[ALGORITHM],
+                audience=AUDIENCE,
+                issuer=self._issuer,
+                options={"require": ["sub", "iat", "exp", "jti", "iss", "aud"]},
+                leeway=5,
+            )
+        except jwt.ExpiredSignatureError:
+            raise TokenExpired("The access token has expired; refresh it.") from None
+        except jwt.InvalidTokenError as exc:
+            raise InvalidToken(f"The access token is not valid ({exc}).") from None
+        if claims.get("typ") != ACCESS_TOKEN_TYPE:
+            raise InvalidToken("This is not an access token.")
+        try:
+            user_id = uuid.UUID(claims["sub"])
+        except ValueError:
+            raise InvalidToken("The access token names no user.") from None
+        return AccessClaims(user_id, int(claims["iat"]), int(claims["exp"]), str(claims["jti"]))
+
+
+def new_opaque_token() -> str:
+    """256 random bits, URL-safe: refresh, reset, verification and invitation tokens."""
+    return secrets.token_urlsafe(32)
+
+
+def token_digest(token: str) -> str:
+    """What is stored instead of an opaque token (the token itself is never stored)."""
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def pkce_pair() -> tuple[str, str]:
+    """A PKCE code verifier and its S256 challenge (RFC 7636)."""
+    verifier = secrets.token_urlsafe(48)
+    challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+    return verifier, challenge.rstrip(b"=").decode()

@@ -1,0 +1,48 @@
+"""Helpers for account tests: registering people and reading their mail."""
+
+from __future__ import annotations
+
+import re
+from email import message_from_bytes
+from pathlib import Path
+from typing import Any
+
+from aiohttp.test_utils import TestClient
+
+from collab.state import TASKS
+
+STRONG_PASSWORD = "Correct-Horse-7-Battery"
+
+
+async def register(
+    client: TestClient, name: str, password: str = STRONG_PASSWORD
+) -> dict[str, Any]:  # type: ignore[type-arg]
+    response = await client.post(
+        "/api/auth/register",
+        json={"email": f"{name}@example.org", "username": name, "password": password},
+    )
+    assert response.status == 201, await response.text()
+    body: dict[str, Any] = await response.json()
+    return body
+
+
+def bearer(pair: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {pair['access_token']}"}
+
+
+async def outbox(client: TestClient, data_dir: Path) -> list[dict[str, str]]:  # type: ignore[type-arg]
+    """Every mail written so far, oldest first, after pending sends finish."""
+    await client.app[TASKS].drain()
+    mails = []
+    for path in sorted((data_dir / "outbox").glob("*.eml")):
+        message = message_from_bytes(path.read_bytes())
+        payload = message.get_payload(decode=True)
+        assert isinstance(payload, bytes)
+        mails.append({"to": message["To"], "subject": message["Subject"], "body": payload.decode()})
+    return mails
+
+
+def link_token(body: str, path: str) -> str:
+    match = re.search(rf"{re.escape(path)}\?token=([A-Za-z0-9_-]+)", body)
+    assert match, body
+    return match[1]
