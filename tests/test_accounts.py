@@ -368,7 +368,7 @@ async def test_mail_goes_out_over_smtp_when_configured(make_client: Any) -> None
     received: list[Any] = []
 
     class Collect:
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
             received.append(envelope)
             return "250 OK"
 
