@@ -69,12 +69,9 @@ def settings(database_url: str, clean_redis: str, tmp_path: Path) -> Settings:
 
 
 def make_settings(database_url: str, redis_url: str, data_dir: Path, **extra: Any) -> Settings:
+    defaults: dict[str, Any] = {"secret_key": TEST_SECRET}
     return Settings(
-        database_url=database_url,
-        redis_url=redis_url,
-        data_dir=data_dir,
-        secret_key=TEST_SECRET,
-        **extra,
+        database_url=database_url, redis_url=redis_url, data_dir=data_dir, **(defaults | extra)
     )
 
 
