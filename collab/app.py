@@ -17,6 +17,7 @@ from redis.asyncio import Redis
 from auth.accounts import AccountService, Dependencies, Links
 from auth.audit import AuditLog
 from auth.background import BackgroundTasks
+from auth.invitations import InvitationService
 from auth.mail import Mailer, OutboxMailer, SmtpMailer
 from auth.password_policy import PasswordPolicy
 from auth.passwords import Argon2Cost, PasswordHashing
@@ -25,9 +26,11 @@ from auth.refresh_tokens import RefreshTokens
 from auth.revocation import SessionRevocation
 from auth.tokens import AccessTokens
 from auth.users import UserStore
+from auth.workspace_store import WorkspaceStore
+from auth.workspaces import WorkspaceService
 from collab import db
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
-from collab.http import auth_errors, auth_routes, health
+from collab.http import auth_errors, auth_routes, health, workspace_routes
 from collab.http.errors import error_middleware
 from collab.log import request_id_middleware
 from collab.signing_keys import load_signing_keys
@@ -36,10 +39,12 @@ from collab.state import (
     DB_POOL,
     DOCKER,
     ENDPOINTS,
+    INVITATIONS,
     REDIS,
     SETTINGS,
     SIGNING_KEYS,
     TASKS,
+    WORKSPACES,
     Endpoints,
 )
 from config import Settings
@@ -118,10 +123,12 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     )
     tasks = BackgroundTasks()
     app[TASKS] = tasks
+    audit, users, mailer = AuditLog(), UserStore(), _mailer(settings)
+    revocation = SessionRevocation(app[REDIS])
     app[ACCOUNTS] = AccountService(
         Dependencies(
             pool=app[DB_POOL],
-            users=UserStore(),
+            users=users,
             hashing=hashing,
             access=AccessTokens(
                 app[SIGNING_KEYS], settings.base_url, settings.access_token_ttl_seconds
@@ -132,13 +139,25 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
                 timedelta(seconds=settings.refresh_grace_seconds),
             ),
             limiter=RateLimiter(app[REDIS]),
-            audit=AuditLog(),
-            mailer=_mailer(settings),
+            audit=audit,
+            mailer=mailer,
             tasks=tasks,
-            revocation=SessionRevocation(app[REDIS]),
+            revocation=revocation,
             links=Links(settings.links_base_url),
             password_policy=PasswordPolicy(settings.password_policy),
         )
+    )
+    workspaces = WorkspaceService(app[DB_POOL], WorkspaceStore(), audit)
+    app[WORKSPACES] = workspaces
+    app[INVITATIONS] = InvitationService(
+        app[DB_POOL],
+        workspaces,
+        users,
+        audit,
+        mailer,
+        tasks,
+        settings.base_url,
+        timedelta(days=settings.invitation_ttl_days),
     )
     yield
     await tasks.close()
@@ -156,4 +175,5 @@ def build_app(settings: Settings) -> web.Application:
     auth_errors.install()
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
+    app.add_routes(workspace_routes.routes)
     return app

@@ -8,7 +8,9 @@ from redis.asyncio import Redis
 
 from auth.accounts import AccountService
 from auth.background import BackgroundTasks
+from auth.invitations import InvitationService
 from auth.keys import SigningKeys
+from auth.workspaces import WorkspaceService
 from config import Settings
 from containers.engine import DockerEngine
 
@@ -30,3 +32,5 @@ class Endpoints:
 ENDPOINTS = web.AppKey("endpoints", Endpoints)
 ACCOUNTS = web.AppKey("accounts", AccountService)
 TASKS = web.AppKey("tasks", BackgroundTasks)
+WORKSPACES = web.AppKey("workspaces", WorkspaceService)
+INVITATIONS = web.AppKey("invitations", InvitationService)

@@ -1,0 +1,141 @@
+"""Queries on workspaces, their permissions and presence rows (`user_sessions`)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from auth.roles import Role
+from auth.sql import Executor
+
+_WS_COLUMNS = """w.ws_id, w.name, w.description, w.owner_id, w.is_public, w.is_template,
+    w.status, w.created_at, w.updated_at, w.last_active"""
+
+# Role rank in SQL, for "keep the higher of two roles".
+RANK_SQL = "array_position(ARRAY['viewer','editor','admin','owner']::varchar[], {})"
+
+
+def workspace_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "ws_id": str(row["ws_id"]),
+        "name": row["name"],
+        "description": row["description"],
+        "owner_id": str(row["owner_id"]),
+        "is_public": row["is_public"],
+        "is_template": row["is_template"],
+        "status": row["status"],
+        "created_at": row["created_at"].isoformat(),
+        "updated_at": row["updated_at"].isoformat(),
+        "last_active": row["last_active"].isoformat(),
+        "role": row["role"],
+    }
+
+
+class WorkspaceStore:
+    async def with_role(
+        self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False
+    ) -> asyncpg.Record | None:
+        return await db.fetchrow(
+            f"""SELECT {_WS_COLUMNS}, p.role FROM workspaces w
+                LEFT JOIN workspace_permissions p
+                  ON p.ws_id = w.ws_id AND p.user_id = $2 AND p.status = 'active'
+                WHERE w.ws_id = $1 {"FOR UPDATE OF w" if lock else ""}""",
+            ws_id,
+            user_id,
+        )
+
+    async def visible(
+        self, db: Executor, user_id: uuid.UUID, *, templates_only: bool, limit: int
+    ) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await db.fetch(
+            f"""SELECT {_WS_COLUMNS}, p.role FROM workspaces w
+                LEFT JOIN workspace_permissions p
+                  ON p.ws_id = w.ws_id AND p.user_id = $1 AND p.status = 'active'
+                WHERE (p.role IS NOT NULL OR w.is_public) AND (NOT $2 OR w.is_template)
+                ORDER BY w.last_active DESC, w.ws_id LIMIT $3""",
+            user_id,
+            templates_only,
+            limit,
+        )
+        return rows
+
+    async def create(
+        self, db: Executor, owner_id: uuid.UUID, fields: dict[str, Any]
+    ) -> asyncpg.Record:
+        row: asyncpg.Record = await db.fetchrow(
+            f"""WITH w AS (
+                    INSERT INTO workspaces (name, description, is_public, is_template, owner_id)
+                    VALUES ($1, $2, $3, $4, $5) RETURNING *),
+                p AS (
+                    INSERT INTO workspace_permissions (ws_id, user_id, role, granted_by)
+                    SELECT ws_id, $5, 'owner', $5 FROM w RETURNING role)
+                SELECT {_WS_COLUMNS}, p.role FROM w, p""",
+            fields["name"],
+            fields.get("description"),
+            fields.get("is_public", False),
+            fields.get("is_template", False),
+            owner_id,
+        )
+        return row
+
+    async def update(self, db: Executor, ws_id: uuid.UUID, changes: dict[str, Any]) -> None:
+        sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
+        await db.execute(f"UPDATE workspaces SET {sets} WHERE ws_id = $1", ws_id, *changes.values())
+
+    async def role(self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
+        value = await db.fetchval(
+            "SELECT role FROM workspace_permissions "
+            "WHERE ws_id = $1 AND user_id = $2 AND status = 'active'",
+            ws_id,
+            user_id,
+        )
+        return Role(value) if value else None
+
+    async def members(self, db: Executor, ws_id: uuid.UUID) -> list[asyncpg.Record]:
+        rows: list[asyncpg.Record] = await db.fetch(
+            """SELECT p.role, p.status, p.granted_by, p.created_at, u.user_id, u.username,
+                      u.email, u.first_name, u.last_name, u.profile_image_url
+               FROM workspace_permissions p JOIN users u USING (user_id)
+               WHERE p.ws_id = $1
+               ORDER BY """
+            + RANK_SQL.format("p.role")
+            + " DESC, u.username",
+            ws_id,
+        )
+        return rows
+
+    async def other_owner_count(
+        self, conn: asyncpg.Connection, ws_id: uuid.UUID, user_id: uuid.UUID
+    ) -> int:
+        """Active owners besides this user, with their rows locked against a race."""
+        rows = await conn.fetch(
+            """SELECT user_id FROM workspace_permissions
+               WHERE ws_id = $1 AND role = 'owner' AND status = 'active' AND user_id <> $2
+               FOR UPDATE""",
+            ws_id,
+            user_id,
+        )
+        return len(rows)
+
+    async def touch_presence(self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        """Record that the user has the workspace open (one live row per user and workspace)."""
+        await db.execute(
+            """WITH touched AS (
+                   UPDATE user_sessions SET last_activity = now(), status = 'active'
+                   WHERE ws_id = $1 AND user_id = $2 AND status <> 'ended' RETURNING 1)
+               INSERT INTO user_sessions (ws_id, user_id)
+               SELECT $1, $2 WHERE NOT EXISTS (SELECT 1 FROM touched)""",
+            ws_id,
+            user_id,
+        )
+        await db.execute("UPDATE workspaces SET last_active = now() WHERE ws_id = $1", ws_id)
+
+    async def end_presence(self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        await db.execute(
+            """UPDATE user_sessions SET status = 'ended', ended_at = now()
+               WHERE ws_id = $1 AND user_id = $2 AND status <> 'ended'""",
+            ws_id,
+            user_id,
+        )

@@ -1,0 +1,270 @@
+"""Workspace decisions: who sees, changes and deletes a workspace, and who holds which role.
+
+Rules:
+- A workspace is visible to its active members, and to every logged-in user when public.
+  To anyone else it does not exist (404, so ids cannot be probed).
+- Owners and admins change it; only owners delete it.
+- Nobody grants a role above their own, or changes someone who ranks above them.
+- The last owner can neither leave nor be demoted.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import asyncpg
+
+from auth.audit import AuditEntry, AuditLog
+from auth.context import Actor
+from auth.errors import Conflict, Forbidden, NotFound
+from auth.roles import Role
+from auth.validation import WorkspaceInput, WorkspacePatch
+from auth.workspace_store import WorkspaceStore, workspace_json
+
+
+class WorkspaceService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: WorkspaceStore,
+        audit: AuditLog,
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._audit = audit
+
+    # -- the questions other packages ask ----------------------------------------------------
+
+    async def role_of(self, ws_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
+        return await self._store.role(self._pool, ws_id, user_id)
+
+    async def require(
+        self,
+        db: asyncpg.Connection | asyncpg.Pool,
+        actor: Actor,
+        ws_id: uuid.UUID,
+        minimum: Role | None,
+        *,
+        lock: bool = False,
+    ) -> tuple[asyncpg.Record, Role | None]:
+        """The workspace and the actor's role in it, or NotFound/Forbidden.
+
+        `minimum=None` asks only to see it (members, or anyone when public).
+        """
+        row = await self._store.with_role(db, ws_id, actor.user_id, lock=lock)
+        role = Role(row["role"]) if row is not None and row["role"] else None
+        if row is None or (role is None and not row["is_public"]):
+            raise NotFound("No such workspace.")
+        if minimum is not None and (role is None or not role.at_least(minimum)):
+            raise Forbidden(f"This needs the {minimum.value} role or higher in the workspace.")
+        return row, role
+
+    # -- workspaces ---------------------------------------------------------------------------
+
+    async def create(self, actor: Actor, data: WorkspaceInput) -> dict[str, Any]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row = await self._store.create(conn, actor.user_id, data.model_dump())
+            workspace = workspace_json(row)
+            await self._audit.record(
+                conn,
+                AuditEntry(
+                    "workspace.created",
+                    actor.user_id,
+                    row["ws_id"],
+                    "workspace",
+                    str(row["ws_id"]),
+                    new_value=data.model_dump(),
+                ),
+                actor.client,
+            )
+        return workspace
+
+    async def list_visible(
+        self, actor: Actor, *, templates_only: bool, limit: int
+    ) -> list[dict[str, Any]]:
+        rows = await self._store.visible(
+            self._pool, actor.user_id, templates_only=templates_only, limit=limit
+        )
+        return [workspace_json(r) for r in rows]
+
+    async def open(self, actor: Actor, ws_id: uuid.UUID) -> dict[str, Any]:
+        """Read a workspace; for members this also records their presence in it."""
+        row, role = await self.require(self._pool, actor, ws_id, None)
+        if role is not None:
+            await self._store.touch_presence(self._pool, ws_id, actor.user_id)
+        return workspace_json(row)
+
+    async def update(self, actor: Actor, ws_id: uuid.UUID, patch: WorkspacePatch) -> dict[str, Any]:
+        changes = {k: v for k, v in patch.model_dump(exclude_unset=True).items()}
+        if "name" in changes and changes["name"] is None:
+            changes.pop("name")
+        async with self._pool.acquire() as conn, conn.transaction():
+            row, _ = await self.require(conn, actor, ws_id, Role.ADMIN, lock=True)
+            if changes:
+                await self._store.update(conn, ws_id, changes)
+                await self._audit.record(
+                    conn,
+                    AuditEntry(
+                        "workspace.updated",
+                        actor.user_id,
+                        ws_id,
+                        "workspace",
+                        str(ws_id),
+                        old_value={k: row[k] for k in changes},
+                        new_value=changes,
+                    ),
+                    actor.client,
+                )
+            fresh = await self._store.with_role(conn, ws_id, actor.user_id)
+        assert fresh is not None
+        return workspace_json(fresh)
+
+    async def delete(self, actor: Actor, ws_id: uuid.UUID) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            row, _ = await self.require(conn, actor, ws_id, Role.OWNER, lock=True)
+            await self._audit.record(
+                conn,
+                AuditEntry(
+                    "workspace.deleted",
+                    actor.user_id,
+                    None,
+                    "workspace",
+                    str(ws_id),
+                    old_value={"name": row["name"]},
+                ),
+                actor.client,
+            )
+            await conn.execute("DELETE FROM workspaces WHERE ws_id = $1", ws_id)
+
+    # -- members -----------------------------------------------------------------------------
+
+    async def members(self, actor: Actor, ws_id: uuid.UUID) -> list[dict[str, Any]]:
+        await self.require(self._pool, actor, ws_id, Role.VIEWER)
+        return [
+            {
+                "user": {
+                    "user_id": str(r["user_id"]),
+                    "username": r["username"],
+                    "email": r["email"],
+                    "first_name": r["first_name"],
+                    "last_name": r["last_name"],
+                    "profile_image_url": r["profile_image_url"],
+                },
+                "role": r["role"],
+                "status": r["status"],
+                "granted_by": str(r["granted_by"]) if r["granted_by"] else None,
+                "since": r["created_at"].isoformat(),
+            }
+            for r in await self._store.members(self._pool, ws_id)
+        ]
+
+    async def set_role(
+        self, actor: Actor, ws_id: uuid.UUID, user_id: uuid.UUID, new_role: Role
+    ) -> dict[str, Any]:
+        async with self._pool.acquire() as conn, conn.transaction():
+            _, actor_role = await self.require(conn, actor, ws_id, Role.ADMIN, lock=True)
+            assert actor_role is not None
+            current = await self._store.role(conn, ws_id, user_id)
+            if current is None:
+                raise NotFound("That user is not a member; invite them first.")
+            if new_role.rank > actor_role.rank:
+                raise Forbidden("Nobody may grant a role above their own.")
+            if current.rank > actor_role.rank:
+                raise Forbidden("You may not change the role of someone who ranks above you.")
+            if current is Role.OWNER and new_role is not Role.OWNER:
+                if await self._store.other_owner_count(conn, ws_id, user_id) == 0:
+                    raise Conflict(
+                        "The last owner cannot be demoted; make someone else owner first."
+                    )
+                await conn.execute(
+                    """UPDATE workspaces SET owner_id = (
+                           SELECT user_id FROM workspace_permissions WHERE ws_id = $1
+                           AND role = 'owner' AND status = 'active' AND user_id <> $2
+                           ORDER BY created_at LIMIT 1)
+                       WHERE ws_id = $1 AND owner_id = $2""",
+                    ws_id,
+                    user_id,
+                )
+            await conn.execute(
+                "UPDATE workspace_permissions SET role = $3, granted_by = $4 "
+                "WHERE ws_id = $1 AND user_id = $2",
+                ws_id,
+                user_id,
+                new_role.value,
+                actor.user_id,
+            )
+            await self._audit.record(
+                conn,
+                AuditEntry(
+                    "member.role_changed",
+                    actor.user_id,
+                    ws_id,
+                    "member",
+                    str(user_id),
+                    old_value={"role": current.value},
+                    new_value={"role": new_role.value},
+                ),
+                actor.client,
+            )
+        return {
+            "ws_id": str(ws_id),
+            "user_id": str(user_id),
+            "role": new_role.value,
+            "status": "active",
+            "granted_by": str(actor.user_id),
+        }
+
+    async def remove_member(self, actor: Actor, ws_id: uuid.UUID, user_id: uuid.UUID) -> None:
+        leaving = user_id == actor.user_id
+        async with self._pool.acquire() as conn, conn.transaction():
+            _, actor_role = await self.require(
+                conn, actor, ws_id, Role.VIEWER if leaving else Role.ADMIN, lock=True
+            )
+            assert actor_role is not None
+            current = await self._store.role(conn, ws_id, user_id)
+            if current is None:
+                raise NotFound("That user is not a member.")
+            if not leaving and current.rank > actor_role.rank:
+                raise Forbidden("You may not remove someone who ranks above you.")
+            if (
+                current is Role.OWNER
+                and await self._store.other_owner_count(conn, ws_id, user_id) == 0
+            ):
+                raise Conflict("The last owner cannot leave; make someone else owner first.")
+            await conn.execute(
+                "DELETE FROM workspace_permissions WHERE ws_id = $1 AND user_id = $2",
+                ws_id,
+                user_id,
+            )
+            await conn.execute(
+                """UPDATE workspaces SET owner_id = (
+                       SELECT user_id FROM workspace_permissions WHERE ws_id = $1
+                       AND role = 'owner' AND status = 'active' ORDER BY created_at LIMIT 1)
+                   WHERE ws_id = $1 AND owner_id = $2""",
+                ws_id,
+                user_id,
+            )
+            await self._store.end_presence(conn, ws_id, user_id)
+            await self._audit.record(
+                conn,
+                AuditEntry(
+                    "member.left" if leaving else "member.removed",
+                    actor.user_id,
+                    ws_id,
+                    "member",
+                    str(user_id),
+                    old_value={"role": current.value},
+                ),
+                actor.client,
+            )
+
+    # -- audit ------------------------------------------------------------------------------
+
+    async def audit_logs(
+        self, actor: Actor, ws_id: uuid.UUID, *, limit: int, before: int | None
+    ) -> dict[str, Any]:
+        await self.require(self._pool, actor, ws_id, Role.ADMIN)
+        items = await self._audit.page(self._pool, ws_id, limit=limit, before=before)
+        next_before = items[-1]["log_id"] if len(items) == limit else None
+        return {"items": items, "next_before": next_before}

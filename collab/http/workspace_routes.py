@@ -1,0 +1,149 @@
+"""`/api/workspaces/*` and `/api/invitations/workspace/*`."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from auth.errors import NotFound, ValidationFailed
+from auth.roles import Role
+from auth.validation import InvitationInput, RoleInput, WorkspaceInput, WorkspacePatch, parse
+from collab.http.authn import actor
+from collab.http.errors import read_json
+from collab.state import INVITATIONS, WORKSPACES
+
+routes = web.RouteTableDef()
+
+
+def _uuid(request: web.Request, name: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"No such {name.removesuffix('_id').replace('ws', 'workspace')}.") from None
+
+
+def _int_query(
+    request: web.Request, name: str, default: int | None, low: int, high: int
+) -> int | None:
+    raw = request.query.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ValidationFailed({name: "must be a whole number"}) from None
+    if not low <= value <= high:
+        raise ValidationFailed({name: f"must be between {low} and {high}"})
+    return value
+
+
+@routes.post("/api/workspaces")
+async def create_workspace(request: web.Request) -> web.Response:
+    data = parse(WorkspaceInput, await read_json(request))
+    workspace = await request.app[WORKSPACES].create(await actor(request), data)
+    return web.json_response(workspace, status=201)
+
+
+@routes.get("/api/workspaces")
+async def list_workspaces(request: web.Request) -> web.Response:
+    limit = _int_query(request, "limit", 100, 1, 500)
+    assert limit is not None
+    templates_only = request.query.get("template", "").lower() in ("1", "true", "yes")
+    workspaces = await request.app[WORKSPACES].list_visible(
+        await actor(request), templates_only=templates_only, limit=limit
+    )
+    return web.json_response(workspaces)
+
+
+@routes.get("/api/workspaces/{ws_id}")
+async def get_workspace(request: web.Request) -> web.Response:
+    workspace = await request.app[WORKSPACES].open(await actor(request), _uuid(request, "ws_id"))
+    return web.json_response(workspace)
+
+
+@routes.patch("/api/workspaces/{ws_id}")
+async def update_workspace(request: web.Request) -> web.Response:
+    who = await actor(request)
+    patch = parse(WorkspacePatch, await read_json(request))
+    workspace = await request.app[WORKSPACES].update(who, _uuid(request, "ws_id"), patch)
+    return web.json_response(workspace)
+
+
+@routes.delete("/api/workspaces/{ws_id}")
+async def delete_workspace(request: web.Request) -> web.Response:
+    await request.app[WORKSPACES].delete(await actor(request), _uuid(request, "ws_id"))
+    return web.Response(status=204)
+
+
+@routes.get("/api/workspaces/{ws_id}/members")
+async def list_members(request: web.Request) -> web.Response:
+    members = await request.app[WORKSPACES].members(await actor(request), _uuid(request, "ws_id"))
+    return web.json_response(members)
+
+
+@routes.put("/api/workspaces/{ws_id}/members/{user_id}")
+async def set_member_role(request: web.Request) -> web.Response:
+    who = await actor(request)
+    data = parse(RoleInput, await read_json(request))
+    membership = await request.app[WORKSPACES].set_role(
+        who, _uuid(request, "ws_id"), _uuid(request, "user_id"), Role(data.role)
+    )
+    return web.json_response(membership)
+
+
+@routes.delete("/api/workspaces/{ws_id}/members/{user_id}")
+async def remove_member(request: web.Request) -> web.Response:
+    await request.app[WORKSPACES].remove_member(
+        await actor(request), _uuid(request, "ws_id"), _uuid(request, "user_id")
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/workspaces/{ws_id}/invitations")
+async def invite(request: web.Request) -> web.Response:
+    who = await actor(request)
+    data = parse(InvitationInput, await read_json(request))
+    invitation = await request.app[INVITATIONS].invite(who, _uuid(request, "ws_id"), data)
+    return web.json_response(invitation, status=201)
+
+
+@routes.get("/api/workspaces/{ws_id}/invitations")
+async def list_invitations(request: web.Request) -> web.Response:
+    items = await request.app[INVITATIONS].list_for(await actor(request), _uuid(request, "ws_id"))
+    return web.json_response(items)
+
+
+@routes.delete("/api/workspaces/{ws_id}/invitations/{invitation_id}")
+async def revoke_invitation(request: web.Request) -> web.Response:
+    await request.app[INVITATIONS].revoke(
+        await actor(request), _uuid(request, "ws_id"), _uuid(request, "invitation_id")
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/invitations/workspace/{token}/accept")
+async def accept_invitation(request: web.Request) -> web.Response:
+    membership = await request.app[INVITATIONS].respond(
+        await actor(request), request.match_info["token"][:200], accept=True
+    )
+    return web.json_response(membership)
+
+
+@routes.post("/api/invitations/workspace/{token}/decline")
+async def decline_invitation(request: web.Request) -> web.Response:
+    result = await request.app[INVITATIONS].respond(
+        await actor(request), request.match_info["token"][:200], accept=False
+    )
+    return web.json_response(result)
+
+
+@routes.get("/api/workspaces/{ws_id}/audit-logs")
+async def audit_logs(request: web.Request) -> web.Response:
+    limit = _int_query(request, "limit", 50, 1, 200)
+    before = _int_query(request, "before", None, 1, 2**31 - 1)
+    assert limit is not None
+    page = await request.app[WORKSPACES].audit_logs(
+        await actor(request), _uuid(request, "ws_id"), limit=limit, before=before
+    )
+    return web.json_response(page)
