@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
+import aiohttp
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -19,6 +20,8 @@ from auth.audit import AuditLog
 from auth.background import BackgroundTasks
 from auth.invitations import InvitationService
 from auth.mail import Mailer, OutboxMailer, SmtpMailer
+from auth.oauth import OAuthService
+from auth.oauth_providers import GitHub, Google, Provider
 from auth.password_policy import PasswordPolicy
 from auth.passwords import Argon2Cost, PasswordHashing
 from auth.rate_limit import RateLimiter
@@ -40,6 +43,7 @@ from collab.state import (
     DOCKER,
     ENDPOINTS,
     INVITATIONS,
+    OAUTH,
     REDIS,
     SETTINGS,
     SIGNING_KEYS,
@@ -114,6 +118,24 @@ def _mailer(settings: Settings) -> Mailer:
     return OutboxMailer(settings.data_dir / "outbox", settings.mail_from)
 
 
+def _oauth_providers(settings: Settings) -> dict[str, Provider]:
+    providers: dict[str, Provider] = {}
+    if settings.github_client_id and settings.github_client_secret:
+        providers["github"] = GitHub(
+            settings.github_client_id,
+            settings.github_client_secret.get_secret_value(),
+            settings.github_url.rstrip("/"),
+            settings.github_api_url.rstrip("/"),
+        )
+    if settings.google_client_id and settings.google_client_secret:
+        providers["google"] = Google(
+            settings.google_client_id,
+            settings.google_client_secret.get_secret_value(),
+            settings.google_issuer,
+        )
+    return providers
+
+
 async def _accounts(app: web.Application) -> AsyncIterator[None]:
     settings = app[SETTINGS]
     hashing = PasswordHashing(
@@ -159,8 +181,19 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
         settings.base_url,
         timedelta(days=settings.invitation_ttl_days),
     )
+    http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+    app[OAUTH] = OAuthService(
+        app[DB_POOL],
+        _oauth_providers(settings),
+        app[ACCOUNTS],
+        users,
+        audit,
+        settings.base_url,
+        http,
+    )
     yield
     await tasks.close()
+    await http.close()
     hashing.close()
 
 

@@ -10,6 +10,7 @@ from auth.accounts import AccountService
 from auth.background import BackgroundTasks
 from auth.invitations import InvitationService
 from auth.keys import SigningKeys
+from auth.oauth import OAuthService
 from auth.workspaces import WorkspaceService
 from config import Settings
 from containers.engine import DockerEngine
@@ -34,3 +35,4 @@ ACCOUNTS = web.AppKey("accounts", AccountService)
 TASKS = web.AppKey("tasks", BackgroundTasks)
 WORKSPACES = web.AppKey("workspaces", WorkspaceService)
 INVITATIONS = web.AppKey("invitations", InvitationService)
+OAUTH = web.AppKey("oauth", OAuthService)

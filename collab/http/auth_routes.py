@@ -7,9 +7,11 @@ asks the person to confirm, and only that confirming POST spends it.
 from __future__ import annotations
 
 import html
+from urllib.parse import urlencode
 
 from aiohttp import web
 
+from auth.errors import Unauthenticated, ValidationFailed
 from auth.validation import (
     ForgotInput,
     LoginInput,
@@ -22,7 +24,7 @@ from auth.validation import (
 )
 from collab.http.authn import client, current_user
 from collab.http.errors import read_json
-from collab.state import ACCOUNTS
+from collab.state import ACCOUNTS, OAUTH, SETTINGS
 
 routes = web.RouteTableDef()
 
@@ -163,3 +165,29 @@ async def reset_password_page(request: web.Request) -> web.Response:
         "/api/auth/password/reset",
         "Your password was changed. Log in with it now.",
     )
+
+
+# -- OAuth ----------------------------------------------------------------------------------
+
+
+@routes.get("/api/auth/oauth/{provider}/authorize")
+async def oauth_authorize(request: web.Request) -> web.Response:
+    url = await request.app[OAUTH].start(request.match_info["provider"])
+    raise web.HTTPFound(url)
+
+
+@routes.get("/api/auth/oauth/{provider}/callback")
+async def oauth_callback(request: web.Request) -> web.Response:
+    provider = request.match_info["provider"]
+    if "error" in request.query:
+        raise Unauthenticated(f"The provider refused: {request.query['error'][:100]}")
+    code, state = request.query.get("code", ""), request.query.get("state", "")
+    if not code or not state:
+        raise ValidationFailed({"code": "required", "state": "required"})
+    pair = await request.app[OAUTH].finish(provider, code[:2000], state[:200], client(request))
+    frontend = request.app[SETTINGS].frontend_url
+    if frontend:
+        # In the fragment, so the tokens never reach a server log or a Referer header.
+        fragment = urlencode({k: pair[k] for k in ("access_token", "refresh_token", "expires_in")})
+        raise web.HTTPFound(f"{frontend.rstrip('/')}/oauth/callback#{fragment}")
+    return web.json_response(pair)

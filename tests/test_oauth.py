@@ -1,0 +1,141 @@
+"""Login with GitHub and Google (OIDC) against a local stand-in provider."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import asyncpg
+import pytest
+from aiohttp import ClientSession
+from aiohttp.test_utils import TestClient, TestServer
+
+from tests.accounts_support import STRONG_PASSWORD, bearer, register
+from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture
+async def standin() -> Any:
+    provider = StandIn()
+    server = TestServer(provider.app(), host="127.0.0.1")
+    await server.start_server()
+    provider.base_url = str(server.make_url("")).rstrip("/")
+    yield provider
+    await server.close()
+
+
+@pytest.fixture
+async def oauth_client(make_client: Any, standin: StandIn) -> Client:
+    client: Client = await make_client(
+        github_client_id=CLIENT_ID,
+        github_client_secret=CLIENT_SECRET,
+        github_url=standin.base_url,
+        github_api_url=f"{standin.base_url}/api",
+        google_client_id=CLIENT_ID,
+        google_client_secret=CLIENT_SECRET,
+        google_issuer=f"{standin.base_url}/oidc",
+    )
+    return client
+
+
+async def login_with(client: Client, provider: str, who: str) -> tuple[int, Any]:
+    """Follow the whole dance as a browser would: our authorize → provider → our callback."""
+    start = await client.get(f"/api/auth/oauth/{provider}/authorize", allow_redirects=False)
+    assert start.status == 302
+    location = start.headers["Location"]
+    query = parse_qs(urlsplit(location).query)
+    assert query["code_challenge_method"] == ["S256"] and len(query["state"][0]) >= 32
+    async with ClientSession() as browser:
+        async with browser.get(f"{location}&as={who}", allow_redirects=False) as at_provider:
+            callback = urlsplit(at_provider.headers["Location"])
+    done = await client.get(f"{callback.path}?{callback.query}", allow_redirects=False)
+    return done.status, await done.json()
+
+
+@pytest.mark.parametrize("provider", ["github", "google"])
+async def test_first_login_creates_an_account_and_second_finds_it(
+    oauth_client: Client, standin: StandIn, provider: str
+) -> None:
+    standin.accounts["octo"] = Account("4242", "octo-cat", "octo@example.org")
+    status, pair = await login_with(oauth_client, provider, "octo")
+    assert status == 200, pair
+    user = pair["user"]
+    assert (user["email"], user["email_verified"], user["oauth_provider"]) == (
+        "octo@example.org",
+        True,
+        provider,
+    )
+    assert (await oauth_client.get("/api/auth/me", headers=bearer(pair))).status == 200
+    status, again = await login_with(oauth_client, provider, "octo")
+    assert again["user"]["user_id"] == user["user_id"]
+
+
+async def test_verified_email_links_to_the_existing_account(
+    oauth_client: Client, standin: StandIn
+) -> None:
+    existing = await register(oauth_client, "octo")
+    standin.accounts["octo"] = Account("7", "octo", "octo@example.org", verified=True)
+    status, pair = await login_with(oauth_client, "github", "octo")
+    assert status == 200
+    assert pair["user"]["user_id"] == existing["user"]["user_id"]
+    # The password still works too.
+    login = await oauth_client.post(
+        "/api/auth/login", json={"login": "octo", "password": STRONG_PASSWORD}
+    )
+    assert login.status == 200
+
+
+async def test_unverified_email_is_not_linked(
+    oauth_client: Client, standin: StandIn, database_url: str
+) -> None:
+    await register(oauth_client, "victim")
+    standin.accounts["attacker"] = Account("666", "attacker", "victim@example.org", verified=False)
+    status, body = await login_with(oauth_client, "github", "attacker")
+    assert (status, body["error"]["code"]) == (409, "conflict")
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await conn.fetchval("SELECT oauth_provider FROM users") is None
+    finally:
+        await conn.close()
+
+
+async def test_state_is_single_use_and_must_be_ours(oauth_client: Client, standin: StandIn) -> None:
+    standin.accounts["octo"] = Account("1", "octo", "o@example.org")
+    forged = await oauth_client.get("/api/auth/oauth/github/callback?code=x&state=forged")
+    assert forged.status == 401
+    start = await oauth_client.get("/api/auth/oauth/github/authorize", allow_redirects=False)
+    async with ClientSession() as browser:
+        async with browser.get(f"{start.headers['Location']}&as=octo", allow_redirects=False) as r:
+            callback = urlsplit(r.headers["Location"])
+    first = await oauth_client.get(f"{callback.path}?{callback.query}")
+    replay = await oauth_client.get(f"{callback.path}?{callback.query}")
+    assert (first.status, replay.status) == (200, 401)
+
+
+async def test_unknown_provider_is_404(oauth_client: Client) -> None:
+    response = await oauth_client.get("/api/auth/oauth/myspace/authorize", allow_redirects=False)
+    assert response.status == 404
+
+
+async def test_callback_redirects_to_the_front_end_when_configured(
+    make_client: Any, standin: StandIn
+) -> None:
+    client = await make_client(
+        github_client_id=CLIENT_ID,
+        github_client_secret=CLIENT_SECRET,
+        github_url=standin.base_url,
+        github_api_url=f"{standin.base_url}/api",
+        frontend_url="https://ide.example.com",
+    )
+    standin.accounts["octo"] = Account("5", "octo", "o5@example.org")
+    start = await client.get("/api/auth/oauth/github/authorize", allow_redirects=False)
+    async with ClientSession() as browser:
+        async with browser.get(f"{start.headers['Location']}&as=octo", allow_redirects=False) as r:
+            callback = urlsplit(r.headers["Location"])
+    done = await client.get(f"{callback.path}?{callback.query}", allow_redirects=False)
+    assert done.status == 302
+    target = urlsplit(done.headers["Location"])
+    assert (target.netloc, target.path, target.query) == ("ide.example.com", "/oauth/callback", "")
+    assert "access_token" in parse_qs(target.fragment)
