@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import SplitResult, parse_qs, urlsplit
 
 import asyncpg
 import pytest
@@ -40,6 +40,15 @@ async def oauth_client(make_client: Any, standin: StandIn) -> Client:
     return client
 
 
+async def at_provider(location: str, who: str) -> SplitResult:
+    """The person logs in at the provider, which sends the browser back to our callback."""
+    async with (
+        ClientSession() as browser,
+        browser.get(f"{location}&as={who}", allow_redirects=False) as response,
+    ):
+        return urlsplit(response.headers["Location"])
+
+
 async def login_with(client: Client, provider: str, who: str) -> tuple[int, Any]:
     """Follow the whole dance as a browser would: our authorize → provider → our callback."""
     start = await client.get(f"/api/auth/oauth/{provider}/authorize", allow_redirects=False)
@@ -47,9 +56,7 @@ async def login_with(client: Client, provider: str, who: str) -> tuple[int, Any]
     location = start.headers["Location"]
     query = parse_qs(urlsplit(location).query)
     assert query["code_challenge_method"] == ["S256"] and len(query["state"][0]) >= 32
-    async with ClientSession() as browser:
-        async with browser.get(f"{location}&as={who}", allow_redirects=False) as at_provider:
-            callback = urlsplit(at_provider.headers["Location"])
+    callback = await at_provider(location, who)
     done = await client.get(f"{callback.path}?{callback.query}", allow_redirects=False)
     return done.status, await done.json()
 
@@ -106,9 +113,7 @@ async def test_state_is_single_use_and_must_be_ours(oauth_client: Client, standi
     forged = await oauth_client.get("/api/auth/oauth/github/callback?code=x&state=forged")
     assert forged.status == 401
     start = await oauth_client.get("/api/auth/oauth/github/authorize", allow_redirects=False)
-    async with ClientSession() as browser:
-        async with browser.get(f"{start.headers['Location']}&as=octo", allow_redirects=False) as r:
-            callback = urlsplit(r.headers["Location"])
+    callback = await at_provider(start.headers["Location"], "octo")
     first = await oauth_client.get(f"{callback.path}?{callback.query}")
     replay = await oauth_client.get(f"{callback.path}?{callback.query}")
     assert (first.status, replay.status) == (200, 401)
@@ -131,9 +136,7 @@ async def test_callback_redirects_to_the_front_end_when_configured(
     )
     standin.accounts["octo"] = Account("5", "octo", "o5@example.org")
     start = await client.get("/api/auth/oauth/github/authorize", allow_redirects=False)
-    async with ClientSession() as browser:
-        async with browser.get(f"{start.headers['Location']}&as=octo", allow_redirects=False) as r:
-            callback = urlsplit(r.headers["Location"])
+    callback = await at_provider(start.headers["Location"], "octo")
     done = await client.get(f"{callback.path}?{callback.query}", allow_redirects=False)
     assert done.status == 302
     target = urlsplit(done.headers["Location"])
