@@ -36,6 +36,7 @@ from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from collab.http import auth_errors, auth_routes, health, workspace_routes
 from collab.http.errors import error_middleware
 from collab.log import request_id_middleware
+from collab.realtime import RealtimeServer
 from collab.signing_keys import load_signing_keys
 from collab.state import (
     ACCOUNTS,
@@ -44,6 +45,7 @@ from collab.state import (
     ENDPOINTS,
     INVITATIONS,
     OAUTH,
+    REALTIME,
     REDIS,
     SETTINGS,
     SIGNING_KEYS,
@@ -197,6 +199,13 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     hashing.close()
 
 
+async def _realtime(app: web.Application) -> AsyncIterator[None]:
+    realtime = app[REALTIME]
+    await realtime.start(app[ACCOUNTS].authenticate, app[REDIS])
+    yield
+    await realtime.stop()
+
+
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
@@ -204,9 +213,11 @@ def build_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[SIGNING_KEYS] = load_signing_keys(settings)
-    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker, _accounts])
+    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker, _accounts, _realtime])
     auth_errors.install()
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
     app.add_routes(workspace_routes.routes)
+    app[REALTIME] = RealtimeServer(settings)
+    app[REALTIME].attach(app)
     return app

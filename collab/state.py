@@ -12,6 +12,7 @@ from auth.invitations import InvitationService
 from auth.keys import SigningKeys
 from auth.oauth import OAuthService
 from auth.workspaces import WorkspaceService
+from collab.realtime import RealtimeServer
 from config import Settings
 from containers.engine import DockerEngine
 
@@ -36,3 +37,4 @@ TASKS = web.AppKey("tasks", BackgroundTasks)
 WORKSPACES = web.AppKey("workspaces", WorkspaceService)
 INVITATIONS = web.AppKey("invitations", InvitationService)
 OAUTH = web.AppKey("oauth", OAuthService)
+REALTIME = web.AppKey("realtime", RealtimeServer)
