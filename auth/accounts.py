@@ -244,6 +244,9 @@ class AccountService:
             )
         await self._d.revocation.user_revoked(user.user_id)
 
+    async def find_by_email(self, email: str) -> User | None:
+        return await self._d.users.by_email(self._d.pool, email)
+
     async def set_active(self, user_id: uuid.UUID, active: bool, client: ClientInfo) -> User:
         """Deactivate (ending every session and socket) or reactivate an account."""
         async with self._d.pool.acquire() as conn, conn.transaction():

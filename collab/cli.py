@@ -1,4 +1,4 @@
-"""`collab serve`, `collab migrate up|down [N]|status`.
+"""`collab serve`, `collab migrate up|down [N]|status`, `collab users deactivate|activate EMAIL`.
 
 Flags override the environment (`COLLAB_HOST`, `COLLAB_PORT`, `COLLAB_DATA_DIR`, ...).
 """
@@ -16,11 +16,13 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
+from auth.context import ClientInfo
 from collab.app import build_app
 from collab.embedded import EmbeddedPostgres, EmbeddedServiceError
 from collab.log import configure_logging
 from collab.migrate import MigrationError, Migrator
 from collab.signing_keys import InsecureConfiguration
+from collab.state import ACCOUNTS
 from config import Settings, load_settings
 
 log = logging.getLogger("collab")
@@ -43,6 +45,11 @@ def _parser() -> argparse.ArgumentParser:
     down = steps.add_parser("down", help="revert the newest N migrations (default 1)")
     down.add_argument("steps", nargs="?", type=int, default=1)
     steps.add_parser("status", help="list migrations and whether each is applied")
+
+    users = commands.add_parser("users", help="operator actions on accounts")
+    users.add_argument("--data-dir", help="where embedded data lives (COLLAB_DATA_DIR)")
+    users.add_argument("action", choices=["deactivate", "activate"])
+    users.add_argument("email", help="the account's email address")
     return parser
 
 
@@ -76,6 +83,24 @@ async def _migrate(dsn: str, args: argparse.Namespace) -> None:
         await conn.close()
 
 
+async def _set_active(settings: Settings, args: argparse.Namespace) -> int:
+    """Run the real services (not raw SQL) so sessions end and sockets close everywhere."""
+    app = build_app(settings)
+    runner = web.AppRunner(app)
+    await runner.setup()  # runs the cleanup contexts' start-up: pools, services
+    try:
+        user = await app[ACCOUNTS].find_by_email(args.email)
+        if user is None:
+            print(f"collab: no account with email {args.email}", file=sys.stderr)
+            return 1
+        active = args.action == "activate"
+        await app[ACCOUNTS].set_active(user.user_id, active, ClientInfo(None, "collab-cli"))
+        print(f"{args.email}: {'active' if active else 'deactivated; every session ended'}")
+        return 0
+    finally:
+        await runner.cleanup()
+
+
 def _serve(settings: Settings) -> None:
     app = build_app(settings)
     with contextlib.suppress(ImportError):
@@ -107,6 +132,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "serve":
             _serve(settings)
+        elif args.command == "users":
+            return asyncio.run(_set_active(settings, args))
         else:
             with _database_url(settings) as dsn:
                 asyncio.run(_migrate(dsn, args))

@@ -44,6 +44,7 @@ class RealtimeServer:
         self._authenticate: Authenticate | None = None
         self._sockets: dict[uuid.UUID, set[str]] = defaultdict(set)
         self._listener: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
 
     def attach(self, app: web.Application) -> None:
         self.sio.attach(app)
@@ -55,10 +56,13 @@ class RealtimeServer:
         )
 
     async def stop(self) -> None:
+        self._stopping.set()
         if self._listener is not None:
+            # redis-py can swallow a cancel that lands mid-connect; the event ends the loop
+            # within one poll either way.
             self._listener.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._listener
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(self._listener, timeout=5)
         for sids in list(self._sockets.values()):
             for sid in list(sids):
                 await self.sio.disconnect(sid)
@@ -86,12 +90,15 @@ class RealtimeServer:
             await self.sio.disconnect(sid)
 
     async def _listen_for_revocations(self, redis: Redis) -> None:
-        while True:
+        while not self._stopping.is_set():
             try:
                 async with redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    async for message in pubsub.listen():
-                        if message["type"] == "message":
+                    while not self._stopping.is_set():
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=1.0
+                        )
+                        if message is not None:
                             with contextlib.suppress(ValueError):
                                 await self.drop_user(uuid.UUID(message["data"].decode()))
             except (RedisError, OSError) as exc:

@@ -386,3 +386,42 @@ async def test_mail_goes_out_over_smtp_when_configured(make_client: Any) -> None
     [envelope] = received
     assert envelope.rcpt_tos == ["vera@example.org"]
     assert b"/verify-email?token=" in envelope.content
+
+
+async def test_operators_deactivate_and_reactivate_from_the_command_line(
+    client: Client, database_url: str, clean_redis: str, tmp_path: Path
+) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from tests.conftest import TEST_SECRET
+    from tests.support import REPO
+
+    await register(client, "wendy")
+    env = {
+        **os.environ,
+        "COLLAB_DATABASE_URL": database_url,
+        "COLLAB_REDIS_URL": clean_redis,
+        "COLLAB_SECRET_KEY": TEST_SECRET,
+        "COLLAB_DATA_DIR": str(tmp_path),
+    }
+
+    def cli(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "collab", "users", *args],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    done = await asyncio.to_thread(cli, "deactivate", "wendy@example.org")
+    assert done.returncode == 0, done.stderr
+    login = {"login": "wendy", "password": STRONG_PASSWORD}
+    assert (await client.post("/api/auth/login", json=login)).status == 401
+    assert (await asyncio.to_thread(cli, "activate", "wendy@example.org")).returncode == 0
+    assert (await client.post("/api/auth/login", json=login)).status == 200
+    assert (await asyncio.to_thread(cli, "deactivate", "nobody@example.org")).returncode == 1
