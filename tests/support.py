@@ -108,3 +108,17 @@ class ServerProcess:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def run_collab(*args: str, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:
+    """`python -m collab ARGS` with only the given COLLAB_* settings; never raises on exit."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
+    return subprocess.run(
+        [sys.executable, "-m", "collab", *args],
+        cwd=REPO,
+        env=clean | dict(env),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )

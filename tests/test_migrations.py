@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
-import sys
 
 import asyncpg
 
 from collab.migrate import Migrator, discover
-from tests.support import REPO
+from tests.support import run_collab
 
 
 async def _tables(conn: asyncpg.Connection) -> set[str]:
@@ -56,18 +53,9 @@ async def test_two_runners_at_once_apply_each_migration_once(database_url: str) 
 
 
 def test_collab_migrate_command(database_url: str) -> None:
-    env = {**os.environ, "COLLAB_DATABASE_URL": database_url}
-
     def run(*args: str) -> str:
-        done = subprocess.run(
-            [sys.executable, "-m", "collab", "migrate", *args],
-            cwd=REPO,
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=True,
-        )
+        done = run_collab("migrate", *args, env={"COLLAB_DATABASE_URL": database_url})
+        assert done.returncode == 0, done.stderr
         return done.stdout
 
     assert "pending" in run("status")

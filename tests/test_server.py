@@ -6,8 +6,6 @@ import asyncio
 import json
 import os
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -17,7 +15,7 @@ from aiohttp import ClientSession
 
 from collab.embedded import EmbeddedRedis
 from tests.conftest import TEST_SECRET
-from tests.support import REPO, ServerProcess, http_get
+from tests.support import ServerProcess, http_get, run_collab
 
 
 def _pid_alive(pid: int) -> bool:
@@ -178,19 +176,10 @@ async def test_json_logs_carry_the_request_id(tmp_path: Path, external_env: dict
 def test_production_refuses_generated_or_default_secrets(
     tmp_path: Path, secret: str | None, reason: str
 ) -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
-    env |= {"COLLAB_ENV": "production", "COLLAB_DATA_DIR": str(tmp_path)}
+    env = {"COLLAB_ENV": "production", "COLLAB_DATA_DIR": str(tmp_path)}
     if secret is not None:
         env["COLLAB_SECRET_KEY"] = secret
-    done = subprocess.run(
-        [sys.executable, "-m", "collab", "serve"],
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_collab("serve", env=env)
     assert done.returncode == 2
     assert "refusing to start" in done.stderr and reason in done.stderr
     assert "Traceback" not in done.stderr
