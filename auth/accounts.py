@@ -104,6 +104,7 @@ class AccountService:
 
     async def register(self, data: RegisterInput, client: ClientInfo) -> dict[str, Any]:
         await self._d.limiter.hit_ip("register", client.ip)
+        await self._d.limiter.hit_account("register", data.email)
         problem = password_problem(
             data.password, self._d.password_policy, username=data.username, email=data.email
         )
@@ -178,6 +179,9 @@ class AccountService:
 
     async def refresh(self, token: str, client: ClientInfo) -> dict[str, Any]:
         await self._d.limiter.hit_ip("refresh", client.ip)
+        # Per login (the token's hash names one family member): a stolen token cannot be
+        # hammered from many addresses.
+        await self._d.limiter.hit_account("refresh", token_digest(token))
         async with self._d.pool.acquire() as conn:
             rotation = await self._d.refresh.rotate(conn, token, client.user_agent)
             if rotation.outcome is Outcome.REUSED:

@@ -35,9 +35,11 @@ LIMITS: dict[str, Limit] = {
     "login:ip": Limit(30, 60),
     "login:account": Limit(10, 60),
     "register:ip": Limit(10, 3600),
+    "register:account": Limit(5, 3600),
     "forgot:ip": Limit(10, 3600),
     "forgot:account": Limit(3, 3600),
     "refresh:ip": Limit(60, 60),
+    "refresh:account": Limit(30, 60),
     "verify:ip": Limit(30, 3600),
     "reset:ip": Limit(20, 3600),
 }

@@ -425,3 +425,59 @@ async def test_operators_deactivate_and_reactivate_from_the_command_line(
     assert (await asyncio.to_thread(cli, "activate", "wendy@example.org")).returncode == 0
     assert (await client.post("/api/auth/login", json=login)).status == 200
     assert (await asyncio.to_thread(cli, "deactivate", "nobody@example.org")).returncode == 1
+
+
+@pytest.mark.parametrize(
+    "column", ["expires_at", "absolute_expires_at"], ids=["sliding", "absolute"]
+)
+async def test_expired_refresh_tokens_are_refused(
+    client: Client, db: asyncpg.Connection, column: str
+) -> None:
+    pair = await register(client, "xena")
+    await db.execute(f"UPDATE refresh_tokens SET {column} = now() - interval '1 second'")
+    response = await client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert response.status == 401
+    assert (await response.json())["error"]["code"] == "token_expired"
+
+
+async def test_refresh_slides_the_expiry_but_never_past_the_absolute_one(
+    client: Client, db: asyncpg.Connection
+) -> None:
+    pair = await register(client, "yuri")
+    await db.execute("UPDATE refresh_tokens SET absolute_expires_at = now() + interval '1 day'")
+    rotated = await client.post("/api/auth/refresh", json={"refresh_token": pair["refresh_token"]})
+    assert rotated.status == 200
+    row = await db.fetchrow(
+        "SELECT expires_at, absolute_expires_at, device_info FROM refresh_tokens "
+        "WHERE used_at IS NULL"
+    )
+    assert row["expires_at"] == row["absolute_expires_at"]  # capped: 14 idle days > 1 day left
+    assert row["device_info"].startswith("Python")  # the client's user agent
+
+
+async def test_forgot_is_limited_per_account_and_refresh_per_login(make_client: Any) -> None:
+    client = await make_client(trusted_proxies="127.0.0.1/32")
+    pair = await register(client, "zoe")
+    statuses = [
+        (await client.post("/api/auth/password/forgot", json={"email": "zoe@example.org"})).status
+        for _ in range(4)
+    ]
+    assert statuses == [202, 202, 202, 429]
+    # A normal chain of refreshes (a new token each time) is never limited...
+    token = pair["refresh_token"]
+    for _ in range(31):
+        response = await client.post("/api/auth/refresh", json={"refresh_token": token})
+        assert response.status == 200
+        token = (await response.json())["refresh_token"]
+    # ...but hammering one token is, whatever address it comes from.
+    hammered = [
+        (
+            await client.post(
+                "/api/auth/refresh",
+                json={"refresh_token": token},
+                headers={"X-Forwarded-For": f"198.51.100.{i}"},
+            )
+        ).status
+        for i in range(31)
+    ]
+    assert hammered[:30] == [200] * 30 and hammered[30] == 429
