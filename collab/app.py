@@ -32,21 +32,30 @@ from auth.users import UserStore
 from auth.workspace_store import WorkspaceStore
 from auth.workspaces import WorkspaceService
 from collab import db
+from collab.documents.fanout import DocumentFanout
+from collab.documents.rooms import DocumentRooms
+from collab.documents.service import DocumentService
+from collab.documents.store import DocumentKey, DocumentStore
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
-from collab.http import auth_errors, auth_routes, health, workspace_routes
+from collab.http import auth_errors, auth_routes, health, session_routes, workspace_routes
 from collab.http.errors import error_middleware
 from collab.log import request_id_middleware
 from collab.realtime import RealtimeServer
+from collab.sessions.events import SessionEvents
+from collab.sessions.service import SessionService
+from collab.sessions.store import SessionStore
 from collab.signing_keys import load_signing_keys
 from collab.state import (
     ACCOUNTS,
     DB_POOL,
     DOCKER,
+    DOCUMENTS,
     ENDPOINTS,
     INVITATIONS,
     OAUTH,
     REALTIME,
     REDIS,
+    SESSIONS,
     SETTINGS,
     SIGNING_KEYS,
     TASKS,
@@ -199,11 +208,40 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     hashing.close()
 
 
-async def _realtime(app: web.Application) -> AsyncIterator[None]:
-    realtime = app[REALTIME]
-    await realtime.start(app[ACCOUNTS].authenticate, app[REDIS])
+async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
+    settings, pool, redis, realtime = app[SETTINGS], app[DB_POOL], app[REDIS], app[REALTIME]
+    events = SessionEvents(redis)
+    sessions = SessionService(pool, SessionStore(), AuditLog(), events, settings.base_url)
+    store = DocumentStore()
+    rooms = DocumentRooms(
+        pool,
+        store,
+        realtime.send,
+        idle_seconds=settings.document_idle_seconds,
+        compact_after=settings.document_compact_after,
+    )
+
+    async def file_created(key: DocumentKey) -> None:
+        await events.emit(key.session_id, "file:created", {"path": key.path})
+
+    rooms.on_file_created = file_created
+    fanout = DocumentFanout(redis, rooms.receive_remote)
+    app[SESSIONS] = sessions
+    app[DOCUMENTS] = DocumentService(pool, store, rooms)
+    await rooms.start(fanout)
+    await fanout.start()
+    await realtime.start(
+        authenticate=app[ACCOUNTS].authenticate,
+        redis=redis,
+        redis_url=app[ENDPOINTS].redis_url,
+        sessions=sessions,
+        rooms=rooms,
+        pool=pool,
+    )
     yield
     await realtime.stop()
+    await fanout.stop()
+    await rooms.stop()
 
 
 def build_app(settings: Settings) -> web.Application:
@@ -213,11 +251,12 @@ def build_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[SIGNING_KEYS] = load_signing_keys(settings)
-    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker, _accounts, _realtime])
+    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker, _accounts, _live_sessions])
     auth_errors.install()
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
     app.add_routes(workspace_routes.routes)
+    app.add_routes(session_routes.routes)
     app[REALTIME] = RealtimeServer(settings)
     app[REALTIME].attach(app)
     return app

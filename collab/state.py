@@ -12,7 +12,9 @@ from auth.invitations import InvitationService
 from auth.keys import SigningKeys
 from auth.oauth import OAuthService
 from auth.workspaces import WorkspaceService
+from collab.documents.service import DocumentService
 from collab.realtime import RealtimeServer
+from collab.sessions.service import SessionService
 from config import Settings
 from containers.engine import DockerEngine
 
@@ -38,3 +40,5 @@ WORKSPACES = web.AppKey("workspaces", WorkspaceService)
 INVITATIONS = web.AppKey("invitations", InvitationService)
 OAUTH = web.AppKey("oauth", OAuthService)
 REALTIME = web.AppKey("realtime", RealtimeServer)
+SESSIONS = web.AppKey("sessions", SessionService)
+DOCUMENTS = web.AppKey("documents", DocumentService)

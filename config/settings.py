@@ -64,6 +64,11 @@ class Settings(BaseSettings):
     argon2_parallelism: int = Field(default=1, ge=1)
     invitation_ttl_days: int = Field(default=7, ge=1, le=365)
 
+    max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
+    socket_messages_per_second: float = Field(default=200.0, gt=0)
+    document_idle_seconds: float = Field(default=60.0, gt=0)
+    document_compact_after: int = Field(default=500, ge=1)
+
     smtp_url: SecretStr | None = None
     mail_from: str = "collab <noreply@localhost>"
 

@@ -1,0 +1,109 @@
+"""Document traffic between server processes, over one Redis pub/sub channel.
+
+Each message: origin (8 bytes) | kind (1 byte: U update, A awareness) | key length (2 bytes)
+| key (`session_id/path`, UTF-8) | payload. A process ignores its own messages. Publishing
+is pipelined by one task so the edit path never waits on Redis.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import uuid
+from collections.abc import Awaitable, Callable
+
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+
+from collab.documents.store import DocumentKey
+
+log = logging.getLogger(__name__)
+
+CHANNEL = "collab:documents"
+UPDATE, AWARENESS = b"U", b"A"
+
+Receiver = Callable[[DocumentKey, bytes, bytes], Awaitable[None]]
+
+
+def encode(origin: bytes, kind: bytes, key: DocumentKey, payload: bytes) -> bytes:
+    name = f"{key.session_id}/{key.path}".encode()
+    return origin + kind + len(name).to_bytes(2, "big") + name + payload
+
+
+def decode(message: bytes) -> tuple[bytes, bytes, DocumentKey, bytes]:
+    origin, kind = message[:8], message[8:9]
+    length = int.from_bytes(message[9:11], "big")
+    session, _, path = message[11 : 11 + length].decode().partition("/")
+    return origin, kind, DocumentKey(uuid.UUID(session), path), message[11 + length :]
+
+
+class DocumentFanout:
+    def __init__(self, redis: Redis, receive: Receiver) -> None:
+        self._redis = redis
+        self._receive = receive
+        self.origin = os.urandom(8)
+        self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._subscribed = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    async def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self._tasks = [
+            loop.create_task(self._publish_loop(), name="documents:publish"),
+            loop.create_task(self._subscribe_loop(), name="documents:subscribe"),
+        ]
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._subscribed.wait(), timeout=5)
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, TimeoutError):
+                await asyncio.wait_for(task, timeout=5)
+
+    def publish(self, kind: bytes, key: DocumentKey, payload: bytes) -> None:
+        self._outbox.put_nowait(encode(self.origin, kind, key, payload))
+
+    async def _publish_loop(self) -> None:
+        while True:
+            first = await self._outbox.get()
+            batch = [first]
+            while not self._outbox.empty() and len(batch) < 500:
+                batch.append(self._outbox.get_nowait())
+            try:
+                async with self._redis.pipeline(transaction=False) as pipe:
+                    for message in batch:
+                        pipe.publish(CHANNEL, message)
+                    await pipe.execute()
+            except (RedisError, OSError) as exc:
+                log.warning("could not fan out %d document messages: %s", len(batch), exc)
+
+    async def _subscribe_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                async with self._redis.pubsub() as pubsub:
+                    await pubsub.subscribe(CHANNEL)
+                    self._subscribed.set()
+                    while not self._stopping.is_set():
+                        message = await pubsub.get_message(
+                            ignore_subscribe_messages=True, timeout=1.0
+                        )
+                        if message is not None:
+                            await self._deliver(message["data"])
+            except (RedisError, OSError) as exc:
+                log.warning("document fan-out lost Redis (%s); retrying", exc)
+                await asyncio.sleep(0.5)
+
+    async def _deliver(self, raw: bytes) -> None:
+        try:
+            origin, kind, key, payload = decode(raw)
+        except (ValueError, UnicodeDecodeError):
+            log.warning("ignoring a malformed document fan-out message")
+            return
+        if origin != self.origin:
+            await self._receive(key, kind, payload)

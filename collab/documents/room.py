@@ -1,0 +1,137 @@
+"""One loaded document: its pycrdt copy, the sockets editing it, and their awareness.
+
+The pycrdt document only ever holds committed updates, so whatever it answers (a
+`sync-step-1` diff, a file's text) is already durable.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass, field
+from typing import Any
+
+import pycrdt
+
+from collab.documents import awareness
+from collab.documents.store import DocumentKey
+from collab.sessions.roles import SessionRole
+
+
+class InvalidUpdate(ValueError):
+    """Bytes that are not a Yjs update."""
+
+
+def check_update(update: bytes) -> None:
+    """Decode without applying (about a microsecond for a keystroke)."""
+    try:
+        pycrdt.merge_updates(update)
+    except (ValueError, TypeError) as exc:
+        raise InvalidUpdate(str(exc)) from None
+
+
+class TokenBucket:
+    """Per-socket message rate: `rate` a second on average, bursts up to `burst`."""
+
+    def __init__(self, rate: float, burst: float) -> None:
+        self.rate, self.burst = rate, burst
+        self._tokens, self._at = burst, time.monotonic()
+
+    def take(self) -> bool:
+        now = time.monotonic()
+        self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
+        self._at = now
+        if self._tokens < 1:
+            return False
+        self._tokens -= 1
+        return True
+
+
+@dataclass
+class Member:
+    sid: str
+    eio_sid: str
+    user_id: uuid.UUID
+    role: SessionRole
+    limiter: TokenBucket
+    client_clocks: dict[int, int] = field(default_factory=dict)
+
+
+class DocumentRoom:
+    def __init__(self, key: DocumentKey, namespace: str, stored: list[bytes]) -> None:
+        self.key = key
+        self.namespace = namespace
+        self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
+        self.text = self.doc.get("content", type=pycrdt.Text)
+        for update in stored:
+            self.doc.apply_update(update)
+        self.members: dict[str, Member] = {}
+        self.awareness: dict[int, awareness.AwarenessEntry] = {}
+        self.idle_since: float | None = time.monotonic()
+        self.writes_since_compaction = len(stored)
+
+    # -- document ------------------------------------------------------------------------
+
+    def apply_committed(self, update: bytes) -> None:
+        self.doc.apply_update(update)
+
+    def diff_since(self, state_vector: bytes) -> bytes:
+        try:
+            return self.doc.get_update(state_vector)
+        except ValueError:
+            return self.doc.get_update()  # a broken state vector gets everything
+
+    def state_vector(self) -> bytes:
+        return self.doc.get_state()
+
+    def content(self) -> str:
+        return str(self.text)
+
+    def size(self) -> int:
+        return len(self.content().encode())
+
+    # -- sockets ---------------------------------------------------------------------------
+
+    def add(self, member: Member) -> None:
+        self.members[member.sid] = member
+        self.idle_since = None
+
+    def remove(self, sid: str) -> bytes | None:
+        """Forget a socket; return the awareness removal to broadcast for its clients."""
+        member = self.members.pop(sid, None)
+        if not self.members:
+            self.idle_since = time.monotonic()
+        if member is None or not member.client_clocks:
+            return None
+        for client_id in member.client_clocks:
+            self.awareness.pop(client_id, None)
+        return awareness.removal(
+            {cid: self._clock(cid, clock) for cid, clock in member.client_clocks.items()}
+        )
+
+    def _clock(self, client_id: int, fallback: int) -> int:
+        entry = self.awareness.get(client_id)
+        return entry.clock if entry else fallback
+
+    def recipients(self, exclude: str | None = None) -> list[str]:
+        return [m.eio_sid for sid, m in self.members.items() if sid != exclude]
+
+    # -- awareness -------------------------------------------------------------------------
+
+    def note_awareness(self, update: bytes, member: Member | None) -> None:
+        """Remember the latest state of each client (for newcomers) and who announced it."""
+        for entry in awareness.decode(update):
+            known = self.awareness.get(entry.client_id)
+            if known is not None and known.clock > entry.clock:
+                continue
+            if entry.state == "null":
+                self.awareness.pop(entry.client_id, None)
+                if member is not None:
+                    member.client_clocks.pop(entry.client_id, None)
+            else:
+                self.awareness[entry.client_id] = entry
+                if member is not None:
+                    member.client_clocks[entry.client_id] = entry.clock
+
+    def awareness_snapshot(self) -> bytes:
+        return awareness.encode(list(self.awareness.values()))

@@ -1,0 +1,213 @@
+"""The documents this process has loaded, and the edit path through them.
+
+Edit path: check the bytes decode → commit them (group commit) → apply to the in-memory
+copy → send to the other local sockets → publish to the other processes. Nothing is sent
+to anyone before it is committed.
+
+A room is loaded on first use (messages from other processes that arrive while it loads
+are kept and applied after), unloaded once no socket has used it for `idle_seconds`, and
+compacted in the background once enough updates have piled up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import asyncpg
+import pycrdt
+
+from collab.documents.fanout import AWARENESS, UPDATE, DocumentFanout
+from collab.documents.room import DocumentRoom, check_update
+from collab.documents.store import DocumentKey, DocumentStore, PendingUpdate
+from collab.documents.writer import BatchWriter
+
+log = logging.getLogger(__name__)
+
+# (namespace, event, payload, eio sids to send to)
+Sender = Callable[[str, str, bytes, list[str]], Awaitable[None]]
+FileCreated = Callable[[DocumentKey], Awaitable[None]]
+
+
+class DocumentRooms:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: DocumentStore,
+        send: Sender,
+        *,
+        idle_seconds: float = 60.0,
+        compact_after: int = 500,
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._send = send
+        self._idle_seconds = idle_seconds
+        self._compact_after = compact_after
+        self._rooms: dict[DocumentKey, DocumentRoom] = {}
+        self._loading: dict[DocumentKey, asyncio.Future[DocumentRoom]] = {}
+        self._early: dict[DocumentKey, list[tuple[bytes, bytes]]] = {}
+        self._compacting: set[DocumentKey] = set()
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._reaper: asyncio.Task[None] | None = None
+        self._resized: set[DocumentKey] = set()
+        self.on_file_created: FileCreated | None = None
+        self.writer = BatchWriter(pool, store)
+        self.fanout: DocumentFanout | None = None
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    async def start(self, fanout: DocumentFanout) -> None:
+        self.fanout = fanout
+        self.writer.start()
+        self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="documents:reap")
+
+    async def stop(self) -> None:
+        if self._reaper is not None:
+            self._reaper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._reaper
+        await self.writer.stop()
+        await self._record_sizes()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def _record_sizes(self) -> None:
+        """Write the sizes of files whose text changed (kept off the edit path)."""
+        sizes = {key: room.size() for key in self._resized if (room := self._rooms.get(key))}
+        self._resized.clear()
+        if sizes:
+            try:
+                await self._store.record_sizes(self._pool, sizes)
+            except Exception:
+                log.exception("recording file sizes failed")
+                self._resized.update(sizes)
+
+    # -- loading -----------------------------------------------------------------------------
+
+    def loaded(self, key: DocumentKey) -> DocumentRoom | None:
+        return self._rooms.get(key)
+
+    async def open(self, key: DocumentKey, namespace: str) -> DocumentRoom:
+        room = self._rooms.get(key)
+        if room is not None:
+            return room
+        pending = self._loading.get(key)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[DocumentRoom] = asyncio.get_running_loop().create_future()
+        self._loading[key] = future
+        self._early[key] = []
+        try:
+            stored = await self._store.load(self._pool, key)
+            room = DocumentRoom(key, namespace, stored)
+            for kind, payload in self._early.pop(key, []):
+                self._apply_remote(room, kind, payload)
+            self._rooms[key] = room
+            future.set_result(room)
+            return room
+        except BaseException as exc:
+            future.set_exception(exc)
+            future.exception()  # consumed here; waiters get it through the shield
+            raise
+        finally:
+            self._loading.pop(key, None)
+            self._early.pop(key, None)
+
+    async def text(self, key: DocumentKey) -> str | None:
+        """The file's current text, from memory or from storage; None if it never existed."""
+        room = self._rooms.get(key)
+        if room is not None:
+            return room.content()
+        stored = await self._store.load(self._pool, key)
+        if not stored:
+            return None
+        doc: pycrdt.Doc[Any] = pycrdt.Doc()
+        for update in stored:
+            doc.apply_update(update)
+        return str(doc.get("content", type=pycrdt.Text))
+
+    # -- the edit path -------------------------------------------------------------------------
+
+    async def submit(self, room: DocumentRoom, update: bytes, origin_sid: str | None) -> None:
+        """Validate, commit, apply, relay. Raises InvalidUpdate before touching anything."""
+        check_update(update)
+        created = await self.writer.write(PendingUpdate(room.key, update))
+        room.apply_committed(update)
+        room.writes_since_compaction += 1
+        self._resized.add(room.key)
+        await self._send(room.namespace, "sync-update", update, room.recipients(origin_sid))
+        if self.fanout is not None:
+            self.fanout.publish(UPDATE, room.key, update)
+        if created and self.on_file_created is not None:
+            self._spawn(self.on_file_created(room.key))
+        if room.writes_since_compaction >= self._compact_after:
+            self._schedule_compaction(room.key)
+
+    async def relay_awareness(
+        self, room: DocumentRoom, update: bytes, origin_sid: str | None
+    ) -> None:
+        await self._send(room.namespace, "awareness-update", update, room.recipients(origin_sid))
+        if self.fanout is not None:
+            self.fanout.publish(AWARENESS, room.key, update)
+
+    async def receive_remote(self, key: DocumentKey, kind: bytes, payload: bytes) -> None:
+        """Traffic from another process: already committed there, so apply and relay."""
+        if key in self._early:
+            self._early[key].append((kind, payload))
+            return
+        room = self._rooms.get(key)
+        if room is None:
+            return  # not loaded here: it will be read from storage when it is
+        self._apply_remote(room, kind, payload)
+        event = "sync-update" if kind == UPDATE else "awareness-update"
+        await self._send(room.namespace, event, payload, room.recipients())
+
+    def _apply_remote(self, room: DocumentRoom, kind: bytes, payload: bytes) -> None:
+        try:
+            if kind == UPDATE:
+                room.apply_committed(payload)
+            elif kind == AWARENESS:
+                room.note_awareness(payload, None)
+        except ValueError:
+            log.warning("ignoring a malformed %r message for %s", kind, room.key)
+
+    # -- background work ---------------------------------------------------------------------
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _schedule_compaction(self, key: DocumentKey) -> None:
+        if key in self._compacting:
+            return
+        self._compacting.add(key)
+        room = self._rooms.get(key)
+        if room is not None:
+            room.writes_since_compaction = 0
+        self._spawn(self._compact(key))
+
+    async def _compact(self, key: DocumentKey) -> None:
+        try:
+            async with self._pool.acquire() as conn:
+                folded = await self._store.compact(conn, key)
+            log.debug("compacted %s: %d updates folded", key, folded)
+        except Exception:
+            log.exception("compacting %s failed; it will be tried again", key)
+        finally:
+            self._compacting.discard(key)
+
+    async def _reap(self) -> None:
+        while True:
+            await asyncio.sleep(min(1.0, self._idle_seconds / 2))
+            await self._record_sizes()
+            now = time.monotonic()
+            for key, room in list(self._rooms.items()):
+                if room.idle_since is not None and now - room.idle_since >= self._idle_seconds:
+                    del self._rooms[key]
+                    if room.writes_since_compaction:
+                        self._schedule_compaction(key)

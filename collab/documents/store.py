@@ -1,0 +1,143 @@
+"""Stored CRDT documents in PostgreSQL: a snapshot plus the updates appended since.
+
+Appends from every server process go to `document_updates`; compaction merges a
+document's snapshot and updates into a new snapshot and deletes what it merged, in one
+transaction under an advisory lock, so concurrent appends are never lost.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+
+import asyncpg
+import pycrdt
+
+from auth.sql import Executor
+
+
+@dataclass(frozen=True, order=True)
+class DocumentKey:
+    session_id: uuid.UUID
+    path: str
+
+    @property
+    def lock_id(self) -> str:
+        return f"{self.session_id}/{self.path}"
+
+
+@dataclass(frozen=True)
+class PendingUpdate:
+    key: DocumentKey
+    data: bytes
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    path: str
+    size: int
+    updated_at: datetime
+
+
+class DocumentStore:
+    async def load(self, db: Executor, key: DocumentKey) -> list[bytes]:
+        """Everything stored for the document, oldest first (empty when it does not exist)."""
+        rows = await db.fetch(
+            """SELECT snapshot AS data, 0 AS ord, 0::bigint AS update_id FROM documents
+               WHERE session_id = $1 AND path = $2 AND snapshot IS NOT NULL
+               UNION ALL
+               SELECT data, 1, update_id FROM document_updates
+               WHERE session_id = $1 AND path = $2
+               ORDER BY ord, update_id""",
+            key.session_id,
+            key.path,
+        )
+        return [bytes(r["data"]) for r in rows]
+
+    async def append(
+        self, conn: asyncpg.Connection, updates: list[PendingUpdate]
+    ) -> set[DocumentKey]:
+        """Store a batch in one transaction; return the documents it created."""
+        keys = sorted({u.key for u in updates})
+        async with conn.transaction():
+            created = await conn.fetch(
+                """INSERT INTO documents (session_id, path)
+                   SELECT * FROM unnest($1::uuid[], $2::varchar[])
+                   ON CONFLICT (session_id, path) DO UPDATE SET updated_at = now()
+                   RETURNING session_id, path, (xmax = 0) AS created""",
+                [k.session_id for k in keys],
+                [k.path for k in keys],
+            )
+            await conn.execute(
+                """INSERT INTO document_updates (session_id, path, data)
+                   SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::bytea[])""",
+                [u.key.session_id for u in updates],
+                [u.key.path for u in updates],
+                [u.data for u in updates],
+            )
+        return {DocumentKey(r["session_id"], r["path"]) for r in created if r["created"]}
+
+    async def record_sizes(self, db: Executor, sizes: dict[DocumentKey, int]) -> None:
+        keys = sorted(sizes)
+        await db.execute(
+            """UPDATE documents d SET size = x.size
+               FROM unnest($1::uuid[], $2::varchar[], $3::int[]) AS x(session_id, path, size)
+               WHERE d.session_id = x.session_id AND d.path = x.path""",
+            [k.session_id for k in keys],
+            [k.path for k in keys],
+            [sizes[k] for k in keys],
+        )
+
+    async def files(self, db: Executor, session_id: uuid.UUID) -> list[FileInfo]:
+        rows = await db.fetch(
+            "SELECT path, size, updated_at FROM documents WHERE session_id = $1 ORDER BY path",
+            session_id,
+        )
+        return [FileInfo(r["path"], r["size"], r["updated_at"]) for r in rows]
+
+    async def pending_count(self, db: Executor, key: DocumentKey) -> int:
+        count: int = await db.fetchval(
+            "SELECT count(*) FROM document_updates WHERE session_id = $1 AND path = $2",
+            key.session_id,
+            key.path,
+        )
+        return count
+
+    async def compact(self, conn: asyncpg.Connection, key: DocumentKey) -> int:
+        """Fold the updates into the snapshot; return how many updates were folded."""
+        async with conn.transaction():
+            locked = await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", key.lock_id
+            )
+            if not locked:
+                return 0  # another process is compacting this document
+            rows = await conn.fetch(
+                """SELECT update_id, data FROM document_updates
+                   WHERE session_id = $1 AND path = $2 ORDER BY update_id""",
+                key.session_id,
+                key.path,
+            )
+            if not rows:
+                return 0
+            snapshot = await conn.fetchval(
+                "SELECT snapshot FROM documents WHERE session_id = $1 AND path = $2",
+                key.session_id,
+                key.path,
+            )
+            parts = ([bytes(snapshot)] if snapshot else []) + [bytes(r["data"]) for r in rows]
+            merged = pycrdt.merge_updates(*parts)
+            await conn.execute(
+                "UPDATE documents SET snapshot = $3 WHERE session_id = $1 AND path = $2",
+                key.session_id,
+                key.path,
+                merged,
+            )
+            await conn.execute(
+                """DELETE FROM document_updates
+                   WHERE session_id = $1 AND path = $2 AND update_id <= $3""",
+                key.session_id,
+                key.path,
+                rows[-1]["update_id"],
+            )
+            return len(rows)

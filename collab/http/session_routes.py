@@ -1,0 +1,137 @@
+"""`/api/sessions/*` and `/api/join/{token}`."""
+
+from __future__ import annotations
+
+import uuid
+
+from aiohttp import web
+
+from auth.errors import NotFound
+from auth.validation import parse
+from collab.documents.paths import InvalidPath, normalise_path
+from collab.documents.store import DocumentKey
+from collab.http.authn import actor
+from collab.http.errors import read_json
+from collab.sessions.roles import SessionRole
+from collab.sessions.validation import (
+    ParticipantPatch,
+    SessionInput,
+    SessionInvitationInput,
+    SessionPatch,
+)
+from collab.state import DOCUMENTS, SESSIONS
+
+routes = web.RouteTableDef()
+
+
+def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info[name])
+    except ValueError:
+        raise NotFound(f"No such {what}.") from None
+
+
+@routes.post("/api/sessions")
+async def create_session(request: web.Request) -> web.Response:
+    data = parse(SessionInput, await read_json(request))
+    return web.json_response(
+        await request.app[SESSIONS].create(await actor(request), data), status=201
+    )
+
+
+@routes.get("/api/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    return web.json_response(await request.app[SESSIONS].list_for(await actor(request)))
+
+
+@routes.get("/api/sessions/{session_id}")
+async def get_session(request: web.Request) -> web.Response:
+    session_id = _uuid(request, "session_id", "session")
+    return web.json_response(await request.app[SESSIONS].get(await actor(request), session_id))
+
+
+@routes.patch("/api/sessions/{session_id}")
+async def update_session(request: web.Request) -> web.Response:
+    who = await actor(request)
+    patch = parse(SessionPatch, await read_json(request))
+    session_id = _uuid(request, "session_id", "session")
+    return web.json_response(await request.app[SESSIONS].update(who, session_id, patch))
+
+
+@routes.delete("/api/sessions/{session_id}")
+async def delete_session(request: web.Request) -> web.Response:
+    await request.app[SESSIONS].delete(
+        await actor(request), _uuid(request, "session_id", "session")
+    )
+    return web.Response(status=204)
+
+
+@routes.get("/api/sessions/{session_id}/participants")
+async def list_participants(request: web.Request) -> web.Response:
+    session_id = _uuid(request, "session_id", "session")
+    return web.json_response(
+        await request.app[SESSIONS].participants(await actor(request), session_id)
+    )
+
+
+@routes.patch("/api/sessions/{session_id}/participants/{participant_id}")
+async def update_participant(request: web.Request) -> web.Response:
+    who = await actor(request)
+    data = parse(ParticipantPatch, await read_json(request))
+    updated = await request.app[SESSIONS].set_role(
+        who,
+        _uuid(request, "session_id", "session"),
+        _uuid(request, "participant_id", "participant"),
+        data,
+    )
+    return web.json_response(updated)
+
+
+@routes.delete("/api/sessions/{session_id}/participants/{participant_id}")
+async def remove_participant(request: web.Request) -> web.Response:
+    await request.app[SESSIONS].remove(
+        await actor(request),
+        _uuid(request, "session_id", "session"),
+        _uuid(request, "participant_id", "participant"),
+    )
+    return web.Response(status=204)
+
+
+@routes.post("/api/sessions/{session_id}/invitations")
+async def invite(request: web.Request) -> web.Response:
+    who = await actor(request)
+    data = parse(SessionInvitationInput, await read_json(request))
+    invitation = await request.app[SESSIONS].invite(
+        who, _uuid(request, "session_id", "session"), data
+    )
+    return web.json_response(invitation, status=201)
+
+
+@routes.post("/api/join/{token}")
+async def join(request: web.Request) -> web.Response:
+    result = await request.app[SESSIONS].join(
+        await actor(request), request.match_info["token"][:200]
+    )
+    return web.json_response(result)
+
+
+@routes.get("/api/sessions/{session_id}/files")
+async def list_files(request: web.Request) -> web.Response:
+    session_id = _uuid(request, "session_id", "session")
+    await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
+    files = await request.app[DOCUMENTS].files(session_id)
+    return web.json_response(files)
+
+
+@routes.get("/api/sessions/{session_id}/files/{path:.+}")
+async def read_file(request: web.Request) -> web.Response:
+    session_id = _uuid(request, "session_id", "session")
+    await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
+    try:
+        path = normalise_path(request.match_info["path"])
+    except InvalidPath:
+        raise NotFound("No such file.") from None
+    text = await request.app[DOCUMENTS].text(DocumentKey(session_id, path))
+    if text is None:
+        raise NotFound("No such file.")
+    return web.Response(text=text, content_type="text/plain", charset="utf-8")

@@ -1,0 +1,138 @@
+"""Presence on the `/` namespace: `session:join` / `session:leave` and the events members see.
+
+A user counts as present in a session while any of their sockets, on any server process,
+has joined it: the count lives in Redis, and `participant:joined` / `participant:left` go
+out when it goes from 0 to 1 and back. `/` events reach every process through
+python-socketio's Redis manager.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from typing import Any
+
+import socketio
+from redis.asyncio import Redis
+
+from collab.documents.store import DocumentStore
+from collab.sessions.service import SessionService
+from collab.sessions.store import SessionStore, participant_json
+
+PRESENCE_KEY = "collab:presence:{}"
+
+
+def room_of(session_id: uuid.UUID) -> str:
+    return f"session:{session_id}"
+
+
+def _error(code: str, message: str) -> dict[str, Any]:
+    return {"ok": False, "error": {"code": code, "message": message}}
+
+
+class Presence:
+    def __init__(self, sio: socketio.AsyncServer) -> None:
+        self.sio = sio
+        self._joined: dict[str, set[uuid.UUID]] = defaultdict(set)
+        self.sessions: SessionService | None = None
+        self.session_store = SessionStore()
+        self.documents = DocumentStore()
+        self.redis: Redis | None = None
+        self.pool: Any = None
+        sio.on("session:join", self._join)
+        sio.on("session:leave", self._leave)
+
+    async def _user_id(self, sid: str) -> uuid.UUID | None:
+        session = await self.sio.get_session(sid)
+        user_id = session.get("user_id")
+        return user_id if isinstance(user_id, uuid.UUID) else None
+
+    @staticmethod
+    def _session_id(data: Any) -> uuid.UUID | None:
+        try:
+            return uuid.UUID(str(data["session_id"]))
+        except (TypeError, KeyError, ValueError):
+            return None
+
+    async def _join(self, sid: str, data: Any = None) -> dict[str, Any]:
+        assert self.sessions is not None and self.redis is not None
+        session_id, user_id = self._session_id(data), await self._user_id(sid)
+        if session_id is None:
+            return _error("validation_failed", "Send {session_id: <uuid>}.")
+        role = await self.sessions.role_of(session_id, user_id) if user_id else None
+        if user_id is None or role is None:
+            return _error("not_found", "No such session.")
+        await self.sio.enter_room(sid, room_of(session_id))
+        first_here = session_id not in self._joined[sid]
+        self._joined[sid].add(session_id)
+        if first_here:
+            await self._arrive(session_id, user_id, sid)
+        participants = await self.session_store.participants(self.pool, session_id)
+        files = await self.documents.files(self.pool, session_id)
+        return {
+            "ok": True,
+            "role": role.value,
+            "participants": [participant_json(p) for p in participants],
+            "files": [
+                {"path": f.path, "size": f.size, "updated_at": f.updated_at.isoformat()}
+                for f in files
+            ],
+            "deployments": [],
+        }
+
+    async def _arrive(self, session_id: uuid.UUID, user_id: uuid.UUID, sid: str) -> None:
+        assert self.redis is not None
+        count = await self.redis.hincrby(PRESENCE_KEY.format(session_id), str(user_id), 1)
+        if count == 1:
+            await self.session_store.set_active(self.pool, session_id, user_id, True)
+            rows = await self.session_store.participants(self.pool, session_id)
+            me = next((participant_json(r) for r in rows if r["user_id"] == user_id), None)
+            if me is not None:
+                await self.sio.emit(
+                    "participant:joined", me, room=room_of(session_id), skip_sid=sid
+                )
+
+    async def _depart(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, *, announce: bool = True
+    ) -> None:
+        assert self.redis is not None
+        key = PRESENCE_KEY.format(session_id)
+        count = await self.redis.hincrby(key, str(user_id), -1)
+        if count <= 0:
+            await self.redis.hdel(key, str(user_id))
+            await self.session_store.set_active(self.pool, session_id, user_id, False)
+            if announce:
+                await self.sio.emit(
+                    "participant:left",
+                    {"user_id": str(user_id), "session_id": str(session_id)},
+                    room=room_of(session_id),
+                )
+
+    async def _leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+        session_id, user_id = self._session_id(data), await self._user_id(sid)
+        if session_id is None:
+            return _error("validation_failed", "Send {session_id: <uuid>}.")
+        if user_id is not None and session_id in self._joined.get(sid, set()):
+            self._joined[sid].discard(session_id)
+            await self.sio.leave_room(sid, room_of(session_id))
+            await self._depart(session_id, user_id)
+        return {"ok": True}
+
+    async def socket_gone(self, sid: str, user_id: uuid.UUID | None) -> None:
+        for session_id in self._joined.pop(sid, set()):
+            if user_id is not None:
+                # The session service already announced the removal.
+                await self._depart(session_id, user_id, announce=False)
+
+    async def evict(self, session_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
+        """Take sockets out of a session they may no longer see (removed, or it was deleted)."""
+        for sid, joined in list(self._joined.items()):
+            if session_id not in joined:
+                continue
+            if user_id is not None and await self._user_id(sid) != user_id:
+                continue
+            joined.discard(session_id)
+            await self.sio.leave_room(sid, room_of(session_id))
+            if user_id is not None:
+                # The session service already announced the removal.
+                await self._depart(session_id, user_id, announce=False)

@@ -1,0 +1,235 @@
+"""Document sync on `/yjs|{session_id}/{path}`, wire-compatible with the `y-socket.io` client.
+
+On connect the server asks the client for what it is missing (`sync-step-1` with our state
+vector; the client acks with its diff, which is how offline edits merge) and sends the
+current awareness. The client's own `sync-step-1` is acked with our diff. `sync-update`
+and `awareness-update` flow both ways. Viewers' updates are refused (`sync-error`
+`read_only`), as are undecodable ones (`invalid_update`), oversized ones (`too_large`) and
+floods (`rate_limited`); none of these harm the document or close the connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import uuid
+from typing import Any
+
+import socketio
+
+from auth.errors import AuthError
+from collab.documents.awareness import MalformedAwareness
+from collab.documents.paths import InvalidPath, normalise_path
+from collab.documents.room import DocumentRoom, InvalidUpdate, Member, TokenBucket
+from collab.documents.rooms import DocumentRooms
+from collab.documents.store import DocumentKey
+from collab.realtime.identity import Authenticate
+from collab.sessions.roles import SessionRole
+from collab.sessions.service import SessionService
+
+log = logging.getLogger(__name__)
+
+PREFIX = "/yjs|"
+
+
+def parse_namespace(namespace: str) -> DocumentKey | None:
+    if not namespace.startswith(PREFIX):
+        return None
+    session, _, path = namespace[len(PREFIX) :].partition("/")
+    try:
+        return DocumentKey(uuid.UUID(session), normalise_path(path))
+    except (ValueError, InvalidPath):
+        return None
+
+
+class DocumentSync:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        *,
+        max_message_bytes: int,
+        messages_per_second: float,
+    ) -> None:
+        self.sio = sio
+        self._max_bytes = max_message_bytes
+        self._rate = messages_per_second
+        self._sockets: dict[str, tuple[DocumentRoom, Member]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.rooms: DocumentRooms | None = None
+        self.sessions: SessionService | None = None
+        self.authenticate: Authenticate | None = None
+        sio.on("connect", self._connect, namespace="*")
+        sio.on("disconnect", self._disconnect, namespace="*")
+        sio.on("sync-step-1", self._client_sync_step_1, namespace="*")
+        sio.on("sync-update", self._sync_update, namespace="*")
+        sio.on("awareness-update", self._awareness_update, namespace="*")
+
+    # -- connection --------------------------------------------------------------------------
+
+    async def _connect(self, namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        assert self.rooms is not None and self.sessions is not None and self.authenticate
+        key = parse_namespace(namespace)
+        if key is None:
+            raise socketio.exceptions.ConnectionRefusedError("not_found")
+        token = auth.get("token") if isinstance(auth, dict) else None
+        try:
+            user = await self.authenticate(token if isinstance(token, str) else "")
+        except AuthError:
+            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        role = await self.sessions.role_of(key.session_id, user.user_id)
+        if role is None:
+            raise socketio.exceptions.ConnectionRefusedError("forbidden")
+        room = await self.rooms.open(key, namespace)
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+        member = Member(sid, eio_sid, user.user_id, role, TokenBucket(self._rate, self._rate * 2))
+        room.add(member)
+        self._sockets[sid] = (room, member)
+        # Runs once the CONNECT packet is queued: events sent before it would be dropped.
+        self._spawn(self._start_sync(room, sid))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _start_sync(self, room: DocumentRoom, sid: str) -> None:
+        await self.sio.emit(
+            "sync-step-1",
+            room.state_vector(),
+            to=sid,
+            namespace=room.namespace,
+            callback=functools.partial(self._client_diff, sid),
+            ignore_queue=True,
+        )
+        if room.awareness:
+            await self.sio.emit(
+                "awareness-update",
+                room.awareness_snapshot(),
+                to=sid,
+                namespace=room.namespace,
+                ignore_queue=True,
+            )
+
+    async def _disconnect(self, namespace: str, sid: str, *reason: Any) -> None:
+        entry = self._sockets.pop(sid, None)
+        if entry is None or self.rooms is None:
+            return
+        room, _ = entry
+        removal = room.remove(sid)
+        if removal is not None:
+            room.note_awareness(removal, None)
+            await self.rooms.relay_awareness(room, removal, None)
+
+    # -- incoming ------------------------------------------------------------------------------
+
+    async def _refuse(self, sid: str, namespace: str, code: str, message: str) -> None:
+        await self.sio.emit(
+            "sync-error",
+            {"code": code, "message": message},
+            to=sid,
+            namespace=namespace,
+            ignore_queue=True,
+        )
+
+    async def _admit(
+        self, sid: str, namespace: str, data: Any
+    ) -> tuple[DocumentRoom, Member, bytes] | None:
+        """The socket's room and member if this message may proceed; refuse it otherwise."""
+        entry = self._sockets.get(sid)
+        if entry is None:
+            return None
+        room, member = entry
+        if not isinstance(data, bytes | bytearray):
+            await self._refuse(sid, namespace, "invalid_update", "Expected binary data.")
+            return None
+        if len(data) > self._max_bytes:
+            await self._refuse(
+                sid, namespace, "too_large", f"Messages are limited to {self._max_bytes} bytes."
+            )
+            return None
+        if not member.limiter.take():
+            await self._refuse(sid, namespace, "rate_limited", "Too many messages; slow down.")
+            return None
+        return room, member, bytes(data)
+
+    async def _write(
+        self, sid: str, namespace: str, room: DocumentRoom, member: Member, update: bytes
+    ) -> None:
+        assert self.rooms is not None
+        if not member.role.can_write:
+            await self._refuse(sid, namespace, "read_only", "Viewers cannot edit this file.")
+            return
+        try:
+            await self.rooms.submit(room, update, sid)
+        except InvalidUpdate:
+            await self._refuse(sid, namespace, "invalid_update", "That is not a Yjs update.")
+        except Exception:
+            log.exception("could not store an update for %s", room.key)
+            await self._refuse(
+                sid, namespace, "unavailable", "The update could not be stored; it was not applied."
+            )
+
+    async def _sync_update(self, namespace: str, sid: str, data: Any = None) -> None:
+        admitted = await self._admit(sid, namespace, data)
+        if admitted is not None:
+            await self._write(sid, namespace, *admitted)
+
+    async def _client_diff(self, sid: str, data: Any = None) -> None:
+        """The client's answer to our sync-step-1: what it has that we do not."""
+        entry = self._sockets.get(sid)
+        if entry is None or not isinstance(data, bytes | bytearray) or len(data) <= 2:
+            return  # an empty Yjs update is two zero bytes
+        room, member = entry
+        if not member.role.can_write:
+            return  # a viewer's local edits are not taken
+        await self._write(sid, room.namespace, room, member, bytes(data))
+
+    async def _client_sync_step_1(self, namespace: str, sid: str, data: Any = None) -> bytes:
+        entry = self._sockets.get(sid)
+        if entry is None:
+            return b"\x00\x00"
+        room, _ = entry
+        state_vector = bytes(data) if isinstance(data, bytes | bytearray) else b""
+        return room.diff_since(state_vector)
+
+    async def _awareness_update(self, namespace: str, sid: str, data: Any = None) -> None:
+        assert self.rooms is not None
+        admitted = await self._admit(sid, namespace, data)
+        if admitted is None:
+            return
+        room, member, update = admitted
+        try:
+            room.note_awareness(update, member)
+        except MalformedAwareness:
+            await self._refuse(sid, namespace, "invalid_update", "That is not an awareness update.")
+            return
+        await self.rooms.relay_awareness(room, update, sid)
+
+    # -- changes from the session service ------------------------------------------------
+
+    def sockets_of(
+        self, session_id: uuid.UUID, user_id: uuid.UUID | None
+    ) -> list[tuple[str, Member]]:
+        return [
+            (sid, member)
+            for sid, (room, member) in self._sockets.items()
+            if room.key.session_id == session_id and (user_id is None or member.user_id == user_id)
+        ]
+
+    def set_role(self, session_id: uuid.UUID, user_id: uuid.UUID, role: SessionRole) -> None:
+        for _, member in self.sockets_of(session_id, user_id):
+            member.role = role
+
+    async def disconnect(self, session_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
+        for sid, _ in self.sockets_of(session_id, user_id):
+            room, _ = self._sockets[sid]
+            await self.sio.disconnect(sid, namespace=room.namespace)
+
+    async def drop_user(self, user_id: uuid.UUID) -> None:
+        for sid, (room, member) in list(self._sockets.items()):
+            if member.user_id == user_id:
+                await self.sio.disconnect(sid, namespace=room.namespace)
+
+    async def close(self) -> None:
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -1,0 +1,1 @@
+"""Live coding sessions: sessions, participants and join-link invitations."""
