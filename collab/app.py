@@ -164,7 +164,7 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
             users=users,
             hashing=hashing,
             access=AccessTokens(
-                app[SIGNING_KEYS], settings.base_url, settings.access_token_ttl_seconds
+                app[SIGNING_KEYS], settings.token_issuer, settings.access_token_ttl_seconds
             ),
             refresh=RefreshTokens(
                 timedelta(days=settings.refresh_idle_days),

@@ -96,6 +96,11 @@ class Settings(BaseSettings):
         return f"http://{host}:{self.port}"
 
     @property
+    def token_issuer(self) -> str:
+        """The `iss` of access tokens: the same for every process of one deployment."""
+        return self.public_url.rstrip("/") if self.public_url else "collab"
+
+    @property
     def links_base_url(self) -> str:
         """Where mailed links point: the front-end when one is configured."""
         return (self.frontend_url or self.base_url).rstrip("/")

@@ -21,7 +21,7 @@ from tests.accounts_support import STRONG_PASSWORD, bearer, register
 from tests.conftest import TEST_SECRET
 
 Client = TestClient  # type: ignore[type-arg]
-ISSUER_OF_TEST_CLIENT = "http://127.0.0.1:8000"
+ISSUER_OF_TEST_CLIENT = "collab"  # no COLLAB_PUBLIC_URL in the test settings
 
 
 def _claims(user_id: str, **changes: Any) -> dict[str, Any]:

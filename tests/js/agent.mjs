@@ -59,6 +59,19 @@ const commands = {
     await until(() => t.length >= length, timeout, `${name} to reach length ${length}`);
     return t.toString();
   },
+  startTyping({ name, prefix, intervalMs = 5 }) {
+    const c = client(name);
+    let n = 0;
+    c.typing = setInterval(() => {
+      c.doc.getText("content").insert(c.doc.getText("content").length, `<${prefix}${n++}>`);
+    }, intervalMs);
+    return true;
+  },
+  stopTyping({ name }) {
+    const c = client(name);
+    clearInterval(c.typing);
+    return true;
+  },
   setMap({ name, key, value }) {
     client(name).doc.getMap("meta").set(key, value);
     return true;
