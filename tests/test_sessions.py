@@ -246,6 +246,7 @@ async def test_session_join_ack_and_presence_events(client: Client, live: LiveSe
             f"/api/sessions/{live.session_id}",
             {"description": "now with tests"},
         )
+        assert status == 200
         updated = await wait_for(owner_events, "session:updated")
         assert updated["description"] == "now with tests"
 
@@ -307,6 +308,7 @@ async def test_first_edit_of_a_file_announces_it(client: Client, live: LiveSessi
         status, files = await call(
             client, live.viewer, "get", f"/api/sessions/{live.session_id}/files"
         )
+        assert status == 200
         assert [(f["path"], f["size"]) for f in files] == [("README.md", 4)]
     finally:
         await agent.stop()
