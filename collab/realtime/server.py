@@ -32,6 +32,7 @@ from collab.realtime.broadcast import send_event
 from collab.realtime.identity import Authenticate
 from collab.realtime.presence import Presence, room_of
 from collab.realtime.sync import DocumentSync
+from collab.realtime.transport import tune_websockets
 from collab.sessions.events import CHANNEL as SESSION_EVENTS
 from collab.sessions.roles import SessionRole
 from collab.sessions.service import SessionService
@@ -53,6 +54,7 @@ class RealtimeServer:
             # Room for framing above our own per-message limit, which answers `too_large`.
             max_http_buffer_size=2 * settings.max_message_bytes + 4096,
         )
+        tune_websockets(self.sio)
         self.sio.on("connect", self._connect)
         self.sio.on("disconnect", self._disconnect)
         self.presence = Presence(self.sio)
