@@ -227,7 +227,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     rooms.on_file_created = file_created
     fanout = DocumentFanout(redis, rooms.receive_remote)
     app[SESSIONS] = sessions
-    app[DOCUMENTS] = DocumentService(pool, store, rooms)
+    app[DOCUMENTS] = DocumentService(pool, store, rooms, events, AuditLog())
     await rooms.start(fanout)
     await fanout.start()
     await realtime.start(

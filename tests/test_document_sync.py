@@ -321,3 +321,71 @@ async def test_compaction_folds_updates_into_a_snapshot_without_losing_any(
         f"/api/sessions/{live.session_id}/files/main.py", headers=live.owner.headers
     )
     assert await response.text() == expected
+
+
+async def test_deleting_and_renaming_files(
+    client: Client, live: LiveSession, agent: NodeAgent
+) -> None:
+    from tests.test_sessions import socket_for, wait_for
+
+    watcher, events = await socket_for(client, live.viewer)
+    await watcher.call("session:join", {"session_id": live.session_id})
+    try:
+        await connect(agent, client, "w", live.editor.token, live.room("old.py"))
+        await agent.call("insert", name="w", index=0, text="x = 1")
+        await wait_for(events, "file:created")
+        base = f"/api/sessions/{live.session_id}/files"
+        viewer_try = await client.patch(
+            f"{base}/old.py", json={"path": "new.py"}, headers=live.viewer.headers
+        )
+        assert viewer_try.status == 403
+        bad = await client.patch(
+            f"{base}/old.py", json={"path": "../escape.py"}, headers=live.editor.headers
+        )
+        assert bad.status == 422
+        renamed = await client.patch(
+            f"{base}/old.py", json={"path": "pkg/new.py"}, headers=live.editor.headers
+        )
+        assert (renamed.status, await renamed.json()) == (200, {"path": "pkg/new.py"})
+        assert await wait_for(events, "file:renamed") == {"from": "old.py", "to": "pkg/new.py"}
+        for _ in range(40):  # the open connection to the old name is closed
+            if not await agent.call("connected", name="w"):
+                break
+            await asyncio.sleep(0.05)
+        assert not await agent.call("connected", name="w")
+        assert await file_text(client, live, "pkg/new.py") == "x = 1"
+        assert (await client.get(f"{base}/old.py", headers=live.owner.headers)).status == 404
+
+        deleted = await client.delete(f"{base}/pkg/new.py", headers=live.editor.headers)
+        assert deleted.status == 204
+        assert await wait_for(events, "file:deleted") == {"path": "pkg/new.py"}
+        assert await (await client.get(base, headers=live.owner.headers)).json() == []
+        assert (
+            await client.delete(f"{base}/pkg/new.py", headers=live.editor.headers)
+        ).status == 404
+    finally:
+        await watcher.disconnect()
+
+
+async def test_idle_documents_are_unloaded_and_reload_from_storage(
+    make_client: Any, agent: NodeAgent
+) -> None:
+    from collab.documents.store import DocumentKey
+    from collab.state import DOCUMENTS
+
+    client = await make_client(document_idle_seconds=0.3)
+    live = await live_session(client)
+    await connect(agent, client, "w", live.editor.token, live.room())
+    await agent.call("insert", name="w", index=0, text="persisted")
+    await asyncio.sleep(0.2)
+    key = DocumentKey(__import__("uuid").UUID(live.session_id), "main.py")
+    rooms = client.app[DOCUMENTS].rooms
+    assert rooms.loaded(key) is not None
+    await agent.call("close", name="w")
+    for _ in range(40):
+        if rooms.loaded(key) is None:
+            break
+        await asyncio.sleep(0.05)
+    assert rooms.loaded(key) is None
+    await connect(agent, client, "again", live.viewer.token, live.room())
+    await agent.call("waitText", name="again", text="persisted")

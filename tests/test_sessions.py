@@ -208,6 +208,8 @@ async def socket_for(
         "participant:updated",
         "session:updated",
         "file:created",
+        "file:deleted",
+        "file:renamed",
     ):
         sio.on(name, lambda data, name=name: events.append((name, data)))
     await sio.connect(

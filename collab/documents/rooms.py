@@ -117,6 +117,11 @@ class DocumentRooms:
             self._loading.pop(key, None)
             self._early.pop(key, None)
 
+    def forget(self, key: DocumentKey) -> DocumentRoom | None:
+        """Drop a room whose file was deleted or renamed (its sockets are closed elsewhere)."""
+        self._resized.discard(key)
+        return self._rooms.pop(key, None)
+
     async def text(self, key: DocumentKey) -> str | None:
         """The file's current text, from memory or from storage; None if it never existed."""
         room = self._rooms.get(key)

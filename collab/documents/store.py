@@ -96,6 +96,25 @@ class DocumentStore:
         )
         return [FileInfo(r["path"], r["size"], r["updated_at"]) for r in rows]
 
+    async def delete(self, db: Executor, key: DocumentKey) -> bool:
+        deleted = await db.fetchval(
+            "DELETE FROM documents WHERE session_id = $1 AND path = $2 RETURNING true",
+            key.session_id,
+            key.path,
+        )
+        return bool(deleted)
+
+    async def rename(self, db: Executor, key: DocumentKey, new_path: str) -> bool:
+        """Move a document (its updates follow by ON UPDATE CASCADE); False if absent."""
+        moved = await db.fetchval(
+            "UPDATE documents SET path = $3, updated_at = now() "
+            "WHERE session_id = $1 AND path = $2 RETURNING true",
+            key.session_id,
+            key.path,
+            new_path,
+        )
+        return bool(moved)
+
     async def pending_count(self, db: Executor, key: DocumentKey) -> int:
         count: int = await db.fetchval(
             "SELECT count(*) FROM document_updates WHERE session_id = $1 AND path = $2",

@@ -6,7 +6,7 @@ import uuid
 
 from aiohttp import web
 
-from auth.errors import NotFound
+from auth.errors import NotFound, ValidationFailed
 from auth.validation import parse
 from collab.documents.paths import InvalidPath, normalise_path
 from collab.documents.store import DocumentKey
@@ -15,6 +15,7 @@ from collab.http.errors import read_json
 from collab.sessions.roles import SessionRole
 from collab.sessions.validation import (
     ParticipantPatch,
+    RenameInput,
     SessionInput,
     SessionInvitationInput,
     SessionPatch,
@@ -127,11 +128,39 @@ async def list_files(request: web.Request) -> web.Response:
 async def read_file(request: web.Request) -> web.Response:
     session_id = _uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
-    try:
-        path = normalise_path(request.match_info["path"])
-    except InvalidPath:
-        raise NotFound("No such file.") from None
-    text = await request.app[DOCUMENTS].text(DocumentKey(session_id, path))
+    text = await request.app[DOCUMENTS].text(_file_key(request, session_id))
     if text is None:
         raise NotFound("No such file.")
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+def _file_key(request: web.Request, session_id: uuid.UUID) -> DocumentKey:
+    try:
+        return DocumentKey(session_id, normalise_path(request.match_info["path"]))
+    except InvalidPath:
+        raise NotFound("No such file.") from None
+
+
+@routes.delete("/api/sessions/{session_id}/files/{path:.+}")
+async def delete_file(request: web.Request) -> web.Response:
+    """Extension: delete a file (editors and owners); members get `file:deleted`."""
+    who = await actor(request)
+    session_id = _uuid(request, "session_id", "session")
+    await request.app[SESSIONS].authorize(who, session_id, SessionRole.EDITOR)
+    await request.app[DOCUMENTS].delete(who, _file_key(request, session_id))
+    return web.Response(status=204)
+
+
+@routes.patch("/api/sessions/{session_id}/files/{path:.+}")
+async def rename_file(request: web.Request) -> web.Response:
+    """Extension: rename a file with `{"path": new}`; members get `file:renamed`."""
+    who = await actor(request)
+    session_id = _uuid(request, "session_id", "session")
+    body = parse(RenameInput, await read_json(request))
+    await request.app[SESSIONS].authorize(who, session_id, SessionRole.EDITOR)
+    try:
+        new_path = normalise_path(body.path)
+    except InvalidPath as exc:
+        raise ValidationFailed({"path": str(exc)}) from None
+    result = await request.app[DOCUMENTS].rename(who, _file_key(request, session_id), new_path)
+    return web.json_response(result)

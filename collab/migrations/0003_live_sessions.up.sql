@@ -27,6 +27,7 @@ CREATE TABLE document_updates (
     path       VARCHAR(512) NOT NULL,
     data       BYTEA NOT NULL,
     created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
-    FOREIGN KEY (session_id, path) REFERENCES documents (session_id, path) ON DELETE CASCADE
+    FOREIGN KEY (session_id, path) REFERENCES documents (session_id, path)
+        ON DELETE CASCADE ON UPDATE CASCADE
 );
 CREATE INDEX document_updates_document_idx ON document_updates (session_id, path, update_id);

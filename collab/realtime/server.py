@@ -28,6 +28,7 @@ from redis.exceptions import RedisError
 from auth.errors import AuthError
 from auth.revocation import CHANNEL as REVOCATIONS
 from collab.documents.rooms import DocumentRooms
+from collab.documents.store import DocumentKey
 from collab.realtime.broadcast import send_event
 from collab.realtime.identity import Authenticate
 from collab.realtime.presence import Presence, room_of
@@ -153,6 +154,8 @@ class RealtimeServer:
                 await self._session_event(json.loads(data))
         except (ValueError, KeyError):
             log.warning("ignoring a malformed message on %s", channel)
+        except Exception:  # one failed message must not end the listener for all the others
+            log.exception("handling a message on %s failed", channel)
 
     async def _session_event(self, message: dict[str, Any]) -> None:
         session_id = uuid.UUID(message["session_id"])
@@ -165,6 +168,8 @@ class RealtimeServer:
             )
         elif kind == "role" and user_id is not None:
             self.sync.set_role(session_id, user_id, SessionRole(message["role"]))
+        elif kind == "file_gone":
+            await self.sync.close_document(DocumentKey(session_id, message["path"]))
         elif kind == "removed":
             await self.sync.disconnect(session_id, user_id)
             await self.presence.evict(session_id, user_id)

@@ -226,6 +226,13 @@ class DocumentSync:
             room, _ = self._sockets[sid]
             await self.sio.disconnect(sid, namespace=room.namespace)
 
+    async def close_document(self, key: DocumentKey) -> None:
+        assert self.rooms is not None
+        for sid, (room, _) in list(self._sockets.items()):
+            if room.key == key:
+                await self.sio.disconnect(sid, namespace=room.namespace)
+        self.rooms.forget(key)
+
     async def drop_user(self, user_id: uuid.UUID) -> None:
         for sid, (room, member) in list(self._sockets.items()):
             if member.user_id == user_id:

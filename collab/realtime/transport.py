@@ -72,6 +72,10 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
 
+    async def close(self) -> None:
+        self._flush()  # what was queued (e.g. a DISCONNECT packet) goes before the close frame
+        await self._sock.close()
+
     def _flush(self) -> None:
         self._flush_scheduled = False
         data, self._pending = b"".join(self._pending), []

@@ -36,3 +36,7 @@ class SessionEvents:
         await self._publish(
             "removed", session_id, user_id=str(user_id) if user_id is not None else None
         )
+
+    async def file_gone(self, session_id: uuid.UUID, path: str) -> None:
+        """A file was deleted or renamed: close its document connections, drop its room."""
+        await self._publish("file_gone", session_id, path=path)

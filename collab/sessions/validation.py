@@ -37,3 +37,7 @@ class SessionInvitationInput(Input):
     role: Annotated[str, Field(pattern="^(editor|viewer)$")]
     message: Text(2000) | None = None  # type: ignore[valid-type]
     expires_in_hours: int = Field(default=72, ge=1, le=24 * 30)
+
+
+class RenameInput(Input):
+    path: Annotated[str, Field(min_length=1, max_length=512)]
