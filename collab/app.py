@@ -211,7 +211,9 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
 async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     settings, pool, redis, realtime = app[SETTINGS], app[DB_POOL], app[REDIS], app[REALTIME]
     events = SessionEvents(redis)
-    sessions = SessionService(pool, SessionStore(), AuditLog(), events, settings.base_url)
+    sessions = SessionService(
+        pool, SessionStore(), AuditLog(), events, settings.base_url, app[WORKSPACES].role_of
+    )
     store = DocumentStore()
     rooms = DocumentRooms(
         pool,
@@ -221,13 +223,15 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         compact_after=settings.document_compact_after,
     )
 
+    documents = DocumentService(pool, store, rooms, events, AuditLog(), sessions.sessions_sharing)
+
     async def file_created(key: DocumentKey) -> None:
-        await events.emit(key.session_id, "file:created", {"path": key.path})
+        await documents.announce(key, "file:created", {"path": key.path})
 
     rooms.on_file_created = file_created
     fanout = DocumentFanout(redis, rooms.receive_remote)
     app[SESSIONS] = sessions
-    app[DOCUMENTS] = DocumentService(pool, store, rooms, events, AuditLog())
+    app[DOCUMENTS] = documents
     await rooms.start(fanout)
     await fanout.start()
     await realtime.start(

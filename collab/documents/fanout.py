@@ -1,7 +1,7 @@
 """Document traffic between server processes, over one Redis pub/sub channel.
 
 Each message: origin (8 bytes) | kind (1 byte: U update, A awareness) | key length (2 bytes)
-| key (`session_id/path`, UTF-8) | payload. A process ignores its own messages. Publishing
+| key (`w|s` + `scope_id/path`, UTF-8) | payload. A process ignores its own messages. Publishing
 is pipelined by one task so the edit path never waits on Redis.
 """
 
@@ -28,7 +28,7 @@ Receiver = Callable[[DocumentKey, bytes, bytes], Awaitable[None]]
 
 
 def encode(origin: bytes, kind: bytes, key: DocumentKey, payload: bytes) -> bytes:
-    name = f"{key.session_id}/{key.path}".encode()
+    name = f"{'w' if key.in_workspace else 's'}{key.scope_id}/{key.path}".encode()
     return origin + kind + len(name).to_bytes(2, "big") + name + payload
 
 

@@ -51,6 +51,8 @@ class TokenBucket:
 class Member:
     sid: str
     eio_sid: str
+    namespace: str  # `/yjs|{session_id}/{path}`: sessions of one workspace share a room
+    session_id: uuid.UUID
     user_id: uuid.UUID
     role: SessionRole
     limiter: TokenBucket
@@ -58,9 +60,8 @@ class Member:
 
 
 class DocumentRoom:
-    def __init__(self, key: DocumentKey, namespace: str, stored: list[bytes]) -> None:
+    def __init__(self, key: DocumentKey, stored: list[bytes]) -> None:
         self.key = key
-        self.namespace = namespace
         self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
         self.text = self.doc.get("content", type=pycrdt.Text)
         for update in stored:
@@ -113,8 +114,13 @@ class DocumentRoom:
         entry = self.awareness.get(client_id)
         return entry.clock if entry else fallback
 
-    def recipients(self, exclude: str | None = None) -> list[str]:
-        return [m.eio_sid for sid, m in self.members.items() if sid != exclude]
+    def recipients(self, exclude: str | None = None) -> dict[str, list[str]]:
+        """Engine.IO sids to send to, by namespace."""
+        by_namespace: dict[str, list[str]] = {}
+        for sid, member in self.members.items():
+            if sid != exclude:
+                by_namespace.setdefault(member.namespace, []).append(member.eio_sid)
+        return by_namespace
 
     # -- awareness -------------------------------------------------------------------------
 

@@ -91,7 +91,7 @@ class DocumentRooms:
     def loaded(self, key: DocumentKey) -> DocumentRoom | None:
         return self._rooms.get(key)
 
-    async def open(self, key: DocumentKey, namespace: str) -> DocumentRoom:
+    async def open(self, key: DocumentKey) -> DocumentRoom:
         room = self._rooms.get(key)
         if room is not None:
             return room
@@ -103,7 +103,7 @@ class DocumentRooms:
         self._early[key] = []
         try:
             stored = await self._store.load(self._pool, key)
-            room = DocumentRoom(key, namespace, stored)
+            room = DocumentRoom(key, stored)
             for kind, payload in self._early.pop(key, []):
                 self._apply_remote(room, kind, payload)
             self._rooms[key] = room
@@ -144,7 +144,7 @@ class DocumentRooms:
         room.apply_committed(update)
         room.writes_since_compaction += 1
         self._resized.add(room.key)
-        await self._send(room.namespace, "sync-update", update, room.recipients(origin_sid))
+        await self._send_all(room, "sync-update", update, origin_sid)
         if self.fanout is not None:
             self.fanout.publish(UPDATE, room.key, update)
         if created and self.on_file_created is not None:
@@ -155,7 +155,7 @@ class DocumentRooms:
     async def relay_awareness(
         self, room: DocumentRoom, update: bytes, origin_sid: str | None
     ) -> None:
-        await self._send(room.namespace, "awareness-update", update, room.recipients(origin_sid))
+        await self._send_all(room, "awareness-update", update, origin_sid)
         if self.fanout is not None:
             self.fanout.publish(AWARENESS, room.key, update)
 
@@ -169,7 +169,13 @@ class DocumentRooms:
             return  # not loaded here: it will be read from storage when it is
         self._apply_remote(room, kind, payload)
         event = "sync-update" if kind == UPDATE else "awareness-update"
-        await self._send(room.namespace, event, payload, room.recipients())
+        await self._send_all(room, event, payload, None)
+
+    async def _send_all(
+        self, room: DocumentRoom, event: str, payload: bytes, origin_sid: str | None
+    ) -> None:
+        for namespace, eio_sids in room.recipients(origin_sid).items():
+            await self._send(namespace, event, payload, eio_sids)
 
     def _apply_remote(self, room: DocumentRoom, kind: bytes, payload: bytes) -> None:
         try:

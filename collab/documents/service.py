@@ -8,6 +8,7 @@ no edit lands on the old name), then changes storage, then tells the session's m
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -19,6 +20,8 @@ from collab.documents.rooms import DocumentRooms
 from collab.documents.store import DocumentKey, DocumentStore
 from collab.sessions.events import SessionEvents
 
+SessionsSharing = Callable[[DocumentKey], Awaitable[list[uuid.UUID]]]
+
 
 class DocumentService:
     def __init__(
@@ -28,18 +31,22 @@ class DocumentService:
         rooms: DocumentRooms,
         events: SessionEvents,
         audit: AuditLog,
+        sessions_sharing: SessionsSharing,
     ) -> None:
         self._pool = pool
         self._store = store
         self.rooms = rooms
         self._events = events
         self._audit = audit
+        self._sessions_sharing = sessions_sharing
 
-    async def files(self, session_id: uuid.UUID) -> list[dict[str, Any]]:
-        files = await self._store.files(self._pool, session_id)
+    async def files(self, scope: DocumentKey) -> list[dict[str, Any]]:
+        """Every file in the scope (a session, or a workspace): path, size, updated_at."""
+        files = await self._store.files(self._pool, scope.scope_id)
         result = []
         for info in files:
-            room = self.rooms.loaded(DocumentKey(session_id, info.path))
+            key = DocumentKey(scope.scope_id, info.path, scope.in_workspace)
+            room = self.rooms.loaded(key)
             size = room.size() if room is not None else info.size  # memory is newest
             result.append(
                 {"path": info.path, "size": size, "updated_at": info.updated_at.isoformat()}
@@ -49,53 +56,51 @@ class DocumentService:
     async def text(self, key: DocumentKey) -> str | None:
         return await self.rooms.text(key)
 
-    async def delete(self, actor: Actor, key: DocumentKey) -> None:
-        if await self.rooms.text(key) is None:
-            raise NotFound("No such file.")
-        await self._events.file_gone(key.session_id, key.path)
-        if not await self._store.delete(self._pool, key):
-            raise NotFound("No such file.")
+    async def announce(self, key: DocumentKey, event: str, payload: dict[str, Any]) -> None:
+        """Tell the members of every session that sees this document."""
+        for session_id in await self._sessions_sharing(key):
+            await self._events.emit(session_id, event, payload)
+
+    async def _audit_file(self, actor: Actor, action: str, key: DocumentKey, **values: Any) -> None:
         await self._audit.record(
             self._pool,
             AuditEntry(
-                "file.deleted",
+                action,
                 actor.user_id,
-                None,
-                "session",
-                str(key.session_id),
-                old_value={"path": key.path},
+                key.scope_id if key.in_workspace else None,
+                "workspace" if key.in_workspace else "session",
+                str(key.scope_id),
+                **values,
             ),
             actor.client,
         )
-        await self._events.emit(key.session_id, "file:deleted", {"path": key.path})
+
+    async def delete(self, actor: Actor, key: DocumentKey) -> None:
+        if await self.rooms.text(key) is None:
+            raise NotFound("No such file.")
+        await self._events.file_gone(key)
+        if not await self._store.delete(self._pool, key):
+            raise NotFound("No such file.")
+        await self._audit_file(actor, "file.deleted", key, old_value={"path": key.path})
+        await self.announce(key, "file:deleted", {"path": key.path})
 
     async def rename(self, actor: Actor, key: DocumentKey, new_path: str) -> dict[str, Any]:
-        target = DocumentKey(key.session_id, new_path)
+        target = DocumentKey(key.scope_id, new_path, key.in_workspace)
         if new_path == key.path:
             raise Conflict("The file already has that name.")
         if await self.rooms.text(key) is None:
             raise NotFound("No such file.")
         if await self.rooms.text(target) is not None:
             raise Conflict(f"{new_path} already exists.")
-        await self._events.file_gone(key.session_id, key.path)
+        await self._events.file_gone(key)
         try:
             moved = await self._store.rename(self._pool, key, new_path)
         except asyncpg.UniqueViolationError:
             raise Conflict(f"{new_path} already exists.") from None
         if not moved:
             raise NotFound("No such file.")
-        await self._audit.record(
-            self._pool,
-            AuditEntry(
-                "file.renamed",
-                actor.user_id,
-                None,
-                "session",
-                str(key.session_id),
-                old_value={"path": key.path},
-                new_value={"path": new_path},
-            ),
-            actor.client,
+        await self._audit_file(
+            actor, "file.renamed", key, old_value={"path": key.path}, new_value={"path": new_path}
         )
-        await self._events.emit(key.session_id, "file:renamed", {"from": key.path, "to": new_path})
+        await self.announce(key, "file:renamed", {"from": key.path, "to": new_path})
         return {"path": new_path}

@@ -1,5 +1,8 @@
 """Stored CRDT documents in PostgreSQL: a snapshot plus the updates appended since.
 
+A document's scope is its session, or the workspace the session was opened on (then every
+session of that workspace edits the same document).
+
 Appends from every server process go to `document_updates`; compaction merges a
 document's snapshot and updates into a new snapshot and deletes what it merged, in one
 transaction under an advisory lock, so concurrent appends are never lost.
@@ -8,7 +11,7 @@ transaction under an advisory lock, so concurrent appends are never lost.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 import asyncpg
@@ -19,12 +22,13 @@ from auth.sql import Executor
 
 @dataclass(frozen=True, order=True)
 class DocumentKey:
-    session_id: uuid.UUID
+    scope_id: uuid.UUID  # a session id, or a workspace id when `in_workspace`
     path: str
+    in_workspace: bool = field(default=False, compare=False)
 
     @property
     def lock_id(self) -> str:
-        return f"{self.session_id}/{self.path}"
+        return f"{self.scope_id}/{self.path}"
 
 
 @dataclass(frozen=True)
@@ -45,12 +49,12 @@ class DocumentStore:
         """Everything stored for the document, oldest first (empty when it does not exist)."""
         rows = await db.fetch(
             """SELECT snapshot AS data, 0 AS ord, 0::bigint AS update_id FROM documents
-               WHERE session_id = $1 AND path = $2 AND snapshot IS NOT NULL
+               WHERE scope_id = $1 AND path = $2 AND snapshot IS NOT NULL
                UNION ALL
                SELECT data, 1, update_id FROM document_updates
-               WHERE session_id = $1 AND path = $2
+               WHERE scope_id = $1 AND path = $2
                ORDER BY ord, update_id""",
-            key.session_id,
+            key.scope_id,
             key.path,
         )
         return [bytes(r["data"]) for r in rows]
@@ -62,44 +66,47 @@ class DocumentStore:
         keys = sorted({u.key for u in updates})
         async with conn.transaction():
             created = await conn.fetch(
-                """INSERT INTO documents (session_id, path)
-                   SELECT * FROM unnest($1::uuid[], $2::varchar[])
-                   ON CONFLICT (session_id, path) DO UPDATE SET updated_at = now()
-                   RETURNING session_id, path, (xmax = 0) AS created""",
-                [k.session_id for k in keys],
+                """INSERT INTO documents (session_id, ws_id, path)
+                   SELECT CASE WHEN w THEN NULL ELSE s END, CASE WHEN w THEN s END, p
+                   FROM unnest($1::uuid[], $2::varchar[], $3::bool[]) AS x(s, p, w)
+                   ON CONFLICT (scope_id, path) DO UPDATE SET updated_at = now()
+                   RETURNING scope_id, path, (xmax = 0) AS created""",
+                [k.scope_id for k in keys],
                 [k.path for k in keys],
+                [k.in_workspace for k in keys],
             )
             await conn.execute(
-                """INSERT INTO document_updates (session_id, path, data)
+                """INSERT INTO document_updates (scope_id, path, data)
                    SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::bytea[])""",
-                [u.key.session_id for u in updates],
+                [u.key.scope_id for u in updates],
                 [u.key.path for u in updates],
                 [u.data for u in updates],
             )
-        return {DocumentKey(r["session_id"], r["path"]) for r in created if r["created"]}
+        made = {(r["scope_id"], r["path"]) for r in created if r["created"]}
+        return {k for k in keys if (k.scope_id, k.path) in made}
 
     async def record_sizes(self, db: Executor, sizes: dict[DocumentKey, int]) -> None:
         keys = sorted(sizes)
         await db.execute(
             """UPDATE documents d SET size = x.size
-               FROM unnest($1::uuid[], $2::varchar[], $3::int[]) AS x(session_id, path, size)
-               WHERE d.session_id = x.session_id AND d.path = x.path""",
-            [k.session_id for k in keys],
+               FROM unnest($1::uuid[], $2::varchar[], $3::int[]) AS x(scope_id, path, size)
+               WHERE d.scope_id = x.scope_id AND d.path = x.path""",
+            [k.scope_id for k in keys],
             [k.path for k in keys],
             [sizes[k] for k in keys],
         )
 
-    async def files(self, db: Executor, session_id: uuid.UUID) -> list[FileInfo]:
+    async def files(self, db: Executor, scope_id: uuid.UUID) -> list[FileInfo]:
         rows = await db.fetch(
-            "SELECT path, size, updated_at FROM documents WHERE session_id = $1 ORDER BY path",
-            session_id,
+            "SELECT path, size, updated_at FROM documents WHERE scope_id = $1 ORDER BY path",
+            scope_id,
         )
         return [FileInfo(r["path"], r["size"], r["updated_at"]) for r in rows]
 
     async def delete(self, db: Executor, key: DocumentKey) -> bool:
         deleted = await db.fetchval(
-            "DELETE FROM documents WHERE session_id = $1 AND path = $2 RETURNING true",
-            key.session_id,
+            "DELETE FROM documents WHERE scope_id = $1 AND path = $2 RETURNING true",
+            key.scope_id,
             key.path,
         )
         return bool(deleted)
@@ -108,8 +115,8 @@ class DocumentStore:
         """Move a document (its updates follow by ON UPDATE CASCADE); False if absent."""
         moved = await db.fetchval(
             "UPDATE documents SET path = $3, updated_at = now() "
-            "WHERE session_id = $1 AND path = $2 RETURNING true",
-            key.session_id,
+            "WHERE scope_id = $1 AND path = $2 RETURNING true",
+            key.scope_id,
             key.path,
             new_path,
         )
@@ -117,8 +124,8 @@ class DocumentStore:
 
     async def pending_count(self, db: Executor, key: DocumentKey) -> int:
         count: int = await db.fetchval(
-            "SELECT count(*) FROM document_updates WHERE session_id = $1 AND path = $2",
-            key.session_id,
+            "SELECT count(*) FROM document_updates WHERE scope_id = $1 AND path = $2",
+            key.scope_id,
             key.path,
         )
         return count
@@ -133,29 +140,29 @@ class DocumentStore:
                 return 0  # another process is compacting this document
             rows = await conn.fetch(
                 """SELECT update_id, data FROM document_updates
-                   WHERE session_id = $1 AND path = $2 ORDER BY update_id""",
-                key.session_id,
+                   WHERE scope_id = $1 AND path = $2 ORDER BY update_id""",
+                key.scope_id,
                 key.path,
             )
             if not rows:
                 return 0
             snapshot = await conn.fetchval(
-                "SELECT snapshot FROM documents WHERE session_id = $1 AND path = $2",
-                key.session_id,
+                "SELECT snapshot FROM documents WHERE scope_id = $1 AND path = $2",
+                key.scope_id,
                 key.path,
             )
             parts = ([bytes(snapshot)] if snapshot else []) + [bytes(r["data"]) for r in rows]
             merged = pycrdt.merge_updates(*parts)
             await conn.execute(
-                "UPDATE documents SET snapshot = $3 WHERE session_id = $1 AND path = $2",
-                key.session_id,
+                "UPDATE documents SET snapshot = $3 WHERE scope_id = $1 AND path = $2",
+                key.scope_id,
                 key.path,
                 merged,
             )
             await conn.execute(
                 """DELETE FROM document_updates
-                   WHERE session_id = $1 AND path = $2 AND update_id <= $3""",
-                key.session_id,
+                   WHERE scope_id = $1 AND path = $2 AND update_id <= $3""",
+                key.scope_id,
                 key.path,
                 rows[-1]["update_id"],
             )

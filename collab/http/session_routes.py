@@ -120,7 +120,7 @@ async def join(request: web.Request) -> web.Response:
 async def list_files(request: web.Request) -> web.Response:
     session_id = _uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
-    files = await request.app[DOCUMENTS].files(session_id)
+    files = await request.app[DOCUMENTS].files(await request.app[SESSIONS].document_key(session_id))
     return web.json_response(files)
 
 
@@ -128,17 +128,18 @@ async def list_files(request: web.Request) -> web.Response:
 async def read_file(request: web.Request) -> web.Response:
     session_id = _uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
-    text = await request.app[DOCUMENTS].text(_file_key(request, session_id))
+    text = await request.app[DOCUMENTS].text(await _file_key(request, session_id))
     if text is None:
         raise NotFound("No such file.")
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
-def _file_key(request: web.Request, session_id: uuid.UUID) -> DocumentKey:
+async def _file_key(request: web.Request, session_id: uuid.UUID) -> DocumentKey:
     try:
-        return DocumentKey(session_id, normalise_path(request.match_info["path"]))
+        path = normalise_path(request.match_info["path"])
     except InvalidPath:
         raise NotFound("No such file.") from None
+    return await request.app[SESSIONS].document_key(session_id, path)
 
 
 @routes.delete("/api/sessions/{session_id}/files/{path:.+}")
@@ -147,7 +148,7 @@ async def delete_file(request: web.Request) -> web.Response:
     who = await actor(request)
     session_id = _uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(who, session_id, SessionRole.EDITOR)
-    await request.app[DOCUMENTS].delete(who, _file_key(request, session_id))
+    await request.app[DOCUMENTS].delete(who, await _file_key(request, session_id))
     return web.Response(status=204)
 
 
@@ -162,5 +163,6 @@ async def rename_file(request: web.Request) -> web.Response:
         new_path = normalise_path(body.path)
     except InvalidPath as exc:
         raise ValidationFailed({"path": str(exc)}) from None
-    result = await request.app[DOCUMENTS].rename(who, _file_key(request, session_id), new_path)
+    key = await _file_key(request, session_id)
+    result = await request.app[DOCUMENTS].rename(who, key, new_path)
     return web.json_response(result)

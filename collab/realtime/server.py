@@ -169,7 +169,8 @@ class RealtimeServer:
         elif kind == "role" and user_id is not None:
             self.sync.set_role(session_id, user_id, SessionRole(message["role"]))
         elif kind == "file_gone":
-            await self.sync.close_document(DocumentKey(session_id, message["path"]))
+            key = DocumentKey(session_id, message["path"], bool(message.get("in_workspace")))
+            await self.sync.close_document(key)
         elif kind == "removed":
             await self.sync.disconnect(session_id, user_id)
             await self.presence.evict(session_id, user_id)

@@ -1,5 +1,8 @@
 """Document sync on `/yjs|{session_id}/{path}`, wire-compatible with the `y-socket.io` client.
 
+The document is the session's file, or for a session opened on a workspace the
+workspace's file (shared with its other sessions).
+
 On connect the server asks the client for what it is missing (`sync-step-1` with our state
 vector; the client acks with its diff, which is how offline edits merge) and sends the
 current awareness. The client's own `sync-step-1` is acked with our diff. `sync-update`
@@ -33,12 +36,13 @@ log = logging.getLogger(__name__)
 PREFIX = "/yjs|"
 
 
-def parse_namespace(namespace: str) -> DocumentKey | None:
+def parse_namespace(namespace: str) -> tuple[uuid.UUID, str] | None:
+    """`/yjs|{session_id}/{path}` → (session id, normalised path)."""
     if not namespace.startswith(PREFIX):
         return None
     session, _, path = namespace[len(PREFIX) :].partition("/")
     try:
-        return DocumentKey(uuid.UUID(session), normalise_path(path))
+        return uuid.UUID(session), normalise_path(path)
     except (ValueError, InvalidPath):
         return None
 
@@ -69,45 +73,47 @@ class DocumentSync:
 
     async def _connect(self, namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
         assert self.rooms is not None and self.sessions is not None and self.authenticate
-        key = parse_namespace(namespace)
-        if key is None:
+        parsed = parse_namespace(namespace)
+        if parsed is None:
             raise socketio.exceptions.ConnectionRefusedError("not_found")
+        session_id, path = parsed
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             user = await self.authenticate(token if isinstance(token, str) else "")
         except AuthError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
-        role = await self.sessions.role_of(key.session_id, user.user_id)
+        role = await self.sessions.role_of(session_id, user.user_id)
         if role is None:
             raise socketio.exceptions.ConnectionRefusedError("forbidden")
-        room = await self.rooms.open(key, namespace)
+        room = await self.rooms.open(await self.sessions.document_key(session_id, path))
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
-        member = Member(sid, eio_sid, user.user_id, role, TokenBucket(self._rate, self._rate * 2))
+        limiter = TokenBucket(self._rate, self._rate * 2)
+        member = Member(sid, eio_sid, namespace, session_id, user.user_id, role, limiter)
         room.add(member)
         self._sockets[sid] = (room, member)
         # Runs once the CONNECT packet is queued: events sent before it would be dropped.
-        self._spawn(self._start_sync(room, sid))
+        self._spawn(self._start_sync(room, member))
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    async def _start_sync(self, room: DocumentRoom, sid: str) -> None:
+    async def _start_sync(self, room: DocumentRoom, member: Member) -> None:
         await self.sio.emit(
             "sync-step-1",
             room.state_vector(),
-            to=sid,
-            namespace=room.namespace,
-            callback=functools.partial(self._client_diff, sid),
+            to=member.sid,
+            namespace=member.namespace,
+            callback=functools.partial(self._client_diff, member.sid),
             ignore_queue=True,
         )
         if room.awareness:
             await self.sio.emit(
                 "awareness-update",
                 room.awareness_snapshot(),
-                to=sid,
-                namespace=room.namespace,
+                to=member.sid,
+                namespace=member.namespace,
                 ignore_queue=True,
             )
 
@@ -183,7 +189,7 @@ class DocumentSync:
         room, member = entry
         if not member.role.can_write:
             return  # a viewer's local edits are not taken
-        await self._write(sid, room.namespace, room, member, bytes(data))
+        await self._write(sid, member.namespace, room, member, bytes(data))
 
     async def _client_sync_step_1(self, namespace: str, sid: str, data: Any = None) -> bytes:
         entry = self._sockets.get(sid)
@@ -213,8 +219,8 @@ class DocumentSync:
     ) -> list[tuple[str, Member]]:
         return [
             (sid, member)
-            for sid, (room, member) in self._sockets.items()
-            if room.key.session_id == session_id and (user_id is None or member.user_id == user_id)
+            for sid, (_, member) in self._sockets.items()
+            if member.session_id == session_id and (user_id is None or member.user_id == user_id)
         ]
 
     def set_role(self, session_id: uuid.UUID, user_id: uuid.UUID, role: SessionRole) -> None:
@@ -222,21 +228,20 @@ class DocumentSync:
             member.role = role
 
     async def disconnect(self, session_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
-        for sid, _ in self.sockets_of(session_id, user_id):
-            room, _ = self._sockets[sid]
-            await self.sio.disconnect(sid, namespace=room.namespace)
+        for sid, member in self.sockets_of(session_id, user_id):
+            await self.sio.disconnect(sid, namespace=member.namespace)
 
     async def close_document(self, key: DocumentKey) -> None:
         assert self.rooms is not None
-        for sid, (room, _) in list(self._sockets.items()):
+        for sid, (room, member) in list(self._sockets.items()):
             if room.key == key:
-                await self.sio.disconnect(sid, namespace=room.namespace)
+                await self.sio.disconnect(sid, namespace=member.namespace)
         self.rooms.forget(key)
 
     async def drop_user(self, user_id: uuid.UUID) -> None:
-        for sid, (room, member) in list(self._sockets.items()):
+        for sid, (_, member) in list(self._sockets.items()):
             if member.user_id == user_id:
-                await self.sio.disconnect(sid, namespace=room.namespace)
+                await self.sio.disconnect(sid, namespace=member.namespace)
 
     async def close(self) -> None:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)

@@ -12,6 +12,8 @@ from typing import Any
 
 from redis.asyncio import Redis
 
+from collab.documents.store import DocumentKey
+
 CHANNEL = "collab:session-events"
 
 
@@ -37,6 +39,6 @@ class SessionEvents:
             "removed", session_id, user_id=str(user_id) if user_id is not None else None
         )
 
-    async def file_gone(self, session_id: uuid.UUID, path: str) -> None:
+    async def file_gone(self, key: DocumentKey) -> None:
         """A file was deleted or renamed: close its document connections, drop its room."""
-        await self._publish("file_gone", session_id, path=path)
+        await self._publish("file_gone", key.scope_id, path=key.path, in_workspace=key.in_workspace)

@@ -11,6 +11,7 @@ Rules:
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import asyncpg
@@ -18,7 +19,9 @@ import asyncpg
 from auth.audit import AuditEntry, AuditLog
 from auth.context import Actor
 from auth.errors import Conflict, Forbidden, Gone, NotFound
+from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
+from collab.documents.store import DocumentKey
 from collab.sessions.events import SessionEvents
 from collab.sessions.roles import SessionRole
 from collab.sessions.store import SessionStore, participant_json, session_json
@@ -29,6 +32,9 @@ from collab.sessions.validation import (
     SessionPatch,
 )
 
+# "What role has this user in that workspace?" (auth's WorkspaceService.role_of)
+WorkspaceRoleOf = Callable[[uuid.UUID, uuid.UUID], Awaitable[Role | None]]
+
 
 class SessionService:
     def __init__(
@@ -38,21 +44,47 @@ class SessionService:
         audit: AuditLog,
         events: SessionEvents,
         base_url: str,
+        workspace_role_of: WorkspaceRoleOf,
     ) -> None:
         self._pool = pool
         self._store = store
         self._audit = audit
         self._events = events
         self._base_url = base_url
+        self._workspace_role_of = workspace_role_of
 
     async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
-        """The question the real-time layer asks on every connection."""
+        """The question the real-time layer asks on every connection.
+
+        A workspace member opening a session of that workspace for the first time becomes
+        a participant here, with the role their workspace role gives them.
+        """
         row = await self._store.with_role(self._pool, session_id, user_id)
         if row is None or row["role"] is None:
             return None
+        if row["not_joined"]:
+            await self._store.add_participant(self._pool, session_id, user_id, row["role"])
         if row["status"] == "archived":
             return SessionRole.VIEWER  # an archived session is read-only for everyone
         return SessionRole(row["role"])
+
+    async def document_key(self, session_id: uuid.UUID, path: str = "") -> DocumentKey:
+        """Where a session's file lives: the session's own, or its workspace's."""
+        ws_id = await self._pool.fetchval(
+            "SELECT ws_id FROM sessions WHERE session_id = $1", session_id
+        )
+        if ws_id is not None:
+            return DocumentKey(ws_id, path, in_workspace=True)
+        return DocumentKey(session_id, path)
+
+    async def sessions_sharing(self, key: DocumentKey) -> list[uuid.UUID]:
+        """The sessions whose members see this document."""
+        if not key.in_workspace:
+            return [key.scope_id]
+        rows = await self._pool.fetch(
+            "SELECT session_id FROM sessions WHERE ws_id = $1", key.scope_id
+        )
+        return [r["session_id"] for r in rows]
 
     async def require(
         self, db: Any, actor: Actor, session_id: uuid.UUID, minimum: SessionRole
@@ -83,6 +115,12 @@ class SessionService:
     # -- sessions ---------------------------------------------------------------------------
 
     async def create(self, actor: Actor, data: SessionInput) -> dict[str, Any]:
+        if data.ws_id is not None:
+            ws_role = await self._workspace_role_of(data.ws_id, actor.user_id)
+            if ws_role is None:
+                raise NotFound("No such workspace.")
+            if not ws_role.at_least(Role.EDITOR):
+                raise Forbidden("Opening a session on a workspace needs its editor role.")
         async with self._pool.acquire() as conn, conn.transaction():
             row = await self._store.create(conn, actor.user_id, data.model_dump())
             await self._audit_session(

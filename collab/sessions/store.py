@@ -10,7 +10,12 @@ import asyncpg
 from auth.sql import Executor
 
 _SESSION = """s.session_id, s.name, s.description, s.language, s.framework, s.is_dynamic,
-    s.owner_id, s.status, s.created_at, s.updated_at, s.last_active"""
+    s.owner_id, s.status, s.created_at, s.updated_at, s.last_active, s.ws_id"""
+
+# A participant's own role; for a session opened on a workspace, a member of the workspace
+# who has not joined yet counts as an editor (viewer if a workspace viewer).
+_EFFECTIVE_ROLE = """coalesce(p.role, CASE WHEN wp.role IS NULL THEN NULL
+                                    WHEN wp.role = 'viewer' THEN 'viewer' ELSE 'editor' END)"""
 
 
 def _iso(value: Any) -> Any:
@@ -64,14 +69,29 @@ class SessionStore:
     ) -> asyncpg.Record | None:
         """The session, with the user's role (None when not a participant)."""
         row: asyncpg.Record | None = await db.fetchrow(
-            f"""SELECT {_SESSION}, p.role FROM sessions s
+            f"""SELECT {_SESSION}, {_EFFECTIVE_ROLE} AS role, p.role IS NULL AS not_joined
+                FROM sessions s
                 LEFT JOIN session_participants p
                   ON p.session_id = s.session_id AND p.user_id = $2
+                LEFT JOIN workspace_permissions wp
+                  ON wp.ws_id = s.ws_id AND wp.user_id = $2 AND wp.status = 'active'
                 WHERE s.session_id = $1""",
             session_id,
             user_id,
         )
         return row
+
+    async def add_participant(
+        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID, role: str
+    ) -> None:
+        await db.execute(
+            """INSERT INTO session_participants (session_id, user_id, email, role)
+               SELECT $1, $2, email, $3 FROM users WHERE user_id = $2
+               ON CONFLICT (session_id, user_id) DO NOTHING""",
+            session_id,
+            user_id,
+            role,
+        )
 
     async def for_user(self, db: Executor, user_id: uuid.UUID) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await db.fetch(
@@ -88,8 +108,8 @@ class SessionStore:
         row: asyncpg.Record = await conn.fetchrow(
             f"""WITH s AS (
                     INSERT INTO sessions (name, description, language, framework, is_dynamic,
-                                          owner_id)
-                    VALUES ($1, $2, $3, $4, $5, $6) RETURNING *),
+                                          owner_id, ws_id)
+                    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING *),
                 p AS (
                     INSERT INTO session_participants (session_id, user_id, email, role)
                     SELECT s.session_id, $6, u.email, 'owner' FROM s, users u
@@ -101,6 +121,7 @@ class SessionStore:
             fields.get("framework"),
             fields.get("is_dynamic", False),
             owner_id,
+            fields.get("ws_id"),
         )
         return row
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from pydantic import Field
@@ -13,6 +14,7 @@ Language = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z
 
 class SessionInput(Input):
     name: Text(255, min_length=1)  # type: ignore[valid-type]
+    ws_id: uuid.UUID | None = None
     description: Text(10_000) | None = None  # type: ignore[valid-type]
     language: Language
     framework: Language | None = None
