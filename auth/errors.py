@@ -11,7 +11,8 @@
     ├── NotFound              no such thing, or not visible to the caller
     ├── Conflict              e.g. email taken, last owner leaving
     ├── Gone                  an invitation or link token expired, revoked or spent
-    └── RateLimited           too many attempts; `retry_after` seconds
+    ├── RateLimited           too many attempts; `retry_after` seconds
+    └── Unavailable           a dependency (e.g. the document store) did not answer
 
 The HTTP edge maps each to a status and the contract's error code (`code` below).
 """
@@ -84,3 +85,7 @@ class RateLimited(AuthError):
     def __init__(self, retry_after: int) -> None:
         super().__init__(f"Too many attempts; try again in {retry_after} s.")
         self.retry_after = max(1, retry_after)
+
+
+class Unavailable(AuthError):
+    code = "unavailable"

@@ -10,17 +10,30 @@ Rules:
 
 from __future__ import annotations
 
+import logging
 import uuid
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from auth.audit import AuditEntry, AuditLog
 from auth.context import Actor
-from auth.errors import Conflict, Forbidden, NotFound
+from auth.errors import Conflict, Forbidden, NotFound, Unavailable
 from auth.roles import Role
 from auth.validation import WorkspaceInput, WorkspacePatch
 from auth.workspace_store import WorkspaceStore, workspace_json
+
+log = logging.getLogger(__name__)
+
+
+class WorkspaceLifecycle(Protocol):
+    """What else lives and dies with a workspace (its NoSQL document)."""
+
+    async def created(self, ws_id: uuid.UUID, owner_id: uuid.UUID, name: str) -> None: ...
+
+    async def renamed(self, ws_id: uuid.UUID, name: str) -> None: ...
+
+    async def deleted(self, ws_id: uuid.UUID) -> None: ...
 
 
 class WorkspaceService:
@@ -33,6 +46,7 @@ class WorkspaceService:
         self._pool = pool
         self._store = store
         self._audit = audit
+        self.lifecycle: WorkspaceLifecycle | None = None
 
     # -- the questions other packages ask ----------------------------------------------------
 
@@ -78,6 +92,16 @@ class WorkspaceService:
                 ),
                 actor.client,
             )
+        if self.lifecycle is not None:
+            try:
+                await self.lifecycle.created(row["ws_id"], actor.user_id, row["name"])
+            except Exception as exc:
+                # Never half done: without its document the workspace is undone.
+                log.exception("creating the document of workspace %s failed", row["ws_id"])
+                await self._pool.execute("DELETE FROM workspaces WHERE ws_id = $1", row["ws_id"])
+                raise Unavailable(
+                    "The workspace store did not answer; nothing was created."
+                ) from exc
         return workspace
 
     async def list_visible(
@@ -118,6 +142,8 @@ class WorkspaceService:
                 )
             fresh = await self._store.with_role(conn, ws_id, actor.user_id)
         assert fresh is not None
+        if "name" in changes and self.lifecycle is not None:
+            await self.lifecycle.renamed(ws_id, changes["name"])
         return workspace_json(fresh)
 
     async def delete(self, actor: Actor, ws_id: uuid.UUID) -> None:
@@ -136,6 +162,12 @@ class WorkspaceService:
                 actor.client,
             )
             await conn.execute("DELETE FROM workspaces WHERE ws_id = $1", ws_id)
+        if self.lifecycle is not None:
+            try:
+                await self.lifecycle.deleted(ws_id)
+            except Exception:
+                # The workspace is gone; its orphaned document is removed by the next repair.
+                log.exception("deleting the document of workspace %s failed", ws_id)
 
     # -- members -----------------------------------------------------------------------------
 

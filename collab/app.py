@@ -8,6 +8,7 @@ stop last.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -59,9 +60,16 @@ from collab.state import (
     SETTINGS,
     SIGNING_KEYS,
     TASKS,
+    WORKSPACE_DOCUMENTS,
     WORKSPACES,
     Endpoints,
 )
+from collab.workspace_documents.parts import SecretBox
+from collab.workspace_documents.postgres import PostgresWorkspaceDocuments
+from collab.workspace_documents.service import WorkspaceDocuments
+from collab.workspace_documents.store import WorkspaceDocumentStore
+
+log = logging.getLogger(__name__)
 from config import Settings
 from containers.engine import DockerEngine
 
@@ -208,11 +216,44 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     hashing.close()
 
 
+async def _workspace_documents(app: web.Application) -> AsyncIterator[None]:
+    """MongoDB when COLLAB_MONGO_URL is set, PostgreSQL JSONB otherwise."""
+    settings = app[SETTINGS]
+    store: WorkspaceDocumentStore
+    if settings.mongo_url is not None:
+        from collab.workspace_documents.mongo import MongoWorkspaceDocuments
+
+        store = MongoWorkspaceDocuments(settings.mongo_url.get_secret_value())
+    else:
+        store = PostgresWorkspaceDocuments(app[DB_POOL])
+    documents = WorkspaceDocuments(
+        store, SecretBox(app[SIGNING_KEYS]), app[WORKSPACES], AuditLog(), app[DB_POOL]
+    )
+    app[WORKSPACES].lifecycle = documents
+    app[WORKSPACE_DOCUMENTS] = documents
+    try:
+        await store.start()
+        await documents.repair()
+    except Exception:
+        # A store that is down must not keep the server from starting: /readyz reports it,
+        # workspace creation answers 503, and the next start repairs the pairing.
+        log.exception("the workspace document store is not ready")
+    yield
+    await store.close()
+
+
 async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     settings, pool, redis, realtime = app[SETTINGS], app[DB_POOL], app[REDIS], app[REALTIME]
     events = SessionEvents(redis)
+    workspace_documents = app[WORKSPACE_DOCUMENTS]
     sessions = SessionService(
-        pool, SessionStore(), AuditLog(), events, settings.base_url, app[WORKSPACES].role_of
+        pool,
+        SessionStore(),
+        AuditLog(),
+        events,
+        settings.base_url,
+        app[WORKSPACES].role_of,
+        workspace_documents.count,
     )
     store = DocumentStore()
     rooms = DocumentRooms(
@@ -223,7 +264,10 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         compact_after=settings.document_compact_after,
     )
 
-    documents = DocumentService(pool, store, rooms, events, AuditLog(), sessions.sessions_sharing)
+    documents = DocumentService(
+        pool, store, rooms, events, AuditLog(), sessions.sessions_sharing, workspace_documents
+    )
+    rooms.activity = workspace_documents
 
     async def file_created(key: DocumentKey) -> None:
         await documents.announce(key, "file:created", {"path": key.path})
@@ -255,7 +299,17 @@ def build_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[SIGNING_KEYS] = load_signing_keys(settings)
-    app.cleanup_ctx.extend([_infrastructure, _postgres, _redis, _docker, _accounts, _live_sessions])
+    app.cleanup_ctx.extend(
+        [
+            _infrastructure,
+            _postgres,
+            _redis,
+            _docker,
+            _accounts,
+            _workspace_documents,
+            _live_sessions,
+        ]
+    )
     auth_errors.install()
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)

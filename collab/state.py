@@ -15,6 +15,7 @@ from auth.workspaces import WorkspaceService
 from collab.documents.service import DocumentService
 from collab.realtime import RealtimeServer
 from collab.sessions.service import SessionService
+from collab.workspace_documents.service import WorkspaceDocuments
 from config import Settings
 from containers.engine import DockerEngine
 
@@ -42,3 +43,4 @@ OAUTH = web.AppKey("oauth", OAuthService)
 REALTIME = web.AppKey("realtime", RealtimeServer)
 SESSIONS = web.AppKey("sessions", SessionService)
 DOCUMENTS = web.AppKey("documents", DocumentService)
+WORKSPACE_DOCUMENTS = web.AppKey("workspace_documents", WorkspaceDocuments)

@@ -15,8 +15,10 @@ import asyncio
 import contextlib
 import logging
 import time
+import uuid
+from collections import Counter
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 import pycrdt
@@ -31,6 +33,14 @@ log = logging.getLogger(__name__)
 # (namespace, event, payload, eio sids to send to)
 Sender = Callable[[str, str, bytes, list[str]], Awaitable[None]]
 FileCreated = Callable[[DocumentKey], Awaitable[None]]
+
+
+class WorkspaceActivity(Protocol):
+    """Where workspace-scoped documents report what the workspace document keeps."""
+
+    async def files_changed(self, ws_id: uuid.UUID, sizes: dict[str, int]) -> None: ...
+
+    async def count(self, ws_id: uuid.UUID, counters: dict[str, int]) -> None: ...
 
 
 class DocumentRooms:
@@ -55,7 +65,9 @@ class DocumentRooms:
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
         self._resized: set[DocumentKey] = set()
+        self._edits: Counter[uuid.UUID] = Counter()
         self.on_file_created: FileCreated | None = None
+        self.activity: WorkspaceActivity | None = None
         self.writer = BatchWriter(pool, store)
         self.fanout: DocumentFanout | None = None
 
@@ -76,15 +88,30 @@ class DocumentRooms:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     async def _record_sizes(self) -> None:
-        """Write the sizes of files whose text changed (kept off the edit path)."""
+        """Write the sizes of files whose text changed, and workspace activity (kept off
+        the edit path)."""
         sizes = {key: room.size() for key in self._resized if (room := self._rooms.get(key))}
         self._resized.clear()
+        edits, self._edits = self._edits, Counter()
         if sizes:
             try:
                 await self._store.record_sizes(self._pool, sizes)
             except Exception:
                 log.exception("recording file sizes failed")
                 self._resized.update(sizes)
+        if self.activity is None:
+            return
+        by_workspace: dict[uuid.UUID, dict[str, int]] = {}
+        for key, size in sizes.items():
+            if key.in_workspace:
+                by_workspace.setdefault(key.scope_id, {})[key.path] = size
+        try:
+            for ws_id, files in by_workspace.items():
+                await self.activity.files_changed(ws_id, files)
+            for ws_id, count in edits.items():
+                await self.activity.count(ws_id, {"edits": count})
+        except Exception:
+            log.exception("updating workspace documents failed")
 
     # -- loading -----------------------------------------------------------------------------
 
@@ -144,6 +171,8 @@ class DocumentRooms:
         room.apply_committed(update)
         room.writes_since_compaction += 1
         self._resized.add(room.key)
+        if room.key.in_workspace:
+            self._edits[room.key.scope_id] += 1
         await self._send_all(room, "sync-update", update, origin_sid)
         if self.fanout is not None:
             self.fanout.publish(UPDATE, room.key, update)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -23,6 +23,12 @@ from collab.sessions.events import SessionEvents
 SessionsSharing = Callable[[DocumentKey], Awaitable[list[uuid.UUID]]]
 
 
+class WorkspaceFiles(Protocol):
+    async def files_changed(self, ws_id: uuid.UUID, sizes: dict[str, int]) -> None: ...
+
+    async def file_removed(self, ws_id: uuid.UUID, path: str) -> None: ...
+
+
 class DocumentService:
     def __init__(
         self,
@@ -32,6 +38,7 @@ class DocumentService:
         events: SessionEvents,
         audit: AuditLog,
         sessions_sharing: SessionsSharing,
+        workspace_documents: WorkspaceFiles | None = None,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -39,6 +46,7 @@ class DocumentService:
         self._events = events
         self._audit = audit
         self._sessions_sharing = sessions_sharing
+        self._workspace_documents = workspace_documents
 
     async def files(self, scope: DocumentKey) -> list[dict[str, Any]]:
         """Every file in the scope (a session, or a workspace): path, size, updated_at."""
@@ -82,6 +90,8 @@ class DocumentService:
         if not await self._store.delete(self._pool, key):
             raise NotFound("No such file.")
         await self._audit_file(actor, "file.deleted", key, old_value={"path": key.path})
+        if key.in_workspace and self._workspace_documents is not None:
+            await self._workspace_documents.file_removed(key.scope_id, key.path)
         await self.announce(key, "file:deleted", {"path": key.path})
 
     async def rename(self, actor: Actor, key: DocumentKey, new_path: str) -> dict[str, Any]:
@@ -102,5 +112,10 @@ class DocumentService:
         await self._audit_file(
             actor, "file.renamed", key, old_value={"path": key.path}, new_value={"path": new_path}
         )
+        if key.in_workspace and self._workspace_documents is not None:
+            size = await self._store.files(self._pool, key.scope_id)
+            sizes = {f.path: f.size for f in size if f.path == new_path}
+            await self._workspace_documents.file_removed(key.scope_id, key.path)
+            await self._workspace_documents.files_changed(key.scope_id, sizes)
         await self.announce(key, "file:renamed", {"from": key.path, "to": new_path})
         return {"path": new_path}

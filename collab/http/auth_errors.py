@@ -15,6 +15,7 @@ _STATUS: list[tuple[type[errors.AuthError], int]] = [
     (errors.Conflict, 409),
     (errors.Gone, 410),
     (errors.RateLimited, 429),
+    (errors.Unavailable, 503),
 ]
 
 

@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 from aiohttp import web
 
 from collab.http.errors import error_body
-from collab.state import DB_POOL, DOCKER, REDIS
+from collab.state import DB_POOL, DOCKER, REDIS, SETTINGS, WORKSPACE_DOCUMENTS
 
 CHECK_TIMEOUT = 2.0
 routes = web.RouteTableDef()
@@ -39,6 +39,8 @@ async def readyz(request: web.Request) -> web.Response:
     }
     if docker is not None:
         checks["docker"] = docker.ping
+    if app[SETTINGS].mongo_url is not None:
+        checks["mongo"] = app[WORKSPACE_DOCUMENTS].store.ping  # type: ignore[attr-defined]
     names = list(checks)
     outcomes = await asyncio.gather(*(_probe(checks[name]) for name in names))
     results = dict(zip(names, outcomes, strict=True))

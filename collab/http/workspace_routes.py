@@ -11,7 +11,7 @@ from auth.roles import Role
 from auth.validation import InvitationInput, RoleInput, WorkspaceInput, WorkspacePatch, parse
 from collab.http.authn import actor
 from collab.http.errors import read_json
-from collab.state import INVITATIONS, WORKSPACES
+from collab.state import INVITATIONS, WORKSPACE_DOCUMENTS, WORKSPACES
 
 routes = web.RouteTableDef()
 
@@ -147,3 +147,19 @@ async def audit_logs(request: web.Request) -> web.Response:
         await actor(request), _uuid(request, "ws_id"), limit=limit, before=before
     )
     return web.json_response(page)
+
+
+@routes.get("/api/workspaces/{ws_id}/document")
+async def read_document(request: web.Request) -> web.Response:
+    document = await request.app[WORKSPACE_DOCUMENTS].read(
+        await actor(request), _uuid(request, "ws_id")
+    )
+    return web.json_response(document)
+
+
+@routes.patch("/api/workspaces/{ws_id}/document")
+async def change_document(request: web.Request) -> web.Response:
+    who = await actor(request)
+    body = await read_json(request)
+    document = await request.app[WORKSPACE_DOCUMENTS].change(who, _uuid(request, "ws_id"), body)
+    return web.json_response(document)

@@ -34,6 +34,8 @@ from collab.sessions.validation import (
 
 # "What role has this user in that workspace?" (auth's WorkspaceService.role_of)
 WorkspaceRoleOf = Callable[[uuid.UUID, uuid.UUID], Awaitable[Role | None]]
+# "Add to this workspace's analytics counters" (the workspace document)
+WorkspaceCounter = Callable[[uuid.UUID, dict[str, int]], Awaitable[None]]
 
 
 class SessionService:
@@ -45,6 +47,7 @@ class SessionService:
         events: SessionEvents,
         base_url: str,
         workspace_role_of: WorkspaceRoleOf,
+        count_for_workspace: WorkspaceCounter,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -52,6 +55,7 @@ class SessionService:
         self._events = events
         self._base_url = base_url
         self._workspace_role_of = workspace_role_of
+        self._count_for_workspace = count_for_workspace
 
     async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
         """The question the real-time layer asks on every connection.
@@ -126,6 +130,8 @@ class SessionService:
             await self._audit_session(
                 conn, actor, "session.created", row["session_id"], new_value=data.model_dump()
             )
+        if data.ws_id is not None:
+            await self._count_for_workspace(data.ws_id, {"sessions": 1})
         return session_json(row)
 
     async def list_for(self, actor: Actor) -> list[dict[str, Any]]:
