@@ -68,10 +68,10 @@ from collab.workspace_documents.parts import SecretBox
 from collab.workspace_documents.postgres import PostgresWorkspaceDocuments
 from collab.workspace_documents.service import WorkspaceDocuments
 from collab.workspace_documents.store import WorkspaceDocumentStore
-
-log = logging.getLogger(__name__)
 from config import Settings
 from containers.engine import DockerEngine
+
+log = logging.getLogger(__name__)
 
 
 async def _infrastructure(app: web.Application) -> AsyncIterator[None]:
