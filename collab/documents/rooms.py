@@ -30,6 +30,10 @@ from collab.documents.writer import BatchWriter
 
 log = logging.getLogger(__name__)
 
+# A workspace is "active" while any of its documents has a live socket on this process; each
+# process adds its own minutes (processes serving the same workspace each count theirs).
+SECONDS_PER_ACTIVE_MINUTE = 60.0
+
 # (namespace, event, payload, eio sids to send to)
 Sender = Callable[[str, str, bytes, list[str]], Awaitable[None]]
 FileCreated = Callable[[DocumentKey], Awaitable[None]]
@@ -66,6 +70,8 @@ class DocumentRooms:
         self._reaper: asyncio.Task[None] | None = None
         self._resized: set[DocumentKey] = set()
         self._edits: Counter[uuid.UUID] = Counter()
+        self._active_seconds: dict[uuid.UUID, float] = {}
+        self._last_tick = time.monotonic()
         self.on_file_created: FileCreated | None = None
         self.activity: WorkspaceActivity | None = None
         self.writer = BatchWriter(pool, store)
@@ -87,12 +93,28 @@ class DocumentRooms:
         await self._record_sizes()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
+    def _active_minutes(self) -> dict[uuid.UUID, int]:
+        now = time.monotonic()
+        elapsed, self._last_tick = now - self._last_tick, now
+        live = {
+            key.scope_id for key, room in self._rooms.items() if key.in_workspace and room.members
+        }
+        whole: dict[uuid.UUID, int] = {}
+        for ws_id in live:
+            self._active_seconds[ws_id] = self._active_seconds.get(ws_id, 0.0) + elapsed
+            minutes = int(self._active_seconds[ws_id] // SECONDS_PER_ACTIVE_MINUTE)
+            if minutes:
+                whole[ws_id] = minutes
+                self._active_seconds[ws_id] -= minutes * SECONDS_PER_ACTIVE_MINUTE
+        return whole
+
     async def _record_sizes(self) -> None:
         """Write the sizes of files whose text changed, and workspace activity (kept off
         the edit path)."""
         sizes = {key: room.size() for key in self._resized if (room := self._rooms.get(key))}
         self._resized.clear()
         edits, self._edits = self._edits, Counter()
+        minutes = self._active_minutes()
         if sizes:
             try:
                 await self._store.record_sizes(self._pool, sizes)
@@ -110,6 +132,8 @@ class DocumentRooms:
                 await self.activity.files_changed(ws_id, files)
             for ws_id, count in edits.items():
                 await self.activity.count(ws_id, {"edits": count})
+            for ws_id, count in minutes.items():
+                await self.activity.count(ws_id, {"active_minutes": count})
         except Exception:
             log.exception("updating workspace documents failed")
 

@@ -41,6 +41,7 @@ def session_json(row: asyncpg.Record) -> dict[str, Any]:
         "session_id": str(row["session_id"]),
         "owner_id": str(row["owner_id"]),
         **data,
+        "ws_id": str(row["ws_id"]) if row["ws_id"] else None,
         "role": row["role"],
     }
 
