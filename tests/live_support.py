@@ -40,6 +40,17 @@ class LiveSession:
     def room(self, path: str = "main.py") -> str:
         return f"{self.session_id}/{path}"
 
+    async def participant_id(self, client: TestClient, member: Member) -> str:  # type: ignore[type-arg]
+        response = await client.get(
+            f"/api/sessions/{self.session_id}/participants", headers=self.owner.headers
+        )
+        participants = await response.json()
+        return str(
+            next(
+                p["participant_id"] for p in participants if p["user"]["user_id"] == member.user_id
+            )
+        )
+
 
 async def add_member(
     client: TestClient, session_id: str, owner: Member, name: str, role: str

@@ -200,14 +200,7 @@ async def test_a_role_change_applies_to_open_connections_at_once(
     await connect(agent, client, "ed", live.editor.token, live.room())
     await agent.call("insert", name="ed", index=0, text="before ")
     await asyncio.sleep(0.2)
-    participants = await (
-        await client.get(
-            f"/api/sessions/{live.session_id}/participants", headers=live.owner.headers
-        )
-    ).json()
-    editor_pid = next(
-        p["participant_id"] for p in participants if p["user"]["user_id"] == live.editor.user_id
-    )
+    editor_pid = await live.participant_id(client, live.editor)
     response = await client.patch(
         f"/api/sessions/{live.session_id}/participants/{editor_pid}",
         json={"role": "viewer"},
@@ -225,14 +218,7 @@ async def test_removing_a_participant_disconnects_them_at_once(
     client: Client, live: LiveSession, agent: NodeAgent
 ) -> None:
     await connect(agent, client, "ed", live.editor.token, live.room())
-    participants = await (
-        await client.get(
-            f"/api/sessions/{live.session_id}/participants", headers=live.owner.headers
-        )
-    ).json()
-    editor_pid = next(
-        p["participant_id"] for p in participants if p["user"]["user_id"] == live.editor.user_id
-    )
+    editor_pid = await live.participant_id(client, live.editor)
     response = await client.delete(
         f"/api/sessions/{live.session_id}/participants/{editor_pid}", headers=live.owner.headers
     )
