@@ -35,8 +35,10 @@ def encode(origin: bytes, kind: bytes, key: DocumentKey, payload: bytes) -> byte
 def decode(message: bytes) -> tuple[bytes, bytes, DocumentKey, bytes]:
     origin, kind = message[:8], message[8:9]
     length = int.from_bytes(message[9:11], "big")
-    session, _, path = message[11 : 11 + length].decode().partition("/")
-    return origin, kind, DocumentKey(uuid.UUID(session), path), message[11 + length :]
+    name = message[11 : 11 + length].decode()
+    scope, _, path = name[1:].partition("/")
+    key = DocumentKey(uuid.UUID(scope), path, in_workspace=name[:1] == "w")
+    return origin, kind, key, message[11 + length :]
 
 
 class DocumentFanout:
