@@ -1,4 +1,5 @@
-"""`collab serve`, `collab migrate up|down [N]|status`, `collab users deactivate|activate EMAIL`.
+"""`collab serve`, `collab migrate up|down [N]|status`, `collab users deactivate|activate EMAIL`,
+`collab runtimes list|build [NAME...]`.
 
 Flags override the environment (`COLLAB_HOST`, `COLLAB_PORT`, `COLLAB_DATA_DIR`, ...).
 """
@@ -24,6 +25,9 @@ from collab.migrate import MigrationError, Migrator
 from collab.signing_keys import InsecureConfiguration
 from collab.state import ACCOUNTS
 from config import Settings, load_settings
+from config.runtimes import load_runtimes
+from containers.engine import Containers, DockerEngine, DockerUnavailable
+from containers.images import ImageBuildError
 
 log = logging.getLogger("collab")
 
@@ -45,6 +49,10 @@ def _parser() -> argparse.ArgumentParser:
     down = steps.add_parser("down", help="revert the newest N migrations (default 1)")
     down.add_argument("steps", nargs="?", type=int, default=1)
     steps.add_parser("status", help="list migrations and whether each is applied")
+
+    runtimes = commands.add_parser("runtimes", help="the deployment runtime catalogue")
+    runtimes.add_argument("action", choices=["list", "build"])
+    runtimes.add_argument("names", nargs="*", help="runtimes to build (default: all)")
 
     users = commands.add_parser("users", help="operator actions on accounts")
     users.add_argument("--data-dir", help="where embedded data lives (COLLAB_DATA_DIR)")
@@ -101,6 +109,30 @@ async def _set_active(settings: Settings, args: argparse.Namespace) -> int:
         await runner.cleanup()
 
 
+async def _runtimes(settings: Settings, args: argparse.Namespace) -> int:
+    catalogue = load_runtimes()
+    if args.action == "list":
+        for runtime in catalogue.values():
+            print(f"{runtime.name:<12} {runtime.image:<32} port {runtime.port}")
+        return 0
+    unknown = [name for name in args.names if name not in catalogue]
+    if unknown:
+        print(f"collab: unknown runtimes {unknown}; known: {sorted(catalogue)}", file=sys.stderr)
+        return 2
+    engine = DockerEngine(settings.docker_host or "unix:///var/run/docker.sock", timeout=300)
+    containers = Containers(engine)
+    try:
+        for name in args.names or list(catalogue):
+            image_id = await containers.build(catalogue[name])
+            print(f"built {catalogue[name].image} ({image_id[:12]})")
+    except (DockerUnavailable, ImageBuildError) as exc:
+        print(f"collab: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        engine.close()
+    return 0
+
+
 def _serve(settings: Settings) -> None:
     app = build_app(settings)
     with contextlib.suppress(ImportError):
@@ -121,7 +153,7 @@ def _serve(settings: Settings) -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        overrides = {"data_dir": args.data_dir}
+        overrides = {"data_dir": getattr(args, "data_dir", None)}
         if args.command == "serve":
             overrides |= {"host": args.host, "port": args.port}
         settings = load_settings(**overrides)
@@ -134,6 +166,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             _serve(settings)
         elif args.command == "users":
             return asyncio.run(_set_active(settings, args))
+        elif args.command == "runtimes":
+            return asyncio.run(_runtimes(settings, args))
         else:
             with _database_url(settings) as dsn:
                 asyncio.run(_migrate(dsn, args))

@@ -8,13 +8,20 @@ executor; a client is made on first use, so a Docker that is down at start-up is
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
+import io
+import tarfile
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import docker
-from docker.errors import DockerException
+from docker.errors import DockerException, ImageNotFound, NotFound
+
+from config.runtimes import Runtime
+from containers.images import build_image
 
 T = TypeVar("T")
 
@@ -61,3 +68,106 @@ class DockerEngine:
             if self._client is not None:
                 self._client.close()
                 self._client = None
+
+
+LABEL_MANAGED = "collab.managed"
+LABEL_DEPLOYMENT = "collab.deployment"
+
+
+@dataclass(frozen=True)
+class ContainerSpec:
+    runtime: Runtime
+    deployment_id: str
+    host_port: int
+    files: dict[str, str]
+
+
+def files_archive(files: dict[str, str]) -> bytes:
+    """A tar of the session's files, owned by the runtime user, for `/app`."""
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as tar:
+        for path, text in sorted(files.items()):
+            data = text.encode()
+            info = tarfile.TarInfo(path)
+            info.size, info.mode, info.uid, info.gid = len(data), 0o644, 65534, 65534
+            tar.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def _create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> str:
+    runtime = spec.runtime
+    labels = {LABEL_MANAGED: "true", LABEL_DEPLOYMENT: spec.deployment_id}
+    volume = client.volumes.create(name=f"collab-app-{spec.deployment_id}", labels=labels)
+    container = client.containers.create(
+        runtime.image,
+        command=list(runtime.command),
+        name=f"collab-{spec.deployment_id}",
+        labels=labels,
+        working_dir="/app",
+        user=runtime.user or None,
+        environment={**runtime.env, "PORT": str(runtime.port)},
+        ports={f"{runtime.port}/tcp": ("127.0.0.1", spec.host_port)},
+        read_only=runtime.read_only,
+        tmpfs={"/tmp": "rw,size=64m,mode=1777"},  # noqa: S108 - inside the container
+        volumes={volume.name: {"bind": "/app", "mode": "rw"}},
+        cap_drop=["ALL"],
+        security_opt=["no-new-privileges"],
+        mem_limit=runtime.memory_bytes,
+        nano_cpus=int(runtime.cpus * 1e9),
+        pids_limit=runtime.pids,
+    )
+    if spec.files:
+        container.put_archive("/app", files_archive(spec.files))
+    container.start()
+    container_id: str = container.id
+    return container_id
+
+
+def _remove(client: docker.DockerClient, container_id: str) -> None:
+    try:
+        container = client.containers.get(container_id)
+    except NotFound:
+        return
+    volumes = [m["Name"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"]
+    container.remove(force=True)
+    for name in volumes:
+        with contextlib.suppress(NotFound):
+            client.volumes.get(name).remove(force=True)
+
+
+class Containers:
+    """Deployment containers on one engine (every call off the event loop)."""
+
+    def __init__(self, engine: DockerEngine) -> None:
+        self._engine = engine
+
+    async def build(self, runtime: Runtime) -> str:
+        return await self._engine.run(lambda client: build_image(client, runtime))
+
+    async def has_image(self, runtime: Runtime) -> bool:
+        def check(client: docker.DockerClient) -> bool:
+            try:
+                client.images.get(runtime.image)
+            except ImageNotFound:
+                return False
+            return True
+
+        return await self._engine.run(check)
+
+    async def start(self, spec: ContainerSpec) -> str:
+        return await self._engine.run(lambda client: _create_and_start(client, spec))
+
+    async def remove(self, container_id: str) -> None:
+        await self._engine.run(lambda client: _remove(client, container_id))
+
+    async def inspect(self, container_id: str) -> dict[str, Any]:
+        attrs: dict[str, Any] = await self._engine.run(
+            lambda client: client.containers.get(container_id).attrs
+        )
+        return attrs
+
+    async def logs(self, container_id: str, tail: int) -> str:
+        raw: bytes = await self._engine.run(
+            lambda client: client.containers.get(container_id).logs(tail=tail)
+        )
+        return raw.decode(errors="replace")

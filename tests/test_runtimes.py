@@ -1,0 +1,136 @@
+"""The runtime catalogue, `collab runtimes build`, and hardened containers on a real engine."""
+
+from __future__ import annotations
+
+import asyncio
+import urllib.request
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import docker
+import pytest
+
+from config.runtimes import CatalogueError, load_runtimes
+from containers.engine import LABEL_DEPLOYMENT, Containers, ContainerSpec, DockerEngine
+from tests.support import free_port, run_collab
+
+APPS = {
+    "html": ({"index.html": "<h1>hello from html</h1>"}, "hello from html"),
+    "python": (
+        {
+            "main.py": (
+                "import http.server, os\n"
+                "class H(http.server.BaseHTTPRequestHandler):\n"
+                "    def do_GET(self):\n"
+                "        self.send_response(200); self.end_headers()\n"
+                "        self.wfile.write(b'hello from python')\n"
+                "http.server.HTTPServer(('', int(os.environ['PORT'])), H).serve_forever()\n"
+            )
+        },
+        "hello from python",
+    ),
+    "javascript": (
+        {
+            "index.js": (
+                "require('http').createServer((q, r) => r.end('hello from node'))"
+                ".listen(process.env.PORT)\n"
+            )
+        },
+        "hello from node",
+    ),
+}
+
+
+def test_the_catalogue_names_every_required_runtime() -> None:
+    catalogue = load_runtimes()
+    assert {"html", "python", "javascript"} <= set(catalogue)
+    assert catalogue["html"].build["from"] == "busybox"
+
+
+def test_a_broken_catalogue_says_which_runtime(tmp_path: Path) -> None:
+    bad = tmp_path / "runtimes.toml"
+    bad.write_text('[ruby]\nimage = "x"\nport = 0\ncommand = []\nmemory = "lots"\n')
+    with pytest.raises(CatalogueError, match="ruby"):
+        load_runtimes(bad)
+
+
+@pytest.fixture(scope="module")
+def built(docker_host: str) -> str:
+    """`collab runtimes build`, run as an operator runs it."""
+    done = run_collab("runtimes", "build", env={"COLLAB_DOCKER_HOST": docker_host})
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.count("built ") == len(load_runtimes())
+    return docker_host
+
+
+@pytest.fixture
+async def containers(built: str) -> AsyncIterator[Containers]:
+    engine = DockerEngine(built)
+    yield Containers(engine)
+    engine.close()
+
+
+async def wait_for_http(port: int, timeout: float = 30) -> str:
+    def get() -> str:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+            return str(response.read().decode())
+
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        try:
+            return await asyncio.to_thread(get)
+        except OSError:
+            if asyncio.get_running_loop().time() > deadline:
+                raise
+            await asyncio.sleep(0.2)
+
+
+@pytest.mark.parametrize("name", sorted(APPS))
+async def test_each_runtime_serves_the_session_files(containers: Containers, name: str) -> None:
+    runtime = load_runtimes()[name]
+    files, expected = APPS[name]
+    port = free_port()
+    container_id = await containers.start(
+        ContainerSpec(runtime, f"test-{uuid.uuid4().hex[:8]}", port, files)
+    )
+    try:
+        assert expected in await wait_for_http(port)
+    finally:
+        await containers.remove(container_id)
+
+
+async def test_containers_are_hardened(containers: Containers, built: str) -> None:
+    runtime = load_runtimes()["html"]
+    deployment = f"test-{uuid.uuid4().hex[:8]}"
+    port = free_port()
+    container_id = await containers.start(
+        ContainerSpec(runtime, deployment, port, {"index.html": "x"})
+    )
+    client = docker.DockerClient(base_url=built)
+    try:
+        attrs = await containers.inspect(container_id)
+        host = attrs["HostConfig"]
+        assert host["CapDrop"] == ["ALL"]
+        assert "no-new-privileges" in host["SecurityOpt"]
+        assert host["ReadonlyRootfs"] is True
+        assert (host["Memory"], host["PidsLimit"], host["NanoCpus"]) == (
+            runtime.memory_bytes,
+            runtime.pids,
+            int(runtime.cpus * 1e9),
+        )
+        assert attrs["Config"]["User"] == "65534:65534"
+        assert attrs["Config"]["Labels"][LABEL_DEPLOYMENT] == deployment
+        [binding] = host["PortBindings"][f"{runtime.port}/tcp"]
+        assert binding["HostIp"] == "127.0.0.1"
+        container = client.containers.get(container_id)
+        assert container.exec_run(["/bin/sh", "-c", "touch /etc/x"]).exit_code != 0
+        assert container.exec_run(["/bin/sh", "-c", "touch /app/ok /tmp/ok"]).exit_code == 0
+        assert container.exec_run(["/bin/sh", "-c", "id -u"]).output.strip() == b"65534"
+    finally:
+        await containers.remove(container_id)
+    assert not client.containers.list(
+        all=True, filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"}
+    )
+    assert not client.volumes.list(filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"})
+    client.close()
