@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -38,7 +39,14 @@ from collab.documents.rooms import DocumentRooms
 from collab.documents.service import DocumentService
 from collab.documents.store import DocumentKey, DocumentStore
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
-from collab.http import auth_errors, auth_routes, health, session_routes, workspace_routes
+from collab.http import (
+    auth_errors,
+    auth_routes,
+    deployment_routes,
+    health,
+    session_routes,
+    workspace_routes,
+)
 from collab.http.errors import error_middleware
 from collab.log import request_id_middleware
 from collab.realtime import RealtimeServer
@@ -49,11 +57,13 @@ from collab.signing_keys import load_signing_keys
 from collab.state import (
     ACCOUNTS,
     DB_POOL,
+    DEPLOYMENTS,
     DOCKER,
     DOCUMENTS,
     ENDPOINTS,
     INVITATIONS,
     OAUTH,
+    PREVIEW,
     REALTIME,
     REDIS,
     SESSIONS,
@@ -69,7 +79,10 @@ from collab.workspace_documents.postgres import PostgresWorkspaceDocuments
 from collab.workspace_documents.service import WorkspaceDocuments
 from collab.workspace_documents.store import WorkspaceDocumentStore
 from config import Settings
-from containers.engine import DockerEngine
+from config.runtimes import load_runtimes
+from containers.engine import Containers, DockerEngine
+from containers.lifecycle import Deployments, Limits
+from containers.preview import PreviewProxy
 
 log = logging.getLogger(__name__)
 
@@ -292,6 +305,48 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     await rooms.stop()
 
 
+async def _deployments(app: web.Application) -> AsyncIterator[None]:
+    settings, pool = app[SETTINGS], app[DB_POOL]
+    documents, sessions = app[DOCUMENTS], app[SESSIONS]
+    events = SessionEvents(app[REDIS])
+
+    async def session_files(session_id: uuid.UUID) -> dict[str, str]:
+        scope = await sessions.document_key(session_id)
+        files = {}
+        for entry in await documents.files(scope):
+            key = DocumentKey(scope.scope_id, entry["path"], scope.in_workspace)
+            files[entry["path"]] = await documents.text(key) or ""
+        return files
+
+    async def is_participant(session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        return await sessions.role_of(session_id, user_id) is not None
+
+    docker = app[DOCKER]
+    app[DEPLOYMENTS] = Deployments(
+        pool,
+        Containers(docker) if docker is not None else None,
+        dict(load_runtimes()),
+        Limits.from_settings(settings),
+        settings.base_url,
+        session_files,
+        events.emit,
+        AuditLog(),
+        app[TASKS],
+    )
+    preview = PreviewProxy(pool, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant)
+    app[PREVIEW] = preview
+    yield
+    await preview.close()
+
+
+async def _preview(request: web.Request) -> web.StreamResponse:
+    return await request.app[PREVIEW].handle(request)
+
+
+async def _preview_root(request: web.Request) -> web.StreamResponse:
+    raise web.HTTPFound(f"/preview/{request.match_info['deployment_id']}/")
+
+
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[request_id_middleware, error_middleware],
@@ -308,6 +363,7 @@ def build_app(settings: Settings) -> web.Application:
             _accounts,
             _workspace_documents,
             _live_sessions,
+            _deployments,
         ]
     )
     auth_errors.install()
@@ -315,6 +371,9 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(auth_routes.routes)
     app.add_routes(workspace_routes.routes)
     app.add_routes(session_routes.routes)
+    app.add_routes(deployment_routes.routes)
+    app.router.add_route("*", "/preview/{deployment_id}", _preview_root)
+    app.router.add_route("*", "/preview/{deployment_id}/{tail:.*}", _preview)
     app[REALTIME] = RealtimeServer(settings)
     app[REALTIME].attach(app)
     return app

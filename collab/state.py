@@ -18,6 +18,8 @@ from collab.sessions.service import SessionService
 from collab.workspace_documents.service import WorkspaceDocuments
 from config import Settings
 from containers.engine import DockerEngine
+from containers.lifecycle import Deployments
+from containers.preview import PreviewProxy
 
 SETTINGS = web.AppKey("settings", Settings)
 SIGNING_KEYS = web.AppKey("signing_keys", SigningKeys)
@@ -44,3 +46,5 @@ REALTIME = web.AppKey("realtime", RealtimeServer)
 SESSIONS = web.AppKey("sessions", SessionService)
 DOCUMENTS = web.AppKey("documents", DocumentService)
 WORKSPACE_DOCUMENTS = web.AppKey("workspace_documents", WorkspaceDocuments)
+DEPLOYMENTS = web.AppKey("deployments", Deployments)
+PREVIEW = web.AppKey("preview", PreviewProxy)

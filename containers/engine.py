@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import functools
 import io
+import socket
 import tarfile
 import threading
 from collections.abc import Callable
@@ -18,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import docker
+from docker.constants import MINIMUM_DOCKER_API_VERSION
 from docker.errors import DockerException, ImageNotFound, NotFound
 
 from config.runtimes import Runtime
@@ -37,15 +39,35 @@ class DockerEngine:
         self._client: docker.DockerClient | None = None
         self._lock = threading.Lock()
 
+    def _check_socket(self) -> None:
+        """docker-py leaks its socket when a unix-socket connect fails; fail first, cleanly."""
+        if not self.base_url.startswith("unix://"):
+            return
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+            probe.settimeout(5)
+            try:
+                probe.connect(self.base_url.removeprefix("unix://"))
+            except OSError as exc:
+                raise DockerUnavailable(f"{self.base_url}: {exc}") from exc
+
     def _get_client(self) -> docker.DockerClient:
+        self._check_socket()
         with self._lock:
             if self._client is None:
+                # Ask the engine its API version with a client we close ourselves: the SDK's
+                # own "auto" probe leaks its connection when the engine does not answer.
+                probe = docker.APIClient(
+                    base_url=self.base_url, version=MINIMUM_DOCKER_API_VERSION, timeout=5
+                )
                 try:
-                    self._client = docker.DockerClient(
-                        base_url=self.base_url, timeout=self._timeout
-                    )
-                except DockerException as exc:
+                    version = probe.version(api_version=False)["ApiVersion"]
+                except (DockerException, OSError, KeyError) as exc:
                     raise DockerUnavailable(str(exc)) from exc
+                finally:
+                    probe.close()
+                self._client = docker.DockerClient(
+                    base_url=self.base_url, version=version, timeout=self._timeout
+                )
             return self._client
 
     async def run(self, call: Callable[[docker.DockerClient], T]) -> T:
@@ -167,7 +189,12 @@ class Containers:
         return attrs
 
     async def logs(self, container_id: str, tail: int) -> str:
-        raw: bytes = await self._engine.run(
-            lambda client: client.containers.get(container_id).logs(tail=tail)
-        )
+        def read(client: docker.DockerClient) -> bytes:
+            try:
+                logs: bytes = client.containers.get(container_id).logs(tail=tail)
+            except NotFound:
+                return b""  # the container is gone with its logs
+            return logs
+
+        raw = await self._engine.run(read)
         return raw.decode(errors="replace")

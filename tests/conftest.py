@@ -81,7 +81,9 @@ async def app(settings: Settings) -> web.Application:
 
 
 @pytest.fixture
-async def client(aiohttp_client: Any, app: web.Application) -> TestClient:  # type: ignore[type-arg]
+async def client(app: web.Application, aiohttp_client: Any) -> TestClient:  # type: ignore[type-arg]
+    # `app` (and through it the test database) first, so the app shuts down before the
+    # database is dropped: fixtures are torn down in reverse order.
     return await aiohttp_client(app)
 
 
@@ -106,7 +108,7 @@ def docker_host() -> str:
 
 @pytest.fixture
 async def make_client(
-    aiohttp_client: Any, database_url: str, clean_redis: str, tmp_path: Path
+    database_url: str, clean_redis: str, tmp_path: Path, aiohttp_client: Any
 ) -> Any:
     """Build a client for an app with some settings changed."""
 
@@ -116,3 +118,13 @@ async def make_client(
         )
 
     return make
+
+
+@pytest.fixture(scope="session")
+def runtime_images(docker_host: str) -> str:
+    """Every catalogue image, built as an operator builds them (`collab runtimes build`)."""
+    from tests.support import run_collab
+
+    done = run_collab("runtimes", "build", env={"COLLAB_DOCKER_HOST": docker_host})
+    assert done.returncode == 0, done.stderr
+    return docker_host

@@ -56,12 +56,15 @@ def test_a_broken_catalogue_says_which_runtime(tmp_path: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def built(docker_host: str) -> str:
-    """`collab runtimes build`, run as an operator runs it."""
-    done = run_collab("runtimes", "build", env={"COLLAB_DOCKER_HOST": docker_host})
-    assert done.returncode == 0, done.stderr
-    assert done.stdout.count("built ") == len(load_runtimes())
-    return docker_host
+def built(runtime_images: str) -> str:
+    return runtime_images
+
+
+def test_runtimes_build_reports_each_image(runtime_images: str) -> None:
+    done = run_collab("runtimes", "build", "html", env={"COLLAB_DOCKER_HOST": runtime_images})
+    assert done.returncode == 0 and done.stdout.startswith("built collab-runtime-html:1")
+    unknown = run_collab("runtimes", "build", "cobol", env={"COLLAB_DOCKER_HOST": runtime_images})
+    assert unknown.returncode == 2 and "cobol" in unknown.stderr
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ from redis.asyncio import Redis
 from collab.documents.store import DocumentStore
 from collab.sessions.service import SessionService
 from collab.sessions.store import SessionStore, participant_json
+from containers.lifecycle import deployment_json
 
 PRESENCE_KEY = "collab:presence:{}"
 
@@ -77,7 +78,14 @@ class Presence:
                 {"path": f.path, "size": f.size, "updated_at": f.updated_at.isoformat()}
                 for f in files
             ],
-            "deployments": [],
+            "deployments": [
+                deployment_json(r)
+                for r in await self.pool.fetch(
+                    "SELECT * FROM deployments WHERE session_id = $1 "
+                    "AND status IN ('starting', 'running') ORDER BY created_at",
+                    session_id,
+                )
+            ],
         }
 
     async def _arrive(self, session_id: uuid.UUID, user_id: uuid.UUID, sid: str) -> None:

@@ -1,0 +1,2 @@
+ALTER TABLE deployments DROP COLUMN IF EXISTS reason, DROP COLUMN IF EXISTS public,
+    DROP COLUMN IF EXISTS runtime;

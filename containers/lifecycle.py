@@ -1,0 +1,389 @@
+"""Deployment decisions: start a session's code in a container, stop it, archive it.
+
+Status moves starting → running → stopping → stopped, or to failed with a reason (image
+missing, app exited, app did not answer on its port in time). "running" means the app
+really answered HTTP on its port. Every change is pushed to the session's sockets as
+`deployment:status` and audited; a stopped or failed deployment is archived in
+`past_deployments` with how long it ran and why it stopped. The Docker SDK runs off the
+event loop (`containers.engine`); the start itself runs as an owned background task.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+import logging
+import random
+import socket
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import aiohttp
+import asyncpg
+
+from auth.audit import AuditEntry, AuditLog
+from auth.background import BackgroundTasks
+from auth.context import Actor
+from auth.errors import NotFound, RateLimited, Unavailable, ValidationFailed
+from config import Settings
+from config.runtimes import Runtime
+from containers.engine import Containers, ContainerSpec, DockerUnavailable
+
+log = logging.getLogger(__name__)
+
+
+class Status(enum.StrEnum):
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+    FAILED = "failed"
+
+
+LIVE = (Status.STARTING, Status.RUNNING, Status.STOPPING)
+
+# What the lifecycle needs to know of a session, asked through the session service.
+SessionFiles = Callable[[uuid.UUID], Awaitable[dict[str, str]]]
+Announce = Callable[[uuid.UUID, str, dict[str, Any]], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Limits:
+    port_min: int
+    port_max: int
+    start_timeout: float
+    per_user: int
+    per_session: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Limits:
+        return cls(
+            settings.deploy_port_min,
+            settings.deploy_port_max,
+            settings.deploy_start_timeout_seconds,
+            settings.deploy_max_per_user,
+            settings.deploy_max_per_session,
+        )
+
+
+def _port_is_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
+def deployment_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "deployment_id": str(row["deployment_id"]),
+        "session_id": str(row["session_id"]),
+        "status": row["status"],
+        "deployment_url": row["deployment_url"],
+        "runtime": row["runtime"],
+        "public": row["public"],
+        "reason": row["reason"],
+        "created_at": row["created_at"].isoformat(),
+        "started_at": row["started_at"].isoformat() if row["started_at"] else None,
+        "stopped_at": row["stopped_at"].isoformat() if row["stopped_at"] else None,
+    }
+
+
+class Deployments:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        containers: Containers | None,
+        runtimes: dict[str, Runtime],
+        limits: Limits,
+        base_url: str,
+        session_files: SessionFiles,
+        announce: Announce,
+        audit: AuditLog,
+        tasks: BackgroundTasks,
+    ) -> None:
+        self._pool = pool
+        self._containers = containers
+        self._runtimes = runtimes
+        self._limits = limits
+        self._base_url = base_url
+        self._session_files = session_files
+        self._announce = announce
+        self._audit = audit
+        self._tasks = tasks
+
+    def url_of(self, deployment_id: uuid.UUID) -> str:
+        return f"{self._base_url}/preview/{deployment_id}/"
+
+    def runtime_for(self, language: str, framework: str | None) -> Runtime:
+        for name in (f"{language}-{framework}" if framework else None, language):
+            if name and name in self._runtimes:
+                return self._runtimes[name]
+        raise ValidationFailed(
+            {
+                "language": f"no runtime for {language!r}; available: "
+                f"{', '.join(sorted(self._runtimes))}"
+            }
+        )
+
+    # -- starting ---------------------------------------------------------------------------
+
+    async def deploy(self, actor: Actor, session: asyncpg.Record, public: bool) -> dict[str, Any]:
+        if self._containers is None:
+            raise Unavailable("Deployments need a Docker Engine: set COLLAB_DOCKER_HOST.")
+        runtime = self.runtime_for(session["language"], session["framework"])
+        try:
+            if not await self._containers.has_image(runtime):
+                raise Unavailable(
+                    f"The {runtime.name} image is not built yet: run `collab runtimes build`."
+                )
+        except DockerUnavailable:
+            raise Unavailable("The Docker Engine does not answer.") from None
+        deployment_id = uuid.uuid4()
+        row = await self._reserve(actor, session["session_id"], deployment_id, runtime, public)
+        await self._audit.record(
+            self._pool,
+            AuditEntry(
+                "deployment.started",
+                actor.user_id,
+                session["ws_id"],
+                "deployment",
+                str(deployment_id),
+                new_value={"runtime": runtime.name, "public": public},
+            ),
+            actor.client,
+        )
+        await self._status(row["session_id"], deployment_id, Status.STARTING)
+        self._tasks.spawn(self._start(row, runtime), f"deploy:{deployment_id}")
+        return {
+            "deployment_id": str(deployment_id),
+            "status": Status.STARTING.value,
+            "deployment_url": row["deployment_url"],
+        }
+
+    async def _reserve(
+        self,
+        actor: Actor,
+        session_id: uuid.UUID,
+        deployment_id: uuid.UUID,
+        runtime: Runtime,
+        public: bool,
+    ) -> asyncpg.Record:
+        """Insert the row with a free host port, within the quotas."""
+        for _ in range(20):
+            try:
+                async with self._pool.acquire() as conn, conn.transaction():
+                    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('collab-deploy'))")
+                    counts = await conn.fetchrow(
+                        """SELECT count(*) FILTER (WHERE owner_id = $1) AS mine,
+                                  count(*) FILTER (WHERE session_id = $2) AS here
+                           FROM deployments WHERE status = ANY($3::varchar[])""",
+                        actor.user_id,
+                        session_id,
+                        list(LIVE),
+                    )
+                    if counts["mine"] >= self._limits.per_user:
+                        raise RateLimited(60)
+                    if counts["here"] >= self._limits.per_session:
+                        raise RateLimited(60)
+                    used = {
+                        r["port"]
+                        for r in await conn.fetch(
+                            "SELECT port FROM deployments WHERE status = ANY($1::varchar[])",
+                            list(LIVE),
+                        )
+                    }
+                    port = self._free_port(used)
+                    row: asyncpg.Record = await conn.fetchrow(
+                        """INSERT INTO deployments (deployment_id, session_id, deployment_url,
+                               port, status, owner_id, runtime, public)
+                           VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7) RETURNING *""",
+                        deployment_id,
+                        session_id,
+                        self.url_of(deployment_id),
+                        port,
+                        actor.user_id,
+                        runtime.name,
+                        public,
+                    )
+                    return row
+            except asyncpg.UniqueViolationError:
+                continue  # another process took that port between our read and insert
+        raise Unavailable("No free port for a deployment; try again.")
+
+    def _free_port(self, used: set[int]) -> int:
+        candidates = list(range(self._limits.port_min, self._limits.port_max + 1))
+        random.shuffle(candidates)
+        for port in candidates:
+            if port not in used and _port_is_free(port):
+                return port
+        raise Unavailable("Every deployment port is in use.")
+
+    async def _start(self, row: asyncpg.Record, runtime: Runtime) -> None:
+        assert self._containers is not None
+        deployment_id, port = row["deployment_id"], row["port"]
+        try:
+            files = await self._session_files(row["session_id"])
+            container_id = await self._containers.start(
+                ContainerSpec(runtime, str(deployment_id), port, files)
+            )
+            await self._pool.execute(
+                "UPDATE deployments SET container_id = $2 WHERE deployment_id = $1",
+                deployment_id,
+                container_id,
+            )
+            reason = await self._wait_until_answering(container_id, port)
+        except DockerUnavailable as exc:
+            reason = f"the Docker Engine failed: {exc}"[:500]
+        if reason is None:
+            await self._pool.execute(
+                "UPDATE deployments SET status = 'running', started_at = now(), "
+                "last_active = now() WHERE deployment_id = $1 AND status = 'starting'",
+                deployment_id,
+            )
+            await self._status(row["session_id"], deployment_id, Status.RUNNING)
+        else:
+            await self.finish(deployment_id, Status.FAILED, reason)
+
+    async def _wait_until_answering(self, container_id: str, port: int) -> str | None:
+        """None once the app answers HTTP; otherwise why it never will."""
+        assert self._containers is not None
+        deadline = asyncio.get_running_loop().time() + self._limits.start_timeout
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
+            while asyncio.get_running_loop().time() < deadline:
+                with contextlib.suppress(aiohttp.ClientError, TimeoutError):
+                    async with http.get(f"http://127.0.0.1:{port}/"):
+                        return None
+                state = (await self._containers.inspect(container_id))["State"]
+                if not state.get("Running"):
+                    logs = (await self._containers.logs(container_id, 5)).strip()
+                    return f"the app exited with code {state.get('ExitCode')}: {logs}"[:500]
+                await asyncio.sleep(0.2)
+        return f"the app did not answer on port {port} within {self._limits.start_timeout:g}s"
+
+    # -- stopping and archiving --------------------------------------------------------------
+
+    async def stop(self, actor: Actor | None, deployment_id: uuid.UUID, reason: str) -> None:
+        await self.finish(deployment_id, Status.STOPPED, reason, actor)
+
+    async def finish(
+        self, deployment_id: uuid.UUID, status: Status, reason: str, actor: Actor | None = None
+    ) -> None:
+        """Stop (or fail) a deployment: remove its container, archive it. Idempotent."""
+        row = await self._pool.fetchrow(
+            "UPDATE deployments SET status = 'stopping', reason = $2 WHERE deployment_id = $1 "
+            "AND status IN ('starting', 'running') RETURNING *",
+            deployment_id,
+            reason[:500],
+        )
+        if row is None:
+            return
+        await self._status(row["session_id"], deployment_id, Status.STOPPING)
+        if row["container_id"] and self._containers is not None:
+            try:
+                await self._containers.remove(row["container_id"])
+            except DockerUnavailable:
+                log.warning(
+                    "could not remove the container of %s; the reconciler will", deployment_id
+                )
+        async with self._pool.acquire() as conn, conn.transaction():
+            done = await conn.fetchrow(
+                "UPDATE deployments SET status = $2, stopped_at = now() WHERE deployment_id = $1 "
+                "RETURNING *",
+                deployment_id,
+                status.value,
+            )
+            await conn.execute(
+                """INSERT INTO past_deployments (original_deployment_id, session_id,
+                       deployment_url, container_id, port, owner_id, created_at, started_at,
+                       stopped_at, total_runtime_minutes, reason_for_stop)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
+                           coalesce(ceil(extract(epoch FROM $9::timestamptz - $8::timestamptz) / 60), 0)::bigint, $10)
+                   ON CONFLICT (original_deployment_id) DO NOTHING""",
+                deployment_id,
+                done["session_id"],
+                done["deployment_url"],
+                done["container_id"],
+                done["port"],
+                done["owner_id"],
+                done["created_at"],
+                done["started_at"],
+                done["stopped_at"],
+                reason[:255],
+            )
+        await self._audit.record(
+            self._pool,
+            AuditEntry(
+                f"deployment.{status.value}",
+                actor.user_id if actor else None,
+                None,
+                "deployment",
+                str(deployment_id),
+                new_value={"reason": reason},
+            ),
+            actor.client if actor else None,
+        )
+        await self._status(done["session_id"], deployment_id, status)
+
+    async def _status(
+        self, session_id: uuid.UUID, deployment_id: uuid.UUID, status: Status
+    ) -> None:
+        await self._announce(
+            session_id,
+            "deployment:status",
+            {
+                "deployment_id": str(deployment_id),
+                "status": status.value,
+                "deployment_url": self.url_of(deployment_id),
+            },
+        )
+
+    # -- reading -------------------------------------------------------------------------------
+
+    async def get(self, deployment_id: uuid.UUID) -> asyncpg.Record:
+        row = await self._pool.fetchrow(
+            "SELECT * FROM deployments WHERE deployment_id = $1", deployment_id
+        )
+        if row is None:
+            raise NotFound("No such deployment.")
+        return row
+
+    async def live_for(self, session_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM deployments WHERE session_id = $1 AND status IN "
+            "('starting', 'running') ORDER BY created_at",
+            session_id,
+        )
+        return [deployment_json(r) for r in rows]
+
+    async def past_for(self, session_id: uuid.UUID) -> list[dict[str, Any]]:
+        rows = await self._pool.fetch(
+            "SELECT * FROM past_deployments WHERE session_id = $1 ORDER BY stopped_at DESC",
+            session_id,
+        )
+        return [
+            {
+                "past_deployment_id": str(r["past_deployment_id"]),
+                "deployment_id": str(r["original_deployment_id"])
+                if r["original_deployment_id"]
+                else None,
+                "deployment_url": r["deployment_url"],
+                "started_at": r["started_at"].isoformat() if r["started_at"] else None,
+                "stopped_at": r["stopped_at"].isoformat(),
+                "total_runtime_minutes": r["total_runtime_minutes"],
+                "reason_for_stop": r["reason_for_stop"],
+            }
+            for r in rows
+        ]
+
+    async def logs(self, row: asyncpg.Record, tail: int) -> str:
+        if not row["container_id"] or self._containers is None:
+            return ""
+        try:
+            return await self._containers.logs(row["container_id"], tail)
+        except DockerUnavailable:
+            raise Unavailable("The Docker Engine does not answer.") from None

@@ -1,0 +1,236 @@
+"""Deployments on a real Docker Engine, previewed through the proxy."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import aiohttp
+import asyncpg
+import docker
+import pytest
+from aiohttp.test_utils import TestClient
+
+from containers.engine import LABEL_DEPLOYMENT
+from tests.live_support import LiveSession, Member, live_session, start_agent
+from tests.node_agent import NodeAgent
+
+Client = TestClient  # type: ignore[type-arg]
+
+
+@pytest.fixture
+async def client(make_client: Any, runtime_images: str) -> Client:
+    client: Client = await make_client(docker_host=runtime_images, deploy_start_timeout_seconds=15)
+    return client
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[NodeAgent]:
+    node = await start_agent()
+    yield node
+    await node.stop()
+
+
+async def session_with_files(
+    client: Client, agent: NodeAgent, language: str, files: dict[str, str], prefix: str = ""
+) -> LiveSession:
+    live = await live_session(client, prefix)
+    await client.patch(
+        f"/api/sessions/{live.session_id}", json={"language": language}, headers=live.owner.headers
+    )
+    url = str(client.make_url("")).rstrip("/")
+    for i, (path, text) in enumerate(files.items()):
+        name = f"{prefix}w{i}"
+        await agent.call(
+            "connect", name=name, url=url, room=live.room(path), token=live.owner.token
+        )
+        await agent.call("insert", name=name, index=0, text=text)
+        await agent.call("close", name=name)
+    await asyncio.sleep(0.3)
+    return live
+
+
+async def deploy(client: Client, who: Member, live: LiveSession, **body: Any) -> dict[str, Any]:
+    response = await client.post(
+        f"/api/sessions/{live.session_id}/deployments", json=body, headers=who.headers
+    )
+    assert response.status == 202, await response.text()
+    started: dict[str, Any] = await response.json()
+    assert started["status"] == "starting"
+    assert started["deployment_url"].endswith(f"/preview/{started['deployment_id']}/")
+    return started
+
+
+async def wait_status(
+    client: Client, who: Member, deployment_id: str, *wanted: str
+) -> dict[str, Any]:
+    for _ in range(150):
+        response = await client.get(f"/api/deployments/{deployment_id}", headers=who.headers)
+        body: dict[str, Any] = await response.json()
+        if body["status"] in wanted:
+            return body
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"deployment stuck in {body}")
+
+
+async def test_deploy_preview_stop_and_archive(
+    client: Client, agent: NodeAgent, database_url: str, runtime_images: str
+) -> None:
+    live = await session_with_files(
+        client, agent, "html", {"index.html": "<h1>It works</h1>", "about.html": "about"}
+    )
+    started = await deploy(client, live.editor, live)
+    did = started["deployment_id"]
+    running = await wait_status(client, live.editor, did, "running", "failed")
+    assert running["status"] == "running", running
+    listed = await (
+        await client.get(
+            f"/api/sessions/{live.session_id}/deployments", headers=live.viewer.headers
+        )
+    ).json()
+    assert [d["deployment_id"] for d in listed] == [did]
+
+    preview = f"/preview/{did}/"
+    assert (await client.get(preview)).status == 401  # private by default
+    first = await client.get(f"{preview}?token={live.viewer.token}", allow_redirects=False)
+    assert first.status == 302 and first.headers["Location"] == preview
+    cookie = first.cookies["collab_preview"]
+    assert cookie["path"] == preview and cookie["httponly"]
+    page = await client.get(preview, cookies={"collab_preview": cookie.value})
+    assert page.status == 200 and await page.text() == "<h1>It works</h1>"
+    other = await client.get(f"{preview}about.html", cookies={"collab_preview": cookie.value})
+    assert await other.text() == "about"
+
+    logs = await client.get(f"/api/deployments/{did}/logs?tail=5", headers=live.viewer.headers)
+    assert logs.status == 200 and "text/plain" in logs.headers["Content-Type"]
+
+    stopped = await client.post(f"/api/deployments/{did}/stop", headers=live.editor.headers)
+    assert stopped.status == 202
+    assert (await wait_status(client, live.editor, did, "stopped"))[
+        "reason"
+    ] == "stopped on request"
+    past = await (
+        await client.get(
+            f"/api/sessions/{live.session_id}/past-deployments", headers=live.viewer.headers
+        )
+    ).json()
+    assert [(p["deployment_id"], p["reason_for_stop"]) for p in past] == [
+        (did, "stopped on request")
+    ]
+    assert past[0]["total_runtime_minutes"] >= 0 and past[0]["started_at"]
+    engine = docker.DockerClient(base_url=runtime_images)
+    assert not engine.containers.list(all=True, filters={"label": f"{LABEL_DEPLOYMENT}={did}"})
+    engine.close()
+    conn = await asyncpg.connect(database_url)
+    try:
+        viewers = await conn.fetch("SELECT user_id::text, role FROM deployment_participants")
+    finally:
+        await conn.close()
+    assert [(v["user_id"], v["role"]) for v in viewers] == [(live.viewer.user_id, "viewer")]
+    assert (await client.get(preview, cookies={"collab_preview": cookie.value})).status == 503
+
+
+async def test_public_previews_are_open(client: Client, agent: NodeAgent) -> None:
+    live = await session_with_files(client, agent, "html", {"index.html": "public page"}, "p")
+    started = await deploy(client, live.owner, live, public=True)
+    await wait_status(client, live.owner, started["deployment_id"], "running")
+    async with (
+        aiohttp.ClientSession() as browser,
+        browser.get(
+            started["deployment_url"].replace(
+                "http://127.0.0.1:8000", str(client.make_url("")).rstrip("/")
+            )
+        ) as page,
+    ):
+        assert page.status == 200 and await page.text() == "public page"
+    await client.post(
+        f"/api/deployments/{started['deployment_id']}/stop", headers=live.owner.headers
+    )
+
+
+async def test_a_crashing_app_ends_failed_with_its_reason(client: Client, agent: NodeAgent) -> None:
+    live = await session_with_files(
+        client, agent, "python", {"main.py": "raise SystemExit('boom: missing config')"}, "c"
+    )
+    started = await deploy(client, live.owner, live)
+    failed = await wait_status(client, live.owner, started["deployment_id"], "failed")
+    assert "exited with code 1" in failed["reason"] and "boom" in failed["reason"]
+    past = await (
+        await client.get(
+            f"/api/sessions/{live.session_id}/past-deployments", headers=live.owner.headers
+        )
+    ).json()
+    assert "boom" in past[0]["reason_for_stop"]
+
+
+async def test_who_may_deploy(client: Client, agent: NodeAgent) -> None:
+    live = await session_with_files(client, agent, "cobol", {}, "w")
+    unknown = await client.post(
+        f"/api/sessions/{live.session_id}/deployments", json={}, headers=live.owner.headers
+    )
+    assert unknown.status == 422
+    assert "html" in (await unknown.json())["error"]["details"]["language"]
+    viewer = await client.post(
+        f"/api/sessions/{live.session_id}/deployments", json={}, headers=live.viewer.headers
+    )
+    assert viewer.status == 403
+    bad = await client.post(
+        f"/api/sessions/{live.session_id}/deployments", data=b"{", headers=live.owner.headers
+    )
+    assert bad.status == 400
+    assert (
+        await client.get("/api/deployments/not-a-uuid", headers=live.owner.headers)
+    ).status == 404
+
+
+async def test_concurrent_deploys_get_distinct_ports(
+    make_client: Any, runtime_images: str, agent: NodeAgent, database_url: str
+) -> None:
+    client = await make_client(
+        docker_host=runtime_images, deploy_max_per_user=50, deploy_max_per_session=50
+    )
+    live = await session_with_files(client, agent, "html", {"index.html": "x"}, "m")
+    responses = await asyncio.gather(
+        *(
+            client.post(
+                f"/api/sessions/{live.session_id}/deployments", json={}, headers=live.owner.headers
+            )
+            for _ in range(20)
+        )
+    )
+    assert [r.status for r in responses] == [202] * 20
+    ids = [(await r.json())["deployment_id"] for r in responses]
+    conn = await asyncpg.connect(database_url)
+    try:
+        ports = [r["port"] for r in await conn.fetch("SELECT port FROM deployments")]
+    finally:
+        await conn.close()
+    assert len(set(ports)) == 20
+    for did in ids:
+        await wait_status(client, live.owner, did, "running", "failed")
+        await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
+
+
+async def test_quotas(make_client: Any, runtime_images: str, agent: NodeAgent) -> None:
+    client = await make_client(docker_host=runtime_images, deploy_max_per_session=1)
+    live = await session_with_files(client, agent, "html", {"index.html": "q"}, "q")
+    first = await deploy(client, live.owner, live)
+    second = await client.post(
+        f"/api/sessions/{live.session_id}/deployments", json={}, headers=live.owner.headers
+    )
+    assert second.status == 429 and second.headers["Retry-After"]
+    await wait_status(client, live.owner, first["deployment_id"], "running")
+    await client.post(f"/api/deployments/{first['deployment_id']}/stop", headers=live.owner.headers)
+
+
+async def test_no_docker_means_503_not_a_crash(
+    make_client: Any, agent: NodeAgent, tmp_path: Any
+) -> None:
+    client = await make_client(docker_host=f"unix://{tmp_path}/nothing.sock")
+    live = await session_with_files(client, agent, "html", {"index.html": "x"}, "n")
+    response = await client.post(
+        f"/api/sessions/{live.session_id}/deployments", json={}, headers=live.owner.headers
+    )
+    assert response.status == 503
+    assert (await response.json())["error"]["code"] == "unavailable"
