@@ -301,8 +301,9 @@ class Deployments:
                 """INSERT INTO past_deployments (original_deployment_id, session_id,
                        deployment_url, container_id, port, owner_id, created_at, started_at,
                        stopped_at, total_runtime_minutes, reason_for_stop)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9,
-                           coalesce(ceil(extract(epoch FROM $9::timestamptz - $8::timestamptz) / 60), 0)::bigint, $10)
+                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce(ceil(
+                       extract(epoch FROM $9::timestamptz - $8::timestamptz) / 60), 0)::bigint,
+                       $10)
                    ON CONFLICT (original_deployment_id) DO NOTHING""",
                 deployment_id,
                 done["session_id"],
