@@ -234,3 +234,69 @@ async def test_no_docker_means_503_not_a_crash(
     )
     assert response.status == 503
     assert (await response.json())["error"]["code"] == "unavailable"
+
+
+WS_ECHO = r'''
+import base64, hashlib, os, socket, struct, threading
+GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+def recvn(conn, n):
+    data = b""
+    while len(data) < n:
+        chunk = conn.recv(n - len(data))
+        if not chunk:
+            raise ConnectionError
+        data += chunk
+    return data
+def handle(conn):
+    data = b""
+    while b"\r\n\r\n" not in data:
+        data += conn.recv(4096)
+    head = data.decode("latin1")
+    if "upgrade: websocket" not in head.lower():
+        prefix = [l.split(":", 1)[1].strip() for l in head.split("\r\n")
+                  if l.lower().startswith("x-forwarded-prefix")]
+        body = ("ok " + (prefix[0] if prefix else "-")).encode()
+        conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n"
+                     % len(body) + body)
+        conn.close()
+        return
+    key = [l.split(":", 1)[1].strip() for l in head.split("\r\n")
+           if l.lower().startswith("sec-websocket-key")][0]
+    accept = base64.b64encode(hashlib.sha1((key + GUID).encode()).digest()).decode()
+    conn.sendall(("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n"
+                  "Connection: Upgrade\r\nSec-WebSocket-Accept: %s\r\n\r\n" % accept).encode())
+    while True:
+        first, second = recvn(conn, 2)
+        length = second & 0x7F
+        if length == 126:
+            length = struct.unpack("!H", recvn(conn, 2))[0]
+        mask = recvn(conn, 4)
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(recvn(conn, length)))
+        if first & 0x0F == 8:
+            conn.close()
+            return
+        reply = b"echo:" + payload
+        conn.sendall(bytes([0x81, len(reply)]) + reply)
+server = socket.create_server(("", int(os.environ["PORT"])))
+while True:
+    conn, _ = server.accept()
+    threading.Thread(target=handle, args=(conn,), daemon=True).start()
+'''
+
+
+async def test_websockets_and_forwarded_headers_pass_through_the_proxy(
+    client: Client, agent: NodeAgent
+) -> None:
+    live = await session_with_files(client, agent, "python", {"main.py": WS_ECHO}, "ws")
+    started = await deploy(client, live.owner, live)
+    did = started["deployment_id"]
+    assert (await wait_status(client, live.owner, did, "running", "failed"))["status"] == "running"
+    page = await client.get(f"/preview/{did}/", headers=live.owner.headers)
+    assert await page.text() == f"ok /preview/{did}"
+    async with client.session.ws_connect(client.make_url(f"/preview/{did}/socket"),
+                                         headers=live.owner.headers) as ws:
+        for text in ("hello", "through the proxy"):
+            await ws.send_str(text)
+            message = await ws.receive(timeout=5)
+            assert message.data == f"echo:{text}"
+    await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
