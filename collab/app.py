@@ -80,9 +80,10 @@ from collab.workspace_documents.service import WorkspaceDocuments
 from collab.workspace_documents.store import WorkspaceDocumentStore
 from config import Settings
 from config.runtimes import load_runtimes
-from containers.engine import Containers, DockerEngine
+from containers.engine import Containers, DockerEngine, DockerUnavailable
 from containers.lifecycle import Deployments, Limits
 from containers.preview import PreviewProxy
+from containers.reaper import Reaper
 
 log = logging.getLogger(__name__)
 
@@ -335,7 +336,25 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
     )
     preview = PreviewProxy(pool, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant)
     app[PREVIEW] = preview
+    reaper = None
+    if docker is not None:
+        reaper = Reaper(
+            pool,
+            app[DEPLOYMENTS],
+            Containers(docker),
+            idle_seconds=settings.deploy_idle_seconds,
+            max_lifetime_seconds=settings.deploy_max_lifetime_seconds,
+            interval=settings.deploy_check_interval_seconds,
+        )
+        try:
+            await reaper.reconcile()
+        except DockerUnavailable as exc:
+            log.warning("deployments not reconciled: Docker does not answer (%s)", exc)
+        reaper.start()
+    sessions.on_archived = app[DEPLOYMENTS].stop_session
     yield
+    if reaper is not None:
+        await reaper.stop()
     await preview.close()
 
 

@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     deploy_start_timeout_seconds: float = Field(default=30.0, gt=0)
     deploy_max_per_user: int = Field(default=3, ge=1)
     deploy_max_per_session: int = Field(default=2, ge=1)
+    deploy_idle_seconds: float = Field(default=600.0, gt=0)
+    deploy_max_lifetime_seconds: float = Field(default=4 * 3600.0, gt=0)
+    deploy_check_interval_seconds: float = Field(default=5.0, gt=0)
 
     smtp_url: SecretStr | None = None
     mail_from: str = "collab <noreply@localhost>"

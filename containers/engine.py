@@ -188,6 +188,29 @@ class Containers:
         )
         return attrs
 
+    async def managed(self) -> list[tuple[str, str, bool]]:
+        """(container id, deployment id, running) of every container carrying our label."""
+
+        def listing(client: docker.DockerClient) -> list[tuple[str, str, bool]]:
+            found = client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+            return [
+                (c.id, c.labels.get(LABEL_DEPLOYMENT, ""), c.status == "running") for c in found
+            ]
+
+        return await self._engine.run(listing)
+
+    async def state(self, container_id: str) -> dict[str, Any] | None:
+        """The container's State, None when it no longer exists."""
+
+        def read(client: docker.DockerClient) -> dict[str, Any] | None:
+            try:
+                state: dict[str, Any] = client.containers.get(container_id).attrs["State"]
+            except NotFound:
+                return None
+            return state
+
+        return await self._engine.run(read)
+
     async def logs(self, container_id: str, tail: int) -> str:
         def read(client: docker.DockerClient) -> bytes:
             try:

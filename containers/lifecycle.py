@@ -270,6 +270,16 @@ class Deployments:
     async def stop(self, actor: Actor | None, deployment_id: uuid.UUID, reason: str) -> None:
         await self.finish(deployment_id, Status.STOPPED, reason, actor)
 
+    async def stop_session(self, session_id: uuid.UUID) -> None:
+        """The session was archived: its deployments stop."""
+        rows = await self._pool.fetch(
+            "SELECT deployment_id FROM deployments WHERE session_id = $1 "
+            "AND status IN ('starting', 'running')",
+            session_id,
+        )
+        for row in rows:
+            await self.stop(None, row["deployment_id"], "session archived")
+
     async def finish(
         self, deployment_id: uuid.UUID, status: Status, reason: str, actor: Actor | None = None
     ) -> None:

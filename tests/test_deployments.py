@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -236,7 +237,7 @@ async def test_no_docker_means_503_not_a_crash(
     assert (await response.json())["error"]["code"] == "unavailable"
 
 
-WS_ECHO = r'''
+WS_ECHO = r"""
 import base64, hashlib, os, socket, struct, threading
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 def recvn(conn, n):
@@ -281,7 +282,7 @@ server = socket.create_server(("", int(os.environ["PORT"])))
 while True:
     conn, _ = server.accept()
     threading.Thread(target=handle, args=(conn,), daemon=True).start()
-'''
+"""
 
 
 async def test_websockets_and_forwarded_headers_pass_through_the_proxy(
@@ -293,10 +294,95 @@ async def test_websockets_and_forwarded_headers_pass_through_the_proxy(
     assert (await wait_status(client, live.owner, did, "running", "failed"))["status"] == "running"
     page = await client.get(f"/preview/{did}/", headers=live.owner.headers)
     assert await page.text() == f"ok /preview/{did}"
-    async with client.session.ws_connect(client.make_url(f"/preview/{did}/socket"),
-                                         headers=live.owner.headers) as ws:
+    async with client.session.ws_connect(
+        client.make_url(f"/preview/{did}/socket"), headers=live.owner.headers
+    ) as ws:
         for text in ("hello", "through the proxy"):
             await ws.send_str(text)
             message = await ws.receive(timeout=5)
             assert message.data == f"echo:{text}"
     await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
+
+
+async def test_idle_deployments_stop_by_themselves(
+    make_client: Any, runtime_images: str, agent: NodeAgent
+) -> None:
+    client = await make_client(
+        docker_host=runtime_images, deploy_idle_seconds=1, deploy_check_interval_seconds=0.5
+    )
+    live = await session_with_files(client, agent, "html", {"index.html": "idle"}, "i")
+    started = await deploy(client, live.owner, live)
+    stopped = await wait_status(client, live.owner, started["deployment_id"], "stopped")
+    assert stopped["reason"] == "idle"
+
+
+async def test_a_container_that_dies_ends_failed(
+    make_client: Any, runtime_images: str, agent: NodeAgent
+) -> None:
+    client = await make_client(docker_host=runtime_images, deploy_check_interval_seconds=0.5)
+    app = (
+        "import http.server, os, threading, time\n"
+        "threading.Timer(2, lambda: os._exit(3)).start()\n"
+        "http.server.HTTPServer(('', int(os.environ['PORT'])),"
+        " http.server.SimpleHTTPRequestHandler).serve_forever()\n"
+    )
+    live = await session_with_files(client, agent, "python", {"main.py": app}, "d")
+    started = await deploy(client, live.owner, live)
+    await wait_status(client, live.owner, started["deployment_id"], "running")
+    failed = await wait_status(client, live.owner, started["deployment_id"], "failed")
+    assert failed["reason"] == "the container exited with code 3"
+
+
+async def test_archiving_the_session_stops_its_deployments(
+    client: Client, agent: NodeAgent
+) -> None:
+    live = await session_with_files(client, agent, "html", {"index.html": "a"}, "ar")
+    started = await deploy(client, live.owner, live)
+    await wait_status(client, live.owner, started["deployment_id"], "running")
+    await client.patch(
+        f"/api/sessions/{live.session_id}", json={"status": "archived"}, headers=live.owner.headers
+    )
+    stopped = await wait_status(client, live.owner, started["deployment_id"], "stopped")
+    assert stopped["reason"] == "session archived"
+
+
+async def test_restarting_the_manager_reconciles(
+    make_client: Any, runtime_images: str, agent: NodeAgent, database_url: str
+) -> None:
+    first = await make_client(docker_host=runtime_images)
+    live = await session_with_files(first, agent, "html", {"index.html": "survivor"}, "r")
+    kept = await deploy(first, live.owner, live)
+    await wait_status(first, live.owner, kept["deployment_id"], "running")
+    conn = await asyncpg.connect(database_url)
+    lost = uuid.uuid4()
+    try:
+        await conn.execute(
+            "INSERT INTO deployments (deployment_id, session_id, deployment_url, owner_id, port,"
+            " status, runtime, container_id) VALUES ($1, $2::uuid, 'http://x', $3::uuid, 29998,"
+            " 'running', 'html', 'gone')",
+            lost,
+            live.session_id,
+            live.owner.user_id,
+        )
+    finally:
+        await conn.close()
+    engine = docker.DockerClient(base_url=runtime_images)
+    stranger = engine.containers.run(
+        "collab-runtime-html:1",
+        ["/bin/busybox", "sleep", "300"],
+        detach=True,
+        labels={"collab.managed": "true", LABEL_DEPLOYMENT: str(uuid.uuid4())},
+    )
+    await first.close()  # the manager goes away; its containers keep running
+
+    second = await make_client(docker_host=runtime_images)
+    adopted = await wait_status(second, live.owner, kept["deployment_id"], "running")
+    assert adopted["status"] == "running"
+    page = await second.get(f"/preview/{kept['deployment_id']}/", headers=live.owner.headers)
+    assert await page.text() == "survivor"
+    orphan = await wait_status(second, live.owner, str(lost), "stopped")
+    assert orphan["reason"] == "orphaned"
+    with pytest.raises(docker.errors.NotFound):
+        engine.containers.get(stranger.id)
+    engine.close()
+    await second.post(f"/api/deployments/{kept['deployment_id']}/stop", headers=live.owner.headers)

@@ -56,6 +56,8 @@ class SessionService:
         self._base_url = base_url
         self._workspace_role_of = workspace_role_of
         self._count_for_workspace = count_for_workspace
+        # Set by the composition root: what else stops when a session is archived.
+        self.on_archived: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
     async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
         """The question the real-time layer asks on every connection.
@@ -164,6 +166,8 @@ class SessionService:
             fresh = await self._store.with_role(conn, session_id, actor.user_id)
         assert fresh is not None
         session = session_json(fresh)
+        if changes.get("status") == "archived" and self.on_archived is not None:
+            await self.on_archived(session_id)
         if changes:
             await self._events.emit(session_id, "session:updated", session | {"role": None})
         return session

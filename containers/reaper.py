@@ -1,0 +1,138 @@
+"""Keeping deployments honest: what runs is what the database says, and nothing runs
+forever.
+
+The reaper (every few seconds, on every process; stopping is idempotent) stops a running
+deployment when its container died (failed, with the exit code), when it has had no preview
+traffic and no live participant for the idle time, or when it reaches its maximum
+lifetime. The reconciler (at start-up) adopts containers that still run for live
+deployments, archives live deployments whose container is gone as `orphaned`, and removes
+containers that carry our label but belong to no live deployment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import uuid
+
+import asyncpg
+
+from containers.engine import Containers, DockerUnavailable
+from containers.lifecycle import Deployments, Status
+
+log = logging.getLogger(__name__)
+
+
+class Reaper:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        deployments: Deployments,
+        containers: Containers,
+        *,
+        idle_seconds: float,
+        max_lifetime_seconds: float,
+        interval: float,
+    ) -> None:
+        self._pool = pool
+        self._deployments = deployments
+        self._containers = containers
+        self._idle = idle_seconds
+        self._lifetime = max_lifetime_seconds
+        self._interval = interval
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._loop(), name="deploy:reaper")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+
+    async def _loop(self) -> None:
+        while True:
+            await asyncio.sleep(self._interval)
+            try:
+                await self.sweep()
+            except DockerUnavailable as exc:
+                log.warning("deployment reaper: Docker does not answer (%s)", exc)
+            except Exception:
+                log.exception("deployment reaper failed; it will run again")
+
+    async def sweep(self) -> None:
+        rows = await self._pool.fetch(
+            """SELECT d.deployment_id, d.container_id,
+                      d.last_active < now() - make_interval(secs => $1)
+                      AND NOT EXISTS (SELECT 1 FROM session_participants p
+                                      WHERE p.session_id = d.session_id AND p.is_active
+                                      AND p.last_active > now() - make_interval(secs => $1))
+                          AS idle,
+                      d.started_at < now() - make_interval(secs => $2) AS expired
+               FROM deployments d WHERE d.status = 'running'""",
+            self._idle,
+            self._lifetime,
+        )
+        for row in rows:
+            state = (
+                await self._containers.state(row["container_id"]) if row["container_id"] else None
+            )
+            if state is None or not state.get("Running"):
+                code = state.get("ExitCode") if state else "unknown"
+                await self._deployments.finish(
+                    row["deployment_id"], Status.FAILED, f"the container exited with code {code}"
+                )
+            elif row["expired"]:
+                await self._deployments.stop(None, row["deployment_id"], "maximum lifetime reached")
+            elif row["idle"]:
+                await self._deployments.stop(None, row["deployment_id"], "idle")
+
+    async def reconcile(self) -> tuple[int, int, int]:
+        """Return (adopted, orphaned, strangers removed)."""
+        containers = await self._containers.managed()
+        live = {
+            r["deployment_id"]: r
+            for r in await self._pool.fetch(
+                "SELECT deployment_id, container_id FROM deployments "
+                "WHERE status IN ('starting', 'running', 'stopping')"
+            )
+        }
+        running = {}
+        strangers = 0
+        for container_id, label, is_running in containers:
+            try:
+                deployment_id = uuid.UUID(label)
+            except ValueError:
+                deployment_id = None
+            if deployment_id in live and is_running:
+                running[deployment_id] = container_id
+            else:
+                await self._containers.remove(container_id)
+                strangers += 1
+        orphaned = 0
+        for deployment_id in live:
+            if deployment_id in running:
+                await self._pool.execute(
+                    "UPDATE deployments SET container_id = $2, status = 'running', "
+                    "started_at = coalesce(started_at, now()) WHERE deployment_id = $1",
+                    deployment_id,
+                    running[deployment_id],
+                )
+            else:
+                await self._pool.execute(
+                    "UPDATE deployments SET status = 'running' WHERE deployment_id = $1 "
+                    "AND status IN ('starting', 'stopping')",
+                    deployment_id,
+                )
+                await self._deployments.stop(None, deployment_id, "orphaned")
+                orphaned += 1
+        if strangers or orphaned:
+            log.warning(
+                "reconciled deployments: %d adopted, %d orphaned, %d strangers removed",
+                len(running),
+                orphaned,
+                strangers,
+            )
+        return len(running), orphaned, strangers
