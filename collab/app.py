@@ -352,6 +352,15 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
             log.warning("deployments not reconciled: Docker does not answer (%s)", exc)
         reaper.start()
     sessions.on_archived = app[DEPLOYMENTS].stop_session
+
+    async def files_changed(changed: dict[DocumentKey, str]) -> None:
+        by_session: dict[uuid.UUID, dict[str, str]] = {}
+        for key, text in changed.items():
+            for session_id in await sessions.sessions_sharing(key):
+                by_session.setdefault(session_id, {})[key.path] = text
+        await app[DEPLOYMENTS].write_changes(by_session)
+
+    documents.rooms.on_files_changed = files_changed
     yield
     if reaper is not None:
         await reaper.stop()

@@ -179,6 +179,13 @@ class Containers:
     async def start(self, spec: ContainerSpec) -> str:
         return await self._engine.run(lambda client: _create_and_start(client, spec))
 
+    async def put_files(self, container_id: str, files: dict[str, str]) -> None:
+        """Write files into a running container's /app (a volume, writable)."""
+        archive = files_archive(files)
+        await self._engine.run(
+            lambda client: client.containers.get(container_id).put_archive("/app", archive)
+        )
+
     async def remove(self, container_id: str) -> None:
         await self._engine.run(lambda client: _remove(client, container_id))
 

@@ -270,6 +270,26 @@ class Deployments:
     async def stop(self, actor: Actor | None, deployment_id: uuid.UUID, reason: str) -> None:
         await self.finish(deployment_id, Status.STOPPED, reason, actor)
 
+    async def write_changes(self, session_files: dict[uuid.UUID, dict[str, str]]) -> None:
+        """Edits of dynamic sessions go into their running containers (a reloading dev
+        server then shows them)."""
+        if self._containers is None or not session_files:
+            return
+        rows = await self._pool.fetch(
+            """SELECT d.deployment_id, d.container_id, d.session_id FROM deployments d
+               JOIN sessions s USING (session_id)
+               WHERE s.is_dynamic AND d.status = 'running' AND d.container_id IS NOT NULL
+                 AND d.session_id = ANY($1::uuid[])""",
+            list(session_files),
+        )
+        for row in rows:
+            try:
+                await self._containers.put_files(
+                    row["container_id"], session_files[row["session_id"]]
+                )
+            except DockerUnavailable as exc:
+                log.warning("could not update the files of %s: %s", row["deployment_id"], exc)
+
     async def stop_session(self, session_id: uuid.UUID) -> None:
         """The session was archived: its deployments stop."""
         rows = await self._pool.fetch(

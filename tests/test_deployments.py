@@ -386,3 +386,28 @@ async def test_restarting_the_manager_reconciles(
         engine.containers.get(stranger.id)
     engine.close()
     await second.post(f"/api/deployments/{kept['deployment_id']}/stop", headers=live.owner.headers)
+
+
+async def test_a_dynamic_sessions_edits_reach_the_running_container(
+    client: Client, agent: NodeAgent
+) -> None:
+    live = await session_with_files(client, agent, "html", {"index.html": "version 1"}, "dy")
+    await client.patch(f"/api/sessions/{live.session_id}", json={"is_dynamic": True},
+                       headers=live.owner.headers)
+    started = await deploy(client, live.owner, live)
+    did = started["deployment_id"]
+    await wait_status(client, live.owner, did, "running")
+    url = str(client.make_url("")).rstrip("/")
+    await agent.call("connect", name="editor", url=url, room=live.room("index.html"),
+                     token=live.editor.token)
+    await agent.call("waitText", name="editor", text="version 1")
+    await agent.call("insert", name="editor", index=-1, text=" + live edit")
+    text = ""
+    for _ in range(40):  # "within a second or two"
+        page = await client.get(f"/preview/{did}/", headers=live.owner.headers)
+        text = await page.text()
+        if text == "version 1 + live edit":
+            break
+        await asyncio.sleep(0.1)
+    assert text == "version 1 + live edit"
+    await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)

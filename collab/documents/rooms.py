@@ -37,6 +37,8 @@ SECONDS_PER_ACTIVE_MINUTE = 60.0
 # (namespace, event, payload, eio sids to send to)
 Sender = Callable[[str, str, bytes, list[str]], Awaitable[None]]
 FileCreated = Callable[[DocumentKey], Awaitable[None]]
+# Called about once a second with the current text of every file that changed since.
+FilesChanged = Callable[[dict[DocumentKey, str]], Awaitable[None]]
 
 
 class WorkspaceActivity(Protocol):
@@ -74,6 +76,7 @@ class DocumentRooms:
         self._last_tick = time.monotonic()
         self.on_file_created: FileCreated | None = None
         self.activity: WorkspaceActivity | None = None
+        self.on_files_changed: FilesChanged | None = None
         self.writer = BatchWriter(pool, store)
         self.fanout: DocumentFanout | None = None
 
@@ -111,8 +114,14 @@ class DocumentRooms:
     async def _record_sizes(self) -> None:
         """Write the sizes of files whose text changed, and workspace activity (kept off
         the edit path)."""
-        sizes = {key: room.size() for key in self._resized if (room := self._rooms.get(key))}
+        changed = {key: room.content() for key in self._resized if (room := self._rooms.get(key))}
+        sizes = {key: len(text.encode()) for key, text in changed.items()}
         self._resized.clear()
+        if changed and self.on_files_changed is not None:
+            try:
+                await self.on_files_changed(changed)
+            except Exception:
+                log.exception("passing changed files on failed")
         edits, self._edits = self._edits, Counter()
         minutes = self._active_minutes()
         if sizes:
