@@ -82,6 +82,7 @@ from config import Settings
 from config.runtimes import load_runtimes
 from containers.engine import Containers, DockerEngine, DockerUnavailable
 from containers.lifecycle import Deployments, Limits
+from containers.logs import LogFollowers
 from containers.preview import PreviewProxy
 from containers.reaper import Reaper
 
@@ -323,6 +324,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
         return await sessions.role_of(session_id, user_id) is not None
 
     docker = app[DOCKER]
+    logs = LogFollowers(docker, events.emit) if docker is not None else None
     app[DEPLOYMENTS] = Deployments(
         pool,
         Containers(docker) if docker is not None else None,
@@ -333,6 +335,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
         events.emit,
         AuditLog(),
         app[TASKS],
+        logs,
     )
     preview = PreviewProxy(pool, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant)
     app[PREVIEW] = preview
@@ -364,6 +367,8 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
     yield
     if reaper is not None:
         await reaper.stop()
+    if logs is not None:
+        await logs.close()
     await preview.close()
 
 

@@ -31,6 +31,7 @@ from auth.errors import NotFound, RateLimited, Unavailable, ValidationFailed
 from config import Settings
 from config.runtimes import Runtime
 from containers.engine import Containers, ContainerSpec, DockerUnavailable
+from containers.logs import LogFollowers
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +106,7 @@ class Deployments:
         announce: Announce,
         audit: AuditLog,
         tasks: BackgroundTasks,
+        logs: LogFollowers | None = None,
     ) -> None:
         self._pool = pool
         self._containers = containers
@@ -115,6 +117,7 @@ class Deployments:
         self._announce = announce
         self._audit = audit
         self._tasks = tasks
+        self._logs = logs
 
     def url_of(self, deployment_id: uuid.UUID) -> str:
         return f"{self._base_url}/preview/{deployment_id}/"
@@ -236,6 +239,7 @@ class Deployments:
                 deployment_id,
                 container_id,
             )
+            self.follow_logs(row["session_id"], deployment_id, container_id)
             reason = await self._wait_until_answering(container_id, port)
         except DockerUnavailable as exc:
             reason = f"the Docker Engine failed: {exc}"[:500]
@@ -289,6 +293,12 @@ class Deployments:
                 )
             except DockerUnavailable as exc:
                 log.warning("could not update the files of %s: %s", row["deployment_id"], exc)
+
+    def follow_logs(
+        self, session_id: uuid.UUID, deployment_id: uuid.UUID, container_id: str
+    ) -> None:
+        if self._logs is not None:
+            self._logs.follow(session_id, deployment_id, container_id)
 
     async def stop_session(self, session_id: uuid.UUID) -> None:
         """The session was archived: its deployments stop."""

@@ -95,7 +95,7 @@ class Reaper:
         live = {
             r["deployment_id"]: r
             for r in await self._pool.fetch(
-                "SELECT deployment_id, container_id FROM deployments "
+                "SELECT deployment_id, container_id, session_id FROM deployments "
                 "WHERE status IN ('starting', 'running', 'stopping')"
             )
         }
@@ -119,6 +119,9 @@ class Reaper:
                     "started_at = coalesce(started_at, now()) WHERE deployment_id = $1",
                     deployment_id,
                     running[deployment_id],
+                )
+                self._deployments.follow_logs(
+                    live[deployment_id]["session_id"], deployment_id, running[deployment_id]
                 )
             else:
                 await self._pool.execute(

@@ -392,14 +392,16 @@ async def test_a_dynamic_sessions_edits_reach_the_running_container(
     client: Client, agent: NodeAgent
 ) -> None:
     live = await session_with_files(client, agent, "html", {"index.html": "version 1"}, "dy")
-    await client.patch(f"/api/sessions/{live.session_id}", json={"is_dynamic": True},
-                       headers=live.owner.headers)
+    await client.patch(
+        f"/api/sessions/{live.session_id}", json={"is_dynamic": True}, headers=live.owner.headers
+    )
     started = await deploy(client, live.owner, live)
     did = started["deployment_id"]
     await wait_status(client, live.owner, did, "running")
     url = str(client.make_url("")).rstrip("/")
-    await agent.call("connect", name="editor", url=url, room=live.room("index.html"),
-                     token=live.editor.token)
+    await agent.call(
+        "connect", name="editor", url=url, room=live.room("index.html"), token=live.editor.token
+    )
     await agent.call("waitText", name="editor", text="version 1")
     await agent.call("insert", name="editor", index=-1, text=" + live edit")
     text = ""
@@ -411,3 +413,43 @@ async def test_a_dynamic_sessions_edits_reach_the_running_container(
         await asyncio.sleep(0.1)
     assert text == "version 1 + live edit"
     await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
+
+
+async def test_status_and_live_logs_reach_the_session(client: Client, agent: NodeAgent) -> None:
+    from tests.test_sessions import socket_for, wait_for
+
+    app = (
+        "import http.server, os, sys, threading, time\n"
+        "def talk():\n"
+        "    for i in range(3):\n"
+        "        print(f'tick {i}', flush=True); time.sleep(0.3)\n"
+        "threading.Thread(target=talk).start()\n"
+        "http.server.HTTPServer(('', int(os.environ['PORT'])),"
+        " http.server.SimpleHTTPRequestHandler).serve_forever()\n"
+    )
+    live = await session_with_files(client, agent, "python", {"main.py": app}, "lg")
+    sio, events = await socket_for(client, live.viewer)
+    sio.on("deployment:status", lambda data: events.append(("deployment:status", data)))
+    sio.on("deployment:log", lambda data: events.append(("deployment:log", data)))
+    try:
+        await sio.call("session:join", {"session_id": live.session_id})
+        started = await deploy(client, live.owner, live)
+        await wait_status(client, live.owner, started["deployment_id"], "running")
+        for _ in range(60):
+            lines = [
+                line for name, data in events if name == "deployment:log" for line in data["lines"]
+            ]
+            if "tick 2" in lines:
+                break
+            await asyncio.sleep(0.1)
+        assert {"tick 0", "tick 1", "tick 2"} <= set(lines), events
+        statuses = [data["status"] for name, data in events if name == "deployment:status"]
+        assert statuses[:2] == ["starting", "running"]
+        ack = await sio.call("session:join", {"session_id": live.session_id})
+        assert [d["deployment_id"] for d in ack["deployments"]] == [started["deployment_id"]]
+        await client.post(
+            f"/api/deployments/{started['deployment_id']}/stop", headers=live.owner.headers
+        )
+        await wait_for(events, "deployment:status")
+    finally:
+        await sio.disconnect()
