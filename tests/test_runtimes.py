@@ -137,3 +137,31 @@ async def test_containers_are_hardened(containers: Containers, built: str) -> No
     )
     assert not client.volumes.list(filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"})
     client.close()
+
+
+async def test_the_host_is_not_reachable_from_inside(containers: Containers, built: str) -> None:
+    """The Docker socket, PostgreSQL and Redis (unix sockets) are not in the container, and
+    the server (bound to loopback) does not answer on the bridge gateway."""
+    runtime = load_runtimes()["html"]
+    container_id = await containers.start(
+        ContainerSpec(runtime, f"iso-{uuid.uuid4().hex[:8]}", free_port(), {"index.html": "x"})
+    )
+    client = docker.DockerClient(base_url=built)
+    host_port = free_port()  # a server of ours on the host's loopback, as collab serve is
+    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", host_port)
+    try:
+        container = client.containers.get(container_id)
+        gateway = container.attrs["NetworkSettings"]["Gateway"]
+        for path in ("/var/run/docker.sock", "/run/collab-test-docker.sock", "/tmp/.s.PGSQL.5432"):
+            assert container.exec_run(["/bin/busybox", "test", "-e", path]).exit_code != 0, path
+
+        def connects(host: str, port: int) -> bool:
+            command = f"echo | /bin/busybox nc -w 2 {host} {port}"
+            return container.exec_run(["/bin/sh", "-c", command]).exit_code == 0
+
+        assert connects("127.0.0.1", runtime.port)  # nc works: the app's own port answers
+        assert not connects(gateway, host_port)
+    finally:
+        server.close()
+        await containers.remove(container_id)
+        client.close()
