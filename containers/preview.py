@@ -30,6 +30,10 @@ from auth.users import User
 
 COOKIE = "collab_preview"
 COOKIE_TTL = 12 * 3600
+# The proxied request path reads the deployment and records activity; both are cached or
+# throttled so a page of many assets costs no database round trip per request.
+ROW_TTL = 1.0
+ACTIVITY_EVERY = 5.0
 HOP_BY_HOP = {
     "connection",
     "keep-alive",
@@ -62,6 +66,23 @@ class PreviewProxy:
         self._http = aiohttp.ClientSession(
             auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None, connect=5)
         )
+        self._rows: dict[uuid.UUID, tuple[float, asyncpg.Record | None]] = {}
+        self._recorded: dict[tuple[uuid.UUID, uuid.UUID | None], float] = {}
+
+    async def _deployment(self, deployment_id: uuid.UUID) -> asyncpg.Record | None:
+        now = time.monotonic()
+        cached = self._rows.get(deployment_id)
+        if cached is not None and now - cached[0] < ROW_TTL:
+            return cached[1]
+        row = await self._pool.fetchrow(
+            "SELECT * FROM deployments WHERE deployment_id = $1", deployment_id
+        )
+        if len(self._rows) > 10_000:
+            self._rows.clear()
+        if row is not None and row["status"] == "running":
+            # Only a running deployment is cached: a starting one must be seen running at once.
+            self._rows[deployment_id] = (now, row)
+        return row
 
     async def close(self) -> None:
         await self._http.close()
@@ -115,6 +136,13 @@ class PreviewProxy:
         return user_id
 
     async def _record(self, row: asyncpg.Record, user_id: uuid.UUID | None) -> None:
+        now = time.monotonic()
+        key = (row["deployment_id"], user_id)
+        if now - self._recorded.get(key, 0.0) < ACTIVITY_EVERY:
+            return
+        if len(self._recorded) > 10_000:
+            self._recorded.clear()
+        self._recorded[key] = now
         await self._pool.execute(
             "UPDATE deployments SET last_active = now() WHERE deployment_id = $1",
             row["deployment_id"],

@@ -1,0 +1,205 @@
+"""Deployments: time to first 200, and preview-proxy throughput, against the engine's floor.
+
+Run by hand (needs a Docker Engine and the runtime images: `collab runtimes build`):
+    COLLAB_DOCKER_HOST=unix:///var/run/docker.sock .venv/bin/python bench/deploy_latency.py
+
+1. Deploy → first 200: from `POST /api/sessions/{id}/deployments` to the first 200 at the
+   preview URL, against the same hardened container started straight through the engine
+   (create, copy the files, start) to the first 200 on its port: what the engine itself
+   costs, with no server in between.
+2. Proxy throughput: requests per second and median latency for a small page through
+   `/preview/{id}/`, against the container's published port directly.
+Prints a table; compare the columns of one run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pycrdt
+import socketio
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from config.runtimes import load_runtimes  # noqa: E402
+from containers.engine import Containers, ContainerSpec, DockerEngine  # noqa: E402
+from tests.support import ServerProcess, free_port  # noqa: E402
+
+PAGE = "<h1>benchmark</h1>" * 20
+
+
+async def first_200(http: aiohttp.ClientSession, url: str, within: float = 60) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        try:
+            async with http.get(url) as response:
+                if response.status == 200:
+                    await response.read()
+                    return
+        except aiohttp.ClientError:
+            pass
+        await asyncio.sleep(0.02)
+    raise TimeoutError(url)
+
+
+async def call(
+    http: aiohttp.ClientSession, method: str, url: str, token: str | None = None, body: Any = None
+) -> Any:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    async with http.request(method, url, json=body, headers=headers) as response:
+        assert response.status < 300, await response.text()
+        return await response.json()
+
+
+async def throughput(
+    http: aiohttp.ClientSession, url: str, total: int, concurrency: int
+) -> tuple[float, float]:
+    latencies: list[float] = []
+
+    async def worker(count: int) -> None:
+        for _ in range(count):
+            start = time.perf_counter()
+            async with http.get(url) as response:
+                await response.read()
+            latencies.append(time.perf_counter() - start)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(worker(total // concurrency) for _ in range(concurrency)))
+    elapsed = time.perf_counter() - start
+    return len(latencies) / elapsed, statistics.median(latencies) * 1000
+
+
+async def main(rounds: int, requests: int, concurrency: int) -> None:
+    docker_host = os.environ.get("COLLAB_DOCKER_HOST", "unix:///var/run/docker.sock")
+    engine = DockerEngine(docker_host)
+    containers = Containers(engine)
+    runtime = load_runtimes()["html"]
+    env = {"COLLAB_DOCKER_HOST": docker_host, "COLLAB_LOG_LEVEL": "WARNING"}
+    with ServerProcess(Path(tempfile.mkdtemp(prefix="collab-bench-")) / "data", env) as server:
+        async with aiohttp.ClientSession() as http:
+            pair = await call(
+                http,
+                "POST",
+                f"{server.url}/api/auth/register",
+                body={
+                    "email": "bench@example.org",
+                    "username": "bench",
+                    "password": "Bench-Mark-2026",
+                },
+            )
+            token = pair["access_token"]
+            session = await call(
+                http,
+                "POST",
+                f"{server.url}/api/sessions",
+                token,
+                {"name": "bench", "language": "html"},
+            )
+            namespace = f"/yjs|{session['session_id']}/index.html"
+            doc: pycrdt.Doc[Any] = pycrdt.Doc()
+            doc.get("content", type=pycrdt.Text).insert(0, PAGE)
+            sio = socketio.AsyncClient()
+            await sio.connect(
+                server.url, namespaces=[namespace], auth={"token": token}, transports=["websocket"]
+            )
+            await sio.emit("sync-update", doc.get_update(), namespace=namespace)
+            await asyncio.sleep(0.5)
+            await sio.disconnect()
+
+            ours, floor = [], []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                started = await call(
+                    http,
+                    "POST",
+                    f"{server.url}/api/sessions/{session['session_id']}/deployments",
+                    token,
+                    {"public": True},
+                )
+                preview = f"{server.url}/preview/{started['deployment_id']}/"
+                await first_200(http, preview)
+                ours.append(time.perf_counter() - start)
+                await call(
+                    http,
+                    "POST",
+                    f"{server.url}/api/deployments/{started['deployment_id']}/stop",
+                    token,
+                )
+
+                port = free_port()
+                start = time.perf_counter()
+                container_id = await containers.start(
+                    ContainerSpec(
+                        runtime, f"bench-{uuid.uuid4().hex[:8]}", port, {"index.html": PAGE}
+                    )
+                )
+                await first_200(http, f"http://127.0.0.1:{port}/")
+                floor.append(time.perf_counter() - start)
+                await containers.remove(container_id)
+
+            started = await call(
+                http,
+                "POST",
+                f"{server.url}/api/sessions/{session['session_id']}/deployments",
+                token,
+                {"public": True},
+            )
+            preview = f"{server.url}/preview/{started['deployment_id']}/"
+            await first_200(http, preview)
+        connector = aiohttp.TCPConnector(limit=concurrency)
+        async with aiohttp.ClientSession(connector=connector) as http:
+            direct_port = await _port_of(started["deployment_id"])
+            proxied = await throughput(http, preview, requests, concurrency)
+            direct = await throughput(
+                http, f"http://127.0.0.1:{direct_port}/", requests, concurrency
+            )
+    engine.close()
+
+    print(f"{'measure':<34} | {'collab':>10} | {'engine floor':>12} | ratio")
+    print("-" * 72)
+    o, f = statistics.median(ours) * 1000, statistics.median(floor) * 1000
+    print(f"{'deploy → first 200, median ms':<34} | {o:>10.0f} | {f:>12.0f} | {o / f:.2f}")
+    print(
+        f"{'requests/s (c=' + str(concurrency) + ')':<34} | {proxied[0]:>10.0f} | "
+        f"{direct[0]:>12.0f} | {proxied[0] / direct[0]:.2f}"
+    )
+    print(
+        f"{'request latency, median ms':<34} | {proxied[1]:>10.2f} | {direct[1]:>12.2f} | "
+        f"{proxied[1] / direct[1]:.2f}"
+    )
+
+
+async def _port_of(deployment_id: str) -> int:
+    import docker
+
+    client = docker.DockerClient(
+        base_url=os.environ.get("COLLAB_DOCKER_HOST", "unix:///var/run/docker.sock")
+    )
+    try:
+        [container] = client.containers.list(
+            filters={"label": f"collab.deployment={deployment_id}"}
+        )
+        binding = next(iter(container.attrs["NetworkSettings"]["Ports"].values()))[0]
+        return int(binding["HostPort"])
+    finally:
+        client.close()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--requests", type=int, default=2000)
+    parser.add_argument("--concurrency", type=int, default=10)
+    args = parser.parse_args()
+    asyncio.run(main(args.rounds, args.requests, args.concurrency))
