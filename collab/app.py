@@ -79,7 +79,7 @@ from collab.workspace_documents.postgres import PostgresWorkspaceDocuments
 from collab.workspace_documents.service import WorkspaceDocuments
 from collab.workspace_documents.store import WorkspaceDocumentStore
 from config import Settings
-from config.runtimes import load_runtimes
+from config.runtimes import CATALOGUE, load_runtimes
 from containers.engine import Containers, DockerEngine, DockerUnavailable
 from containers.lifecycle import Deployments, Limits
 from containers.logs import LogFollowers
@@ -328,7 +328,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
     app[DEPLOYMENTS] = Deployments(
         pool,
         Containers(docker) if docker is not None else None,
-        dict(load_runtimes()),
+        dict(load_runtimes(settings.runtimes_file or CATALOGUE)),
         Limits.from_settings(settings),
         settings.base_url,
         session_files,

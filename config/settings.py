@@ -69,6 +69,7 @@ class Settings(BaseSettings):
     document_idle_seconds: float = Field(default=60.0, gt=0)
     document_compact_after: int = Field(default=500, ge=1)
 
+    runtimes_file: Path | None = None
     deploy_port_min: int = Field(default=20000, ge=1024, le=65535)
     deploy_port_max: int = Field(default=29999, ge=1024, le=65535)
     deploy_start_timeout_seconds: float = Field(default=30.0, gt=0)

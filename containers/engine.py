@@ -163,6 +163,9 @@ class Containers:
     def __init__(self, engine: DockerEngine) -> None:
         self._engine = engine
 
+    async def ping(self) -> None:
+        await self._engine.ping()
+
     async def build(self, runtime: Runtime) -> str:
         return await self._engine.run(lambda client: build_image(client, runtime))
 

@@ -140,10 +140,7 @@ class Deployments:
             raise Unavailable("Deployments need a Docker Engine: set COLLAB_DOCKER_HOST.")
         runtime = self.runtime_for(session["language"], session["framework"])
         try:
-            if not await self._containers.has_image(runtime):
-                raise Unavailable(
-                    f"The {runtime.name} image is not built yet: run `collab runtimes build`."
-                )
+            await self._containers.ping()
         except DockerUnavailable:
             raise Unavailable("The Docker Engine does not answer.") from None
         deployment_id = uuid.uuid4()
@@ -230,6 +227,14 @@ class Deployments:
         assert self._containers is not None
         deployment_id, port = row["deployment_id"], row["port"]
         try:
+            if not await self._containers.has_image(runtime):
+                await self.finish(
+                    deployment_id,
+                    Status.FAILED,
+                    f"the image {runtime.image} is not built: run "
+                    "`collab runtimes build` (or name a registry image)",
+                )
+                return
             files = await self._session_files(row["session_id"])
             container_id = await self._containers.start(
                 ContainerSpec(runtime, str(deployment_id), port, files)

@@ -453,3 +453,34 @@ async def test_status_and_live_logs_reach_the_session(client: Client, agent: Nod
         await wait_for(events, "deployment:status")
     finally:
         await sio.disconnect()
+
+
+async def test_a_missing_image_ends_failed_with_how_to_fix_it(
+    make_client: Any, runtime_images: str, agent: NodeAgent, tmp_path: Any
+) -> None:
+    from config.runtimes import CATALOGUE
+
+    catalogue = tmp_path / "runtimes.toml"
+    catalogue.write_text(
+        CATALOGUE.read_text() + '\n[ghost]\nimage = "collab-runtime-ghost:1"\n'
+        'port = 80\ncommand = ["/bin/true"]\nmemory = "16m"\ncpus = 0.1\n'
+        "pids = 8\n"
+    )
+    client = await make_client(docker_host=runtime_images, runtimes_file=catalogue)
+    live = await session_with_files(client, agent, "ghost", {"index.html": "x"}, "g")
+    started = await deploy(client, live.owner, live)
+    failed = await wait_status(client, live.owner, started["deployment_id"], "failed")
+    assert "collab-runtime-ghost:1 is not built" in failed["reason"]
+    assert "collab runtimes build" in failed["reason"]
+
+
+async def test_deployments_stop_at_their_maximum_lifetime(
+    make_client: Any, runtime_images: str, agent: NodeAgent
+) -> None:
+    client = await make_client(
+        docker_host=runtime_images, deploy_max_lifetime_seconds=1, deploy_check_interval_seconds=0.5
+    )
+    live = await session_with_files(client, agent, "html", {"index.html": "brief"}, "lt")
+    started = await deploy(client, live.owner, live)
+    stopped = await wait_status(client, live.owner, started["deployment_id"], "stopped")
+    assert stopped["reason"] == "maximum lifetime reached"
