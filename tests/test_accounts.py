@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import statistics
 import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -275,7 +277,7 @@ async def test_password_reset_flow(client: Client, tmp_path: Path, db: asyncpg.C
     token = link_token(mails[-1]["body"], "/reset-password")
     assert await db.fetchval(
         "SELECT expires_at - created_at FROM account_tokens WHERE purpose = 'reset_password'"
-    ) == __import__("datetime").timedelta(minutes=15)
+    ) == datetime.timedelta(minutes=15)
 
     weak = await client.post("/api/auth/password/reset", json={"token": token, "password": "abc"})
     assert weak.status == 422
@@ -351,7 +353,7 @@ async def test_deactivated_users_cannot_log_in_or_refresh(client: Client) -> Non
 
     pair = await register(client, "uma")
     await client.app[ACCOUNTS].set_active(
-        __import__("uuid").UUID(pair["user"]["user_id"]), False, ClientInfo(None, None)
+        uuid.UUID(pair["user"]["user_id"]), False, ClientInfo(None, None)
     )
     login = await client.post("/api/auth/login", json={"login": "uma", "password": STRONG_PASSWORD})
     assert login.status == 401

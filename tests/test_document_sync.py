@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -364,7 +365,7 @@ async def test_idle_documents_are_unloaded_and_reload_from_storage(
     await connect(agent, client, "w", live.editor.token, live.room())
     await agent.call("insert", name="w", index=0, text="persisted")
     await asyncio.sleep(0.2)
-    key = DocumentKey(__import__("uuid").UUID(live.session_id), "main.py")
+    key = DocumentKey(uuid.UUID(live.session_id), "main.py")
     rooms = client.app[DOCUMENTS].rooms
     assert rooms.loaded(key) is not None
     await agent.call("close", name="w")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import uuid
 from typing import Annotated
 
 import asyncpg
@@ -14,6 +13,7 @@ from auth.errors import NotFound, ValidationFailed
 from auth.validation import Input, parse
 from collab.http.authn import actor
 from collab.http.errors import read_json
+from collab.http.params import path_uuid
 from collab.sessions.roles import SessionRole
 from collab.state import DB_POOL, DEPLOYMENTS, SESSIONS
 from containers.lifecycle import deployment_json
@@ -29,20 +29,13 @@ class Tail(Input):
     tail: Annotated[int, Field(ge=1, le=10_000)] = 200
 
 
-def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound(f"No such {what}.") from None
-
-
 @routes.post("/api/sessions/{session_id}/deployments")
 async def deploy(request: web.Request) -> web.Response:
     who = await actor(request)
     body = await request.read()
     data = parse(DeployInput, await read_json(request)) if body else DeployInput()
     session, _ = await request.app[SESSIONS].require(
-        request.app[DB_POOL], who, _uuid(request, "session_id", "session"), SessionRole.EDITOR
+        request.app[DB_POOL], who, path_uuid(request, "session_id", "session"), SessionRole.EDITOR
     )
     started = await request.app[DEPLOYMENTS].deploy(who, session, data.public)
     return web.json_response(started, status=202)
@@ -50,21 +43,21 @@ async def deploy(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}/deployments")
 async def live_deployments(request: web.Request) -> web.Response:
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
     return web.json_response(await request.app[DEPLOYMENTS].live_for(session_id))
 
 
 @routes.get("/api/sessions/{session_id}/past-deployments")
 async def past_deployments(request: web.Request) -> web.Response:
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
     return web.json_response(await request.app[DEPLOYMENTS].past_for(session_id))
 
 
 async def _deployment(request: web.Request, minimum: SessionRole) -> tuple[asyncpg.Record, Actor]:
     who = await actor(request)
-    row = await request.app[DEPLOYMENTS].get(_uuid(request, "deployment_id", "deployment"))
+    row = await request.app[DEPLOYMENTS].get(path_uuid(request, "deployment_id", "deployment"))
     try:
         await request.app[SESSIONS].authorize(who, row["session_id"], minimum)
     except NotFound:

@@ -12,6 +12,7 @@ from collab.documents.paths import InvalidPath, normalise_path
 from collab.documents.store import DocumentKey
 from collab.http.authn import actor
 from collab.http.errors import read_json
+from collab.http.params import path_uuid
 from collab.sessions.roles import SessionRole
 from collab.sessions.validation import (
     ParticipantPatch,
@@ -23,13 +24,6 @@ from collab.sessions.validation import (
 from collab.state import DOCUMENTS, SESSIONS
 
 routes = web.RouteTableDef()
-
-
-def _uuid(request: web.Request, name: str, what: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound(f"No such {what}.") from None
 
 
 @routes.post("/api/sessions")
@@ -47,7 +41,7 @@ async def list_sessions(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}")
 async def get_session(request: web.Request) -> web.Response:
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     return web.json_response(await request.app[SESSIONS].get(await actor(request), session_id))
 
 
@@ -55,21 +49,21 @@ async def get_session(request: web.Request) -> web.Response:
 async def update_session(request: web.Request) -> web.Response:
     who = await actor(request)
     patch = parse(SessionPatch, await read_json(request))
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     return web.json_response(await request.app[SESSIONS].update(who, session_id, patch))
 
 
 @routes.delete("/api/sessions/{session_id}")
 async def delete_session(request: web.Request) -> web.Response:
     await request.app[SESSIONS].delete(
-        await actor(request), _uuid(request, "session_id", "session")
+        await actor(request), path_uuid(request, "session_id", "session")
     )
     return web.Response(status=204)
 
 
 @routes.get("/api/sessions/{session_id}/participants")
 async def list_participants(request: web.Request) -> web.Response:
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     return web.json_response(
         await request.app[SESSIONS].participants(await actor(request), session_id)
     )
@@ -81,8 +75,8 @@ async def update_participant(request: web.Request) -> web.Response:
     data = parse(ParticipantPatch, await read_json(request))
     updated = await request.app[SESSIONS].set_role(
         who,
-        _uuid(request, "session_id", "session"),
-        _uuid(request, "participant_id", "participant"),
+        path_uuid(request, "session_id", "session"),
+        path_uuid(request, "participant_id", "participant"),
         data,
     )
     return web.json_response(updated)
@@ -92,8 +86,8 @@ async def update_participant(request: web.Request) -> web.Response:
 async def remove_participant(request: web.Request) -> web.Response:
     await request.app[SESSIONS].remove(
         await actor(request),
-        _uuid(request, "session_id", "session"),
-        _uuid(request, "participant_id", "participant"),
+        path_uuid(request, "session_id", "session"),
+        path_uuid(request, "participant_id", "participant"),
     )
     return web.Response(status=204)
 
@@ -103,7 +97,7 @@ async def invite(request: web.Request) -> web.Response:
     who = await actor(request)
     data = parse(SessionInvitationInput, await read_json(request))
     invitation = await request.app[SESSIONS].invite(
-        who, _uuid(request, "session_id", "session"), data
+        who, path_uuid(request, "session_id", "session"), data
     )
     return web.json_response(invitation, status=201)
 
@@ -118,7 +112,7 @@ async def join(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}/files")
 async def list_files(request: web.Request) -> web.Response:
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
     files = await request.app[DOCUMENTS].files(await request.app[SESSIONS].document_key(session_id))
     return web.json_response(files)
@@ -126,7 +120,7 @@ async def list_files(request: web.Request) -> web.Response:
 
 @routes.get("/api/sessions/{session_id}/files/{path:.+}")
 async def read_file(request: web.Request) -> web.Response:
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(await actor(request), session_id, SessionRole.VIEWER)
     text = await request.app[DOCUMENTS].text(await _file_key(request, session_id))
     if text is None:
@@ -146,7 +140,7 @@ async def _file_key(request: web.Request, session_id: uuid.UUID) -> DocumentKey:
 async def delete_file(request: web.Request) -> web.Response:
     """Extension: delete a file (editors and owners); members get `file:deleted`."""
     who = await actor(request)
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     await request.app[SESSIONS].authorize(who, session_id, SessionRole.EDITOR)
     await request.app[DOCUMENTS].delete(who, await _file_key(request, session_id))
     return web.Response(status=204)
@@ -156,7 +150,7 @@ async def delete_file(request: web.Request) -> web.Response:
 async def rename_file(request: web.Request) -> web.Response:
     """Extension: rename a file with `{"path": new}`; members get `file:renamed`."""
     who = await actor(request)
-    session_id = _uuid(request, "session_id", "session")
+    session_id = path_uuid(request, "session_id", "session")
     body = parse(RenameInput, await read_json(request))
     await request.app[SESSIONS].authorize(who, session_id, SessionRole.EDITOR)
     try:

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import uuid
-
 from aiohttp import web
 
-from auth.errors import NotFound, ValidationFailed
+from auth.errors import ValidationFailed
 from auth.roles import Role
 from auth.validation import InvitationInput, RoleInput, WorkspaceInput, WorkspacePatch, parse
 from collab.http.authn import actor
 from collab.http.errors import read_json
+from collab.http.params import path_uuid
 from collab.state import INVITATIONS, WORKSPACE_DOCUMENTS, WORKSPACES
 
 routes = web.RouteTableDef()
-
-
-def _uuid(request: web.Request, name: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(request.match_info[name])
-    except ValueError:
-        raise NotFound(f"No such {name.removesuffix('_id').replace('ws', 'workspace')}.") from None
 
 
 def _int_query(
@@ -58,7 +50,9 @@ async def list_workspaces(request: web.Request) -> web.Response:
 
 @routes.get("/api/workspaces/{ws_id}")
 async def get_workspace(request: web.Request) -> web.Response:
-    workspace = await request.app[WORKSPACES].open(await actor(request), _uuid(request, "ws_id"))
+    workspace = await request.app[WORKSPACES].open(
+        await actor(request), path_uuid(request, "ws_id", "workspace")
+    )
     return web.json_response(workspace)
 
 
@@ -66,19 +60,25 @@ async def get_workspace(request: web.Request) -> web.Response:
 async def update_workspace(request: web.Request) -> web.Response:
     who = await actor(request)
     patch = parse(WorkspacePatch, await read_json(request))
-    workspace = await request.app[WORKSPACES].update(who, _uuid(request, "ws_id"), patch)
+    workspace = await request.app[WORKSPACES].update(
+        who, path_uuid(request, "ws_id", "workspace"), patch
+    )
     return web.json_response(workspace)
 
 
 @routes.delete("/api/workspaces/{ws_id}")
 async def delete_workspace(request: web.Request) -> web.Response:
-    await request.app[WORKSPACES].delete(await actor(request), _uuid(request, "ws_id"))
+    await request.app[WORKSPACES].delete(
+        await actor(request), path_uuid(request, "ws_id", "workspace")
+    )
     return web.Response(status=204)
 
 
 @routes.get("/api/workspaces/{ws_id}/members")
 async def list_members(request: web.Request) -> web.Response:
-    members = await request.app[WORKSPACES].members(await actor(request), _uuid(request, "ws_id"))
+    members = await request.app[WORKSPACES].members(
+        await actor(request), path_uuid(request, "ws_id", "workspace")
+    )
     return web.json_response(members)
 
 
@@ -87,7 +87,10 @@ async def set_member_role(request: web.Request) -> web.Response:
     who = await actor(request)
     data = parse(RoleInput, await read_json(request))
     membership = await request.app[WORKSPACES].set_role(
-        who, _uuid(request, "ws_id"), _uuid(request, "user_id"), Role(data.role)
+        who,
+        path_uuid(request, "ws_id", "workspace"),
+        path_uuid(request, "user_id", "member"),
+        Role(data.role),
     )
     return web.json_response(membership)
 
@@ -95,7 +98,9 @@ async def set_member_role(request: web.Request) -> web.Response:
 @routes.delete("/api/workspaces/{ws_id}/members/{user_id}")
 async def remove_member(request: web.Request) -> web.Response:
     await request.app[WORKSPACES].remove_member(
-        await actor(request), _uuid(request, "ws_id"), _uuid(request, "user_id")
+        await actor(request),
+        path_uuid(request, "ws_id", "workspace"),
+        path_uuid(request, "user_id", "member"),
     )
     return web.Response(status=204)
 
@@ -104,20 +109,26 @@ async def remove_member(request: web.Request) -> web.Response:
 async def invite(request: web.Request) -> web.Response:
     who = await actor(request)
     data = parse(InvitationInput, await read_json(request))
-    invitation = await request.app[INVITATIONS].invite(who, _uuid(request, "ws_id"), data)
+    invitation = await request.app[INVITATIONS].invite(
+        who, path_uuid(request, "ws_id", "workspace"), data
+    )
     return web.json_response(invitation, status=201)
 
 
 @routes.get("/api/workspaces/{ws_id}/invitations")
 async def list_invitations(request: web.Request) -> web.Response:
-    items = await request.app[INVITATIONS].list_for(await actor(request), _uuid(request, "ws_id"))
+    items = await request.app[INVITATIONS].list_for(
+        await actor(request), path_uuid(request, "ws_id", "workspace")
+    )
     return web.json_response(items)
 
 
 @routes.delete("/api/workspaces/{ws_id}/invitations/{invitation_id}")
 async def revoke_invitation(request: web.Request) -> web.Response:
     await request.app[INVITATIONS].revoke(
-        await actor(request), _uuid(request, "ws_id"), _uuid(request, "invitation_id")
+        await actor(request),
+        path_uuid(request, "ws_id", "workspace"),
+        path_uuid(request, "invitation_id", "invitation"),
     )
     return web.Response(status=204)
 
@@ -144,7 +155,7 @@ async def audit_logs(request: web.Request) -> web.Response:
     before = _int_query(request, "before", None, 1, 2**31 - 1)
     assert limit is not None
     page = await request.app[WORKSPACES].audit_logs(
-        await actor(request), _uuid(request, "ws_id"), limit=limit, before=before
+        await actor(request), path_uuid(request, "ws_id", "workspace"), limit=limit, before=before
     )
     return web.json_response(page)
 
@@ -152,7 +163,7 @@ async def audit_logs(request: web.Request) -> web.Response:
 @routes.get("/api/workspaces/{ws_id}/document")
 async def read_document(request: web.Request) -> web.Response:
     document = await request.app[WORKSPACE_DOCUMENTS].read(
-        await actor(request), _uuid(request, "ws_id")
+        await actor(request), path_uuid(request, "ws_id", "workspace")
     )
     return web.json_response(document)
 
@@ -161,5 +172,7 @@ async def read_document(request: web.Request) -> web.Response:
 async def change_document(request: web.Request) -> web.Response:
     who = await actor(request)
     body = await read_json(request)
-    document = await request.app[WORKSPACE_DOCUMENTS].change(who, _uuid(request, "ws_id"), body)
+    document = await request.app[WORKSPACE_DOCUMENTS].change(
+        who, path_uuid(request, "ws_id", "workspace"), body
+    )
     return web.json_response(document)
