@@ -336,6 +336,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
         AuditLog(),
         app[TASKS],
         logs,
+        app[WORKSPACE_DOCUMENTS].count,
     )
     preview = PreviewProxy(pool, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant)
     app[PREVIEW] = preview

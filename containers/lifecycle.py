@@ -48,6 +48,8 @@ LIVE = (Status.STARTING, Status.RUNNING, Status.STOPPING)
 
 # What the lifecycle needs to know of a session, asked through the session service.
 SessionFiles = Callable[[uuid.UUID], Awaitable[dict[str, str]]]
+# Adds to a workspace document's analytics counters.
+WorkspaceCounter = Callable[[uuid.UUID, dict[str, int]], Awaitable[None]]
 Announce = Callable[[uuid.UUID, str, dict[str, Any]], Awaitable[None]]
 
 
@@ -107,6 +109,7 @@ class Deployments:
         audit: AuditLog,
         tasks: BackgroundTasks,
         logs: LogFollowers | None = None,
+        count_for_workspace: WorkspaceCounter | None = None,
     ) -> None:
         self._pool = pool
         self._containers = containers
@@ -118,6 +121,7 @@ class Deployments:
         self._audit = audit
         self._tasks = tasks
         self._logs = logs
+        self._count_for_workspace = count_for_workspace
 
     def url_of(self, deployment_id: uuid.UUID) -> str:
         return f"{self._base_url}/preview/{deployment_id}/"
@@ -158,6 +162,8 @@ class Deployments:
             actor.client,
         )
         await self._status(row["session_id"], deployment_id, Status.STARTING)
+        if session["ws_id"] is not None and self._count_for_workspace is not None:
+            await self._count_for_workspace(session["ws_id"], {"deployments": 1})
         self._tasks.spawn(self._start(row, runtime), f"deploy:{deployment_id}")
         return {
             "deployment_id": str(deployment_id),

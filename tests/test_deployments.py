@@ -484,3 +484,26 @@ async def test_deployments_stop_at_their_maximum_lifetime(
     started = await deploy(client, live.owner, live)
     stopped = await wait_status(client, live.owner, started["deployment_id"], "stopped")
     assert stopped["reason"] == "maximum lifetime reached"
+
+
+async def test_deploys_of_a_workspace_session_are_counted_in_its_document(
+    client: Client, agent: NodeAgent
+) -> None:
+    from tests.test_workspaces import Person, workspace
+
+    live = await session_with_files(client, agent, "html", {}, "ws")
+    owner = Person(client, live.owner.pair)
+    ws = await workspace(owner)
+    status, session = await owner.call(
+        "post", "/api/sessions", {"name": "on ws", "language": "html", "ws_id": ws}
+    )
+    assert status == 201
+    response = await client.post(
+        f"/api/sessions/{session['session_id']}/deployments", json={}, headers=live.owner.headers
+    )
+    assert response.status == 202
+    deployment_id = (await response.json())["deployment_id"]
+    _, document = await owner.call("get", f"/api/workspaces/{ws}/document")
+    assert document["analytics"]["deployments"] == 1
+    await wait_status(client, live.owner, deployment_id, "running", "failed")
+    await client.post(f"/api/deployments/{deployment_id}/stop", headers=live.owner.headers)
