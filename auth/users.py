@@ -52,17 +52,6 @@ class User:
             "last_login": self.last_login.isoformat() if self.last_login else None,
         }
 
-    def summary(self) -> dict[str, Any]:
-        """What other members see of a user."""
-        return {
-            "user_id": str(self.user_id),
-            "username": self.username,
-            "email": self.email,
-            "first_name": self.first_name,
-            "last_name": self.last_name,
-            "profile_image_url": self.profile_image_url,
-        }
-
 
 def _user(row: asyncpg.Record | None) -> User | None:
     return User(**dict(row)) if row is not None else None

@@ -62,6 +62,18 @@ async def call(
         return await response.json()
 
 
+async def deploy_and_open(
+    http: aiohttp.ClientSession, base: str, session_id: str, token: str
+) -> tuple[dict[str, Any], str]:
+    """Deploy publicly and wait for the first 200 at the preview; return it and its URL."""
+    started = await call(
+        http, "POST", f"{base}/api/sessions/{session_id}/deployments", token, {"public": True}
+    )
+    preview = f"{base}/preview/{started['deployment_id']}/"
+    await first_200(http, preview)
+    return started, preview
+
+
 async def throughput(
     http: aiohttp.ClientSession, url: str, total: int, concurrency: int
 ) -> tuple[float, float]:
@@ -120,15 +132,9 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
             ours, floor = [], []
             for _ in range(rounds):
                 start = time.perf_counter()
-                started = await call(
-                    http,
-                    "POST",
-                    f"{server.url}/api/sessions/{session['session_id']}/deployments",
-                    token,
-                    {"public": True},
+                started, preview = await deploy_and_open(
+                    http, server.url, session["session_id"], token
                 )
-                preview = f"{server.url}/preview/{started['deployment_id']}/"
-                await first_200(http, preview)
                 ours.append(time.perf_counter() - start)
                 await call(
                     http,
@@ -148,15 +154,7 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                 floor.append(time.perf_counter() - start)
                 await containers.remove(container_id)
 
-            started = await call(
-                http,
-                "POST",
-                f"{server.url}/api/sessions/{session['session_id']}/deployments",
-                token,
-                {"public": True},
-            )
-            preview = f"{server.url}/preview/{started['deployment_id']}/"
-            await first_200(http, preview)
+            started, preview = await deploy_and_open(http, server.url, session["session_id"], token)
         connector = aiohttp.TCPConnector(limit=concurrency)
         async with aiohttp.ClientSession(connector=connector) as http:
             direct_port = await _port_of(started["deployment_id"])

@@ -50,7 +50,8 @@ class DockerEngine:
             except OSError as exc:
                 raise DockerUnavailable(f"{self.base_url}: {exc}") from exc
 
-    def _get_client(self) -> docker.DockerClient:
+    def client(self) -> docker.DockerClient:
+        """The SDK client (blocking): for code on its own thread; others use `run`."""
         self._check_socket()
         with self._lock:
             if self._client is None:
@@ -75,7 +76,7 @@ class DockerEngine:
 
         def blocking() -> T:
             try:
-                return call(self._get_client())
+                return call(self.client())
             except DockerException as exc:
                 raise DockerUnavailable(str(exc)) from exc
 

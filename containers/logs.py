@@ -53,7 +53,7 @@ class LogFollowers:
         self, container_id: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]
     ) -> None:
         try:
-            client = self._engine._get_client()
+            client = self._engine.client()
             stream = client.containers.get(container_id).logs(
                 stream=True, follow=True, since=int(time.time()) - 1
             )

@@ -93,7 +93,7 @@ class DocumentRooms:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._reaper
         await self.writer.stop()
-        await self._record_sizes()
+        await self._flush_changes()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def _active_minutes(self) -> dict[uuid.UUID, int]:
@@ -111,7 +111,7 @@ class DocumentRooms:
                 self._active_seconds[ws_id] -= minutes * SECONDS_PER_ACTIVE_MINUTE
         return whole
 
-    async def _record_sizes(self) -> None:
+    async def _flush_changes(self) -> None:
         """Write the sizes of files whose text changed, and workspace activity (kept off
         the edit path)."""
         changed = {key: room.content() for key in self._resized if (room := self._rooms.get(key))}
@@ -277,7 +277,7 @@ class DocumentRooms:
     async def _reap(self) -> None:
         while True:
             await asyncio.sleep(min(1.0, self._idle_seconds / 2))
-            await self._record_sizes()
+            await self._flush_changes()
             now = time.monotonic()
             for key, room in list(self._rooms.items()):
                 if room.idle_since is not None and now - room.idle_since >= self._idle_seconds:

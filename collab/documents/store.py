@@ -122,14 +122,6 @@ class DocumentStore:
         )
         return bool(moved)
 
-    async def pending_count(self, db: Executor, key: DocumentKey) -> int:
-        count: int = await db.fetchval(
-            "SELECT count(*) FROM document_updates WHERE scope_id = $1 AND path = $2",
-            key.scope_id,
-            key.path,
-        )
-        return count
-
     async def compact(self, conn: asyncpg.Connection, key: DocumentKey) -> int:
         """Fold the updates into the snapshot; return how many updates were folded."""
         async with conn.transaction():

@@ -27,8 +27,6 @@ class BatchWriter:
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._closing = False
-        self.batches = 0
-        self.updates = 0
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="documents:writer")
@@ -68,8 +66,6 @@ class BatchWriter:
                 if not future.done():
                     future.set_exception(exc)
             return
-        self.batches += 1
-        self.updates += len(batch)
         for update, future in batch:
             if not future.done():
                 future.set_result(update.key in created)

@@ -40,7 +40,7 @@ async def readyz(request: web.Request) -> web.Response:
     if docker is not None:
         checks["docker"] = docker.ping
     if app[SETTINGS].mongo_url is not None:
-        checks["mongo"] = app[WORKSPACE_DOCUMENTS].store.ping  # type: ignore[attr-defined]
+        checks["mongo"] = app[WORKSPACE_DOCUMENTS].store.ping
     names = list(checks)
     outcomes = await asyncio.gather(*(_probe(checks[name]) for name in names))
     results = dict(zip(names, outcomes, strict=True))

@@ -22,6 +22,9 @@ class PostgresWorkspaceDocuments:
     async def start(self) -> None:
         """The table and its key come with the migrations."""
 
+    async def ping(self) -> None:
+        await self._pool.fetchval("SELECT 1")
+
     async def create(self, document: dict[str, Any]) -> None:
         try:
             await self._pool.execute(

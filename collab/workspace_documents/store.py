@@ -47,6 +47,9 @@ class WorkspaceDocumentStore(Protocol):
     async def start(self) -> None:
         """Prepare (e.g. the unique index on ws_id)."""
 
+    async def ping(self) -> None:
+        """Raise unless the backend answers (for /readyz)."""
+
     async def create(self, document: dict[str, Any]) -> None:
         """Insert; DuplicateDocument if one exists for the workspace."""
 
