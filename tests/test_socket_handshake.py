@@ -104,3 +104,22 @@ async def test_logout_all_and_deactivation_drop_live_sockets(client: Client) -> 
             break
         await asyncio.sleep(0.1)
     assert not again.connected
+
+
+async def test_a_password_reset_drops_live_sockets(client: Client, tmp_path: Any) -> None:
+    from tests.accounts_support import link_token, outbox
+
+    pair = await register(client, "resetme")
+    sio = await connect(client, pair["access_token"])
+    await client.post("/api/auth/password/forgot", json={"email": "resetme@example.org"})
+    reset = next(m for m in await outbox(client, tmp_path) if "Reset" in m["subject"])
+    token = link_token(reset["body"], "/reset-password")
+    done = await client.post(
+        "/api/auth/password/reset", json={"token": token, "password": "A-whole-new-Passw0rd"}
+    )
+    assert done.status == 204
+    for _ in range(50):
+        if not sio.connected:
+            break
+        await asyncio.sleep(0.1)
+    assert not sio.connected
