@@ -1,0 +1,1 @@
+ALTER TABLE session_participants DROP COLUMN IF EXISTS joined_via;
