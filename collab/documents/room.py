@@ -6,6 +6,7 @@ The pycrdt document only ever holds committed updates, so whatever it answers (a
 
 from __future__ import annotations
 
+import logging
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -15,19 +16,45 @@ import pycrdt
 
 from collab.documents import awareness
 from collab.documents.store import DocumentKey
+from collab.documents.update_scan import (
+    InvalidUpdate,
+    UpdateShape,
+    scan_state_vector,
+    scan_update,
+)
 from collab.sessions.roles import SessionRole
 
+log = logging.getLogger(__name__)
 
-class InvalidUpdate(ValueError):
-    """Bytes that are not a Yjs update."""
+# Shared types (Y.Map, Y.Array, … inside the file's document) one document may hold. A type
+# nests only inside another, so this bounds how deeply they nest: deleting a type recurses
+# once per level in yrs, and 60,000 levels overflow the native stack. A file's text needs
+# none; 10,000 leaves room for clients that keep structured data beside it.
+MAX_SHARED_TYPES = 10_000
 
 
-def check_update(update: bytes) -> None:
-    """Decode without applying (about a microsecond for a keystroke)."""
+def check_update(update: bytes) -> UpdateShape:
+    """Scan, then decode without applying (a few microseconds for a keystroke)."""
+    shape = scan_update(update)
     try:
         pycrdt.merge_updates(update)
     except (ValueError, TypeError) as exc:
         raise InvalidUpdate(str(exc)) from None
+    except BaseException as exc:  # a Rust panic surfaces as pyo3's PanicException
+        if type(exc).__name__ != "PanicException":
+            raise
+        raise InvalidUpdate("the update could not be decoded") from None
+    return shape
+
+
+def count_shared_types(stored: list[bytes]) -> int:
+    total = 0
+    for update in stored:
+        try:
+            total += scan_update(update).shared_types
+        except InvalidUpdate:
+            log.warning("a stored update does not scan; its shared types are not counted")
+    return total
 
 
 class TokenBucket:
@@ -70,14 +97,22 @@ class DocumentRoom:
         self.awareness: dict[int, awareness.AwarenessEntry] = {}
         self.idle_since: float | None = time.monotonic()
         self.writes_since_compaction = len(stored)
+        self.shared_types = count_shared_types(stored)
 
     # -- document ------------------------------------------------------------------------
 
     def apply_committed(self, update: bytes) -> None:
         self.doc.apply_update(update)
 
+    def reserve_shared_types(self, shape: UpdateShape) -> None:
+        """Count an update's new types against the cap before it is committed."""
+        if self.shared_types + shape.shared_types > MAX_SHARED_TYPES:
+            raise InvalidUpdate(f"a document holds at most {MAX_SHARED_TYPES} shared types")
+        self.shared_types += shape.shared_types
+
     def diff_since(self, state_vector: bytes) -> bytes:
         try:
+            scan_state_vector(state_vector)
             return self.doc.get_update(state_vector)
         except ValueError:
             return self.doc.get_update()  # a broken state vector gets everything

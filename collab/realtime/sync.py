@@ -24,9 +24,10 @@ import socketio
 from auth.errors import AuthError
 from collab.documents.awareness import MalformedAwareness
 from collab.documents.paths import InvalidPath, normalise_path
-from collab.documents.room import DocumentRoom, InvalidUpdate, Member, TokenBucket
+from collab.documents.room import DocumentRoom, Member, TokenBucket
 from collab.documents.rooms import DocumentRooms
 from collab.documents.store import DocumentKey
+from collab.documents.update_scan import InvalidUpdate
 from collab.realtime.identity import Authenticate
 from collab.sessions.roles import SessionRole
 from collab.sessions.service import SessionService
@@ -168,8 +169,8 @@ class DocumentSync:
             return
         try:
             await self.rooms.submit(room, update, sid)
-        except InvalidUpdate:
-            await self._refuse(sid, namespace, "invalid_update", "That is not a Yjs update.")
+        except InvalidUpdate as exc:
+            await self._refuse(sid, namespace, "invalid_update", f"That update was refused: {exc}.")
         except Exception:
             log.exception("could not store an update for %s", room.key)
             await self._refuse(
@@ -189,6 +190,14 @@ class DocumentSync:
         room, member = entry
         if not member.role.can_write:
             return  # a viewer's local edits are not taken
+        if len(data) > self._max_bytes:
+            await self._refuse(
+                sid,
+                member.namespace,
+                "too_large",
+                f"Updates are limited to {self._max_bytes} bytes",
+            )
+            return
         await self._write(sid, member.namespace, room, member, bytes(data))
 
     async def _client_sync_step_1(self, namespace: str, sid: str, data: Any = None) -> bytes:

@@ -1,0 +1,265 @@
+"""A bounded scan of untrusted Yjs bytes before the native decoder sees them, without I/O.
+
+pycrdt's decoder (yrs) trusts its input in ways a server cannot: it recurses once per level
+of a nested value (an update of ~60 KB holding arrays nested 30,000 deep overflows the
+native stack and kills the process with SIGSEGV), it reads strings without checking their
+UTF-8, and deleting a shared type recurses once per level of types nested inside it. So
+every update and state vector from a client is walked here first, in the lib0 v1 encoding
+exactly as yrs reads it, and refused unless:
+
+- it parses completely, with no trailing bytes, and every length fits in what is left;
+- every string is valid UTF-8;
+- every JSON-like value (`ContentAny`, sub-document options) nests at most
+  `MAX_VALUE_DEPTH` levels, checked with an explicit stack, never by recursion;
+- clocks stay within yrs's 32-bit range;
+- it uses only the content kinds Yjs writes today (`ContentJSON`, which Yjs stopped writing
+  and yrs reads differently from Yjs, and weak links are refused).
+
+It also counts the shared types an update creates (`ContentType` items): a type can sit
+only inside another type, so the number of types in a document bounds how deeply they nest,
+and the caller caps that number per document (see `DocumentRoom`).
+
+Layout (lib0 v1, as in yrs `Update::decode`): varUint clients, then per client varUint
+structs, varUint client id, varUint first clock, then each struct (an info byte: 0 GC, 10
+Skip, else an item whose low five bits name its content); then the delete set: varUint
+clients, per client varUint id, varUint ranges, each varUint clock, varUint length.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class InvalidUpdate(ValueError):
+    """Bytes that are not a Yjs update (or state vector) this server will decode."""
+
+
+MAX_VALUE_DEPTH = 64  # JSON-like values nested deeper are refused
+MAX_CLOCK = 2**32 - 1  # yrs keeps clocks, lengths and counts in 32 bits
+MAX_CLIENT_ID = 2**64 - 1
+
+_HAS_ORIGIN, _HAS_RIGHT_ORIGIN, _HAS_PARENT_SUB = 0x80, 0x40, 0x20
+_GC, _SKIP = 0, 10
+# Item content kinds (the info byte's low five bits).
+_DELETED, _JSON, _BINARY, _STRING, _EMBED, _FORMAT, _TYPE, _ANY, _DOC = range(1, 10)
+# Shared type kinds inside `ContentType` that yrs and Yjs read alike: Array, Map, Text,
+# XmlElement (3, carries a name), XmlFragment, XmlText. XmlHook (Yjs reads a name, yrs does
+# not), weak links, sub-document and undefined refs are refused.
+_TYPE_KINDS = {0, 1, 2, 3, 4, 6}
+_XML_ELEMENT = 3
+
+
+@dataclass(frozen=True)
+class UpdateShape:
+    structs: int
+    shared_types: int  # `ContentType` items: each can nest one level deeper than its parent
+
+
+class _Reader:
+    __slots__ = ("data", "end", "pos")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.pos = 0
+        self.end = len(data)
+
+    def byte(self) -> int:
+        if self.pos >= self.end:
+            raise InvalidUpdate("truncated")
+        value = self.data[self.pos]
+        self.pos += 1
+        return value
+
+    def var_uint(self, limit: int = MAX_CLOCK) -> int:
+        data, pos, end = self.data, self.pos, self.end
+        if pos < end and data[pos] < 0x80:  # the common one-byte case
+            self.pos = pos + 1
+            value: int = data[pos]
+            return value
+        value, shift = 0, 0
+        while True:
+            if pos >= end:
+                raise InvalidUpdate("truncated number")
+            byte = data[pos]
+            pos += 1
+            value |= (byte & 0x7F) << shift
+            if byte < 0x80:
+                break
+            shift += 7
+            if shift > 63:
+                raise InvalidUpdate("number too long")
+        if value > limit:
+            raise InvalidUpdate("number out of range")
+        self.pos = pos
+        return value
+
+    def var_int(self) -> None:
+        """A signed lib0 varInt (first byte: continuation, sign, six bits)."""
+        first = self.byte()
+        shift = 6
+        byte = first
+        while byte & 0x80:
+            byte = self.byte()
+            shift += 7
+            if shift > 70:
+                raise InvalidUpdate("number too long")
+
+    def skip(self, count: int) -> None:
+        if count > self.end - self.pos:
+            raise InvalidUpdate("length beyond the end")
+        self.pos += count
+
+    def count(self, minimum_bytes_each: int) -> int:
+        """A element count, refused if the elements cannot possibly fit in what is left."""
+        value = self.var_uint()
+        if value * minimum_bytes_each > self.end - self.pos:
+            raise InvalidUpdate("count beyond the end")
+        return value
+
+    def buffer(self) -> int:
+        length = self.var_uint()
+        self.skip(length)
+        return length
+
+    def string(self) -> int:
+        """Skip a varString after checking its UTF-8; return its length in bytes."""
+        length = self.var_uint()
+        start = self.pos
+        self.skip(length)
+        chunk = self.data[start : self.pos]
+        if not chunk.isascii():
+            try:
+                chunk.decode()
+            except UnicodeDecodeError:
+                raise InvalidUpdate("string is not UTF-8") from None
+        return length
+
+
+def _value(reader: _Reader) -> None:
+    """Skip one lib0 `Any`, nested at most MAX_VALUE_DEPTH deep (iteratively)."""
+    # Each stack entry: how many values are still to read at that level, and whether the
+    # level is an object (each value preceded by its key).
+    pending: list[list[int]] = []
+    remaining = 1
+    in_object = False
+    while True:
+        if remaining == 0:
+            if not pending:
+                return
+            remaining, flag = pending.pop()
+            in_object = bool(flag)
+            continue
+        remaining -= 1
+        if in_object:
+            reader.string()
+        tag = reader.byte()
+        if tag in (127, 126, 121, 120):  # undefined, null, false, true
+            continue
+        if tag == 125:
+            reader.var_int()
+        elif tag == 124:
+            reader.skip(4)
+        elif tag in (123, 122):
+            reader.skip(8)
+        elif tag == 119:
+            reader.string()
+        elif tag == 116:
+            reader.buffer()
+        elif tag in (118, 117):  # object, array
+            if len(pending) >= MAX_VALUE_DEPTH:
+                raise InvalidUpdate(f"values may nest at most {MAX_VALUE_DEPTH} levels")
+            pending.append([remaining, int(in_object)])
+            in_object = tag == 118
+            remaining = reader.count(2 if in_object else 1)
+        else:
+            raise InvalidUpdate(f"unknown value tag {tag}")
+
+
+def _content(reader: _Reader, kind: int) -> tuple[int, bool]:
+    """Skip an item's content; return (an upper bound of its clock length, is a type)."""
+    if kind == _STRING:
+        return max(reader.string(), 1), False  # UTF-8 bytes ≥ UTF-16 units
+    if kind == _ANY:
+        values = reader.count(1)
+        for _ in range(values):
+            _value(reader)
+        return values, False
+    if kind == _DELETED:
+        return reader.var_uint(), False
+    if kind == _BINARY:
+        reader.buffer()
+    elif kind == _EMBED:
+        reader.string()
+    elif kind == _FORMAT:
+        reader.string()
+        reader.string()
+    elif kind == _TYPE:
+        type_kind = reader.byte()
+        if type_kind not in _TYPE_KINDS:
+            raise InvalidUpdate(f"unsupported shared type {type_kind}")
+        if type_kind == _XML_ELEMENT:
+            reader.string()
+        return 1, True
+    elif kind == _DOC:
+        reader.string()
+        _value(reader)
+    else:  # _JSON (legacy, read differently by yrs and Yjs) and anything unknown
+        raise InvalidUpdate(f"unsupported content kind {kind}")
+    return 1, False
+
+
+def scan_update(data: bytes) -> UpdateShape:
+    """Walk a v1 update; raise InvalidUpdate unless pycrdt can safely decode it."""
+    reader = _Reader(data)
+    structs = shared_types = 0
+    for _ in range(reader.count(3)):
+        count = reader.count(1)
+        reader.var_uint(MAX_CLIENT_ID)
+        clock = reader.var_uint()
+        for _ in range(count):
+            info = reader.byte()
+            if info in (_GC, _SKIP):
+                length = reader.var_uint()
+            else:
+                kind = info & 0x1F
+                if kind in (_GC, _SKIP) or kind > _DOC:
+                    raise InvalidUpdate(f"unsupported struct {info}")
+                if info & _HAS_ORIGIN:
+                    reader.var_uint(MAX_CLIENT_ID)
+                    reader.var_uint()
+                if info & _HAS_RIGHT_ORIGIN:
+                    reader.var_uint(MAX_CLIENT_ID)
+                    reader.var_uint()
+                if not info & (_HAS_ORIGIN | _HAS_RIGHT_ORIGIN):
+                    if reader.var_uint() == 1:
+                        reader.string()  # a root type's name
+                    else:
+                        reader.var_uint(MAX_CLIENT_ID)
+                        reader.var_uint()
+                    if info & _HAS_PARENT_SUB:
+                        reader.string()
+                length, is_type = _content(reader, kind)
+                shared_types += is_type
+            clock += length
+            if clock > MAX_CLOCK:
+                raise InvalidUpdate("clock out of range")
+            structs += 1
+    for _ in range(reader.count(2)):
+        reader.var_uint(MAX_CLIENT_ID)
+        for _ in range(reader.count(2)):
+            start = reader.var_uint()
+            if start + reader.var_uint() > MAX_CLOCK:
+                raise InvalidUpdate("deleted range out of range")
+    if reader.pos != reader.end:
+        raise InvalidUpdate("trailing bytes")
+    return UpdateShape(structs, shared_types)
+
+
+def scan_state_vector(data: bytes) -> None:
+    """Walk a v1 state vector: varUint n, then n pairs of varUint client, varUint clock."""
+    reader = _Reader(data)
+    for _ in range(reader.count(2)):
+        reader.var_uint(MAX_CLIENT_ID)
+        reader.var_uint()
+    if reader.pos != reader.end:
+        raise InvalidUpdate("trailing bytes")

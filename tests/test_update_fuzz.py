@@ -1,0 +1,213 @@
+"""Hostile Yjs bytes: no update, state vector or awareness message may crash or stall us.
+
+The attack that started this: one ~60 KB `sync-update` holding arrays nested 30,000 deep
+made pycrdt's decoder overflow the native stack, and the whole server died with SIGSEGV.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+import pycrdt
+import pytest
+import socketio
+
+from collab.documents.room import MAX_SHARED_TYPES, DocumentRoom, check_update
+from collab.documents.store import DocumentKey
+from collab.documents.update_scan import (
+    MAX_VALUE_DEPTH,
+    InvalidUpdate,
+    scan_state_vector,
+    scan_update,
+)
+from tests import yjs_fuzz
+from tests.conftest import TEST_SECRET
+from tests.support import REPO, ServerProcess, http_get
+from tests.test_scale_out import api, setup_session
+
+# The reported attack, byte for byte: a ContentAny of arrays nested 30,000 deep.
+ATTACK = (
+    bytes([1, 1, 1, 0, 8, 1, 7])
+    + b"content"
+    + b"\x01"
+    + b"\x75\x01" * 30_000
+    + b"\x77\x01x"
+    + b"\x00"
+)
+
+
+def test_the_reported_attack_is_refused_before_pycrdt_sees_it() -> None:
+    with pytest.raises(InvalidUpdate, match="nest"):
+        check_update(ATTACK)
+
+
+@pytest.mark.parametrize("kind", ["array", "object", "mixed"])
+def test_values_nest_up_to_the_bound_and_no_deeper(kind: str) -> None:
+    ok = yjs_fuzz.item_on_root(8, b"\x01" + yjs_fuzz.nested_values(MAX_VALUE_DEPTH, kind))
+    check_update(ok)
+    deep = yjs_fuzz.item_on_root(8, b"\x01" + yjs_fuzz.nested_values(MAX_VALUE_DEPTH + 1, kind))
+    with pytest.raises(InvalidUpdate):
+        check_update(deep)
+
+
+def test_every_update_a_real_client_writes_is_accepted() -> None:
+    import random
+
+    for update in yjs_fuzz.valid_updates(random.Random(7), 300):
+        scan_update(update)
+        check_update(update)
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.get("content", type=pycrdt.Text).insert(0, "hello")
+    scan_state_vector(doc.get_state())
+
+
+def test_nested_shared_types_are_capped_per_document_across_updates() -> None:
+    """Deleting a type recurses per level in yrs; 60,000 levels, even sent in pieces, crash."""
+    room = DocumentRoom(DocumentKey(uuid.uuid4(), "deep.py"), [])
+    piece = 4_000
+    accepted = 0
+    for start in range(0, 3 * MAX_SHARED_TYPES, piece):
+        update = _nested_types_continuing(start, piece)
+        try:
+            room.reserve_shared_types(check_update(update))
+        except InvalidUpdate as exc:
+            assert "shared types" in str(exc)
+            break
+        room.apply_committed(update)
+        accepted += piece
+    assert accepted <= MAX_SHARED_TYPES < accepted + piece
+    # The count survives a reload from storage (it is recounted from the stored updates).
+    reloaded = DocumentRoom(room.key, [room.diff_since(b"\x00")])
+    assert reloaded.shared_types == room.shared_types
+
+
+def _nested_types_continuing(start: int, count: int, client: int = 7) -> bytes:
+    """`count` nested arrays continuing a chain begun at clock 0 (the first is a root's)."""
+    if start == 0:
+        return yjs_fuzz.nested_types(count, client)
+    var = yjs_fuzz.var_uint
+    out = bytearray(var(1) + var(count) + var(client) + var(start))
+    for clock in range(start, start + count):
+        out += b"\x07" + var(0) + var(client) + var(clock - 1) + b"\x00"
+    return bytes(out + b"\x00")
+
+
+def test_thousands_of_fuzzed_updates_never_crash_the_decoder() -> None:
+    """In a child process, so a native crash is seen as one (with the case that caused it)."""
+    seed, mutations = 20261126, 4_000
+    done = subprocess.run(
+        [sys.executable, "-m", "tests.yjs_fuzz", str(seed), str(mutations)],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    last_case = (done.stderr.strip().splitlines() or ["none"])[-1]
+    assert done.returncode == 0, f"exit {done.returncode} at {last_case}:\n{done.stderr[-2000:]}"
+    refused, applied = (int(part.split("=")[1]) for part in done.stdout.split())
+    total = len(yjs_fuzz.cases(seed, mutations))
+    assert refused + applied == total > 5_000
+    assert refused > 1_000 and applied > 100  # both paths were really exercised
+
+
+# -- against a live server process ---------------------------------------------------------
+
+
+@pytest.fixture
+def server(tmp_path: Path, database_url: str, clean_redis: str) -> Any:
+    env = {
+        "COLLAB_DATABASE_URL": database_url,
+        "COLLAB_REDIS_URL": clean_redis,
+        "COLLAB_SECRET_KEY": TEST_SECRET,
+        "COLLAB_SOCKET_MESSAGES_PER_SECOND": "100000",
+    }
+    with ServerProcess(tmp_path / "server", env) as process:
+        yield process
+
+
+async def _document_socket(base: str, namespace: str, token: str) -> tuple[Any, list[Any]]:
+    errors: list[Any] = []
+    sio = socketio.AsyncClient(reconnection=False)
+    sio.on("sync-error", errors.append, namespace=namespace)
+    sio.on("sync-step-1", lambda data: b"\x00\x00", namespace=namespace)
+    await sio.connect(base, namespaces=[namespace], auth={"token": token}, transports=["websocket"])
+    return sio, errors
+
+
+async def _wait_for(predicate: Any, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.05)
+
+
+def _text_of(update: bytes) -> str:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.apply_update(update)
+    return str(doc.get("content", type=pycrdt.Text))
+
+
+async def test_a_live_server_survives_thousands_of_hostile_messages_on_every_event(
+    server: ServerProcess, tmp_path: Path
+) -> None:
+    async with aiohttp.ClientSession() as http:
+        session_id, owner, editor = await setup_session(http, server.url)
+    canary_ns = f"/yjs|{session_id}/canary.py"
+    fuzz_ns = f"/yjs|{session_id}/fuzz.py"
+    canary, _ = await _document_socket(server.url, canary_ns, editor.token)
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.get("content", type=pycrdt.Text).insert(0, "canary text")
+    await canary.emit("sync-update", doc.get_update(), namespace=canary_ns)
+
+    fuzz, errors = await _document_socket(server.url, fuzz_ns, editor.token)
+    cases = yjs_fuzz.cases(seed=1126, mutations=1_500)
+    expected_refusals = 0
+    for index, case in enumerate(cases):
+        try:
+            check_update(case)
+        except InvalidUpdate:
+            expected_refusals += 1
+        await fuzz.emit("sync-update", case, namespace=fuzz_ns)
+        await fuzz.emit("awareness-update", case, namespace=fuzz_ns)
+        if index % 10 == 0:  # as a state vector: answered with a diff, never a crash
+            answer = await fuzz.call("sync-step-1", case, namespace=fuzz_ns, timeout=10)
+            assert isinstance(answer, bytes)
+    # Every refused update and every malformed awareness message got its sync-error.
+    await _wait_for(lambda: len(errors) >= expected_refusals + 1_000)
+    assert {e["code"] for e in errors} <= {"invalid_update", "too_large"}
+
+    # Nesting built up over several updates is capped too.
+    errors.clear()
+    for start in range(0, 2 * MAX_SHARED_TYPES, 4_000):
+        await fuzz.emit(
+            "sync-update", _nested_types_continuing(start, 4_000, client=99), namespace=fuzz_ns
+        )
+    await _wait_for(lambda: any("shared types" in e["message"] for e in errors))
+
+    assert server.proc is not None and server.proc.poll() is None, server.logs()
+    assert http_get(f"{server.url}/healthz")[0] == 200
+    live_text = _text_of(await fuzz.call("sync-step-1", b"\x00", namespace=fuzz_ns, timeout=10))
+    await fuzz.disconnect()
+    await canary.disconnect()
+    async with aiohttp.ClientSession() as http:
+        base = f"{server.url}/api/sessions/{session_id}/files"
+        assert await api(http, "GET", f"{base}/canary.py", owner.token) == "canary text"
+        assert await api(http, "GET", f"{base}/fuzz.py", owner.token) == live_text
+    assert "Traceback" not in server.logs()
+
+    # What was stored is what was served: a fresh process loads the same documents.
+    server.stop()
+    env = server.env | {"COLLAB_SOCKET_MESSAGES_PER_SECOND": "200"}
+    with ServerProcess(tmp_path / "again", env) as again:
+        async with aiohttp.ClientSession() as http:
+            base = f"{again.url}/api/sessions/{session_id}/files"
+            assert await api(http, "GET", f"{base}/fuzz.py", owner.token) == live_text
+            assert await api(http, "GET", f"{base}/canary.py", owner.token) == "canary text"
