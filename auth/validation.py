@@ -20,6 +20,28 @@ M = TypeVar("M", bound=BaseModel)
 
 _USERNAME = re.compile(r"^[A-Za-z0-9_]{3,50}$")
 
+# The deepest nesting of arrays and objects accepted anywhere in a request. Generous for
+# any real payload; bounded so no parser or recursive walk can run out of stack.
+MAX_JSON_DEPTH = 64
+
+
+def nests_deeper_than(value: Any, limit: int) -> bool:
+    """Whether lists and dicts nest more than `limit` levels in a JSON-like value (a scalar
+    is level 0), found without recursion."""
+    pending: list[tuple[Any, int]] = [(value, 1)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, dict):
+            children: Any = item.values()
+        elif isinstance(item, list):
+            children = item
+        else:
+            continue
+        if depth > limit:
+            return True
+        pending.extend((child, depth + 1) for child in children)
+    return False
+
 
 def _no_nul(value: str) -> str:
     if "\x00" in value:

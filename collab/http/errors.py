@@ -10,10 +10,14 @@ from __future__ import annotations
 
 import json
 import logging
+import math
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+
+from auth.validation import MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
 
@@ -110,13 +114,79 @@ def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
     return {k: v for k, v in exc.headers.items() if k in ("Allow", "Retry-After")}
 
 
+# A string token, closing quote optional: an unterminated string ends the text instead of
+# being retried from every later quote, so the scan stays linear on hostile input.
+_STRING = re.compile(r'"[^"\\]*(?:\\.[^"\\]*)*"?', re.DOTALL)
+_NOT_BRACKET = re.compile(r"[^\[\]{}]+")
+# Valid UTF-8 cannot carry a surrogate: in JSON text one only comes from an escape, `\uD800`
+# to `\uDFFF`. A well-formed pair decodes to one character; what is left is lone.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _nests_deeper_than(text: str, limit: int) -> bool:
+    """Count brackets outside strings, without recursion: a megabyte of `[` costs nothing."""
+    depth = 0
+    for bracket in _NOT_BRACKET.sub("", _STRING.sub("", text)):
+        if bracket in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        else:
+            depth -= 1
+    return False
+
+
+def _has_lone_surrogate(value: Any) -> bool:
+    """Whether any string or key holds a surrogate the decoder could not pair (I-JSON)."""
+    pending = [value]
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            if _SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            pending.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+    return False
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite(literal: str) -> float:
+    number = float(literal)
+    if not math.isfinite(number):
+        raise ValueError(f"{literal} is out of range")
+    return number
+
+
+def parse_json(raw: bytes) -> Any:
+    """Strict JSON (RFC 8259 as I-JSON, RFC 7493, restricts it): nesting at most
+    MAX_JSON_DEPTH, finite numbers only, no lone surrogates. ValueError says what is wrong."""
+    text = raw.decode(json.detect_encoding(raw))
+    if _nests_deeper_than(text, MAX_JSON_DEPTH):
+        raise ValueError(f"it nests deeper than {MAX_JSON_DEPTH} levels")
+    value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
+    if _SURROGATE_ESCAPE.search(text) and _has_lone_surrogate(value):
+        raise ValueError("a string holds a lone UTF-16 surrogate, which is not a character")
+    return value
+
+
 async def read_json(request: web.Request) -> dict[str, Any]:
-    """The request's JSON object body, or a 400 `invalid_json` naming what is wrong."""
+    """The request's JSON object body, or a 400 `invalid_json` naming what is wrong.
+
+    Every JSON route reads its body here, so hostile JSON (too deep, `NaN`, lone
+    surrogates) is refused once, at the edge, before any handler or store sees it.
+    """
     raw = await request.read()
     if not raw:
         raise ApiError(400, "invalid_json", "The request body is empty; send a JSON object.")
     try:
-        body = json.loads(raw)
+        body = parse_json(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "invalid_json", f"The request body is not valid JSON: {exc}") from None
     if not isinstance(body, dict):
