@@ -10,6 +10,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import asyncpg
 from pymongo import ASCENDING, AsyncMongoClient
 from pymongo.errors import DuplicateKeyError
 
@@ -48,7 +49,14 @@ class MongoWorkspaceDocuments:
     async def get(self, ws_id: uuid.UUID) -> dict[str, Any] | None:
         return self._out(await self._docs.find_one({"ws_id": str(ws_id)}))
 
-    async def set_parts(self, ws_id: uuid.UUID, parts: dict[str, Any]) -> bool:
+    async def set_parts(
+        self,
+        ws_id: uuid.UUID,
+        parts: dict[str, Any],
+        *,
+        within: asyncpg.Connection | None = None,
+    ) -> bool:
+        """`within` is not ours to join: MongoDB writes on its own (see the service)."""
         result = await self._docs.update_one({"ws_id": str(ws_id)}, {"$set": parts})
         return result.matched_count == 1
 

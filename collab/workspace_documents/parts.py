@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from auth.keys import SigningKeys, key_id
-from auth.validation import parse
+from auth.validation import MAX_JSON_DEPTH, nests_deeper_than, parse
 
 MASK = "••••••••"
 SERVER_PARTS = ("files", "analytics")
@@ -108,6 +108,9 @@ class Collaboration(_Part):
 def _settings(value: dict[str, Any]) -> dict[str, Any]:
     if len(value) > 64:
         raise ValueError("at most 64 settings")
+    # Before anything walks it: serialising and auditing it recurse.
+    if nests_deeper_than(value, MAX_JSON_DEPTH):
+        raise ValueError(f"must not be nested deeper than {MAX_JSON_DEPTH} levels")
     if len(json.dumps(value)) > 16_384:
         raise ValueError("settings are limited to 16 KiB")
     if "\\u0000" in json.dumps(value):

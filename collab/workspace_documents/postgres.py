@@ -41,8 +41,14 @@ class PostgresWorkspaceDocuments:
         )
         return document
 
-    async def set_parts(self, ws_id: uuid.UUID, parts: dict[str, Any]) -> bool:
-        status = await self._pool.execute(
+    async def set_parts(
+        self,
+        ws_id: uuid.UUID,
+        parts: dict[str, Any],
+        *,
+        within: asyncpg.Connection | None = None,
+    ) -> bool:
+        status = await (within or self._pool).execute(
             "UPDATE workspace_documents SET document = document || $2 WHERE ws_id = $1",
             ws_id,
             parts,

@@ -150,35 +150,41 @@ class WorkspaceDocuments:
                 patch.environment, current.get("environment", {}), self._box
             )
         if parts:
-            await self.store.set_parts(ws_id, parts)
+            await self._store_audited(actor, ws_id, parts, current)
+        return self._render(await self._document(ws_id))
+
+    async def _store_audited(
+        self, actor: Actor, ws_id: uuid.UUID, parts: dict[str, Any], current: dict[str, Any]
+    ) -> None:
+        """Store a change with its audit entry, both or neither.
+
+        One PostgreSQL transaction holds the rename, the audit entry and, last, the document
+        write. With the PostgreSQL backend the write joins that transaction. With MongoDB
+        it cannot, so it goes last: if it fails, the transaction rolls back and nothing is
+        audited or renamed; only a failure of the commit itself, after MongoDB accepted the
+        write, could leave a change unaudited. (Writing MongoDB first and compensating
+        would instead race with concurrent changes to the same parts.)
+        """
+
+        def shown(part: str, value: Any) -> Any:
+            return render_environment(value or {}) if part == "environment" else value
+
+        entry = AuditEntry(
+            "workspace.document_updated",
+            actor.user_id,
+            ws_id,
+            "workspace_document",
+            str(ws_id),
+            old_value={k: shown(k, current.get(k)) for k in parts},
+            new_value={k: shown(k, v) for k, v in parts.items()},
+        )
+        async with self._pool.acquire() as conn, conn.transaction():
             if "name" in parts:
-                await self._pool.execute(
+                await conn.execute(
                     "UPDATE workspaces SET name = $2 WHERE ws_id = $1", ws_id, parts["name"]
                 )
-            shown = {
-                k: (render_environment(v) if k == "environment" else v) for k, v in parts.items()
-            }
-            await self._audit.record(
-                self._pool,
-                AuditEntry(
-                    "workspace.document_updated",
-                    actor.user_id,
-                    ws_id,
-                    "workspace_document",
-                    str(ws_id),
-                    old_value={
-                        k: (
-                            render_environment(current.get(k, {}))
-                            if k == "environment"
-                            else current.get(k)
-                        )
-                        for k in parts
-                    },
-                    new_value=shown,
-                ),
-                actor.client,
-            )
-        return self._render(await self._document(ws_id))
+            await self._audit.record(conn, entry, actor.client)
+            await self.store.set_parts(ws_id, parts, within=conn)
 
     # -- what the server keeps ---------------------------------------------------------------
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import uuid
 from typing import Any, Protocol
 
+import asyncpg
+
 PARTS = (
     "settings",
     "files",
@@ -55,8 +57,18 @@ class WorkspaceDocumentStore(Protocol):
 
     async def get(self, ws_id: uuid.UUID) -> dict[str, Any] | None: ...
 
-    async def set_parts(self, ws_id: uuid.UUID, parts: dict[str, Any]) -> bool:
-        """Replace the named top-level fields, leave the others; False if absent."""
+    async def set_parts(
+        self,
+        ws_id: uuid.UUID,
+        parts: dict[str, Any],
+        *,
+        within: asyncpg.Connection | None = None,
+    ) -> bool:
+        """Replace the named top-level fields, leave the others; False if absent.
+
+        `within` is a PostgreSQL transaction the caller is in (with the audit entry): a
+        backend that lives in PostgreSQL writes in it, others write on their own.
+        """
 
     async def increment(self, ws_id: uuid.UUID, counters: dict[str, int]) -> None:
         """Add to `analytics` counters atomically."""
