@@ -241,9 +241,11 @@ async def test_awareness_is_relayed_and_cleaned_up_when_a_socket_goes(
         if await agent.call("peers", name="b"):
             break
         await asyncio.sleep(0.05)
-    assert await agent.call("peers", name="b") == [{"name": "Ann", "cursor": 3}]
+    # The server stamps who sent a state: the name is the sender's username.
+    ann = {"name": "editor", "cursor": 3, "id": live.editor.user_id}
+    assert await agent.call("peers", name="b") == [ann]
     await connect(agent, client, "c", live.owner.token, live.room())
-    assert await agent.call("peers", name="c") == [{"name": "Ann", "cursor": 3}]
+    assert await agent.call("peers", name="c") == [ann]
     await agent.call("close", name="a")
     for _ in range(50):
         if not await agent.call("peers", name="b"):

@@ -115,7 +115,7 @@ async def test_clients_on_two_processes_converge(
                 if await agent.call("peers", name="b0"):
                     break
                 await asyncio.sleep(0.05)
-            assert {"name": "Alpha"} in await agent.call("peers", name="b0")
+            assert {"name": "alpha", "id": owner.user_id} in await agent.call("peers", name="b0")
 
 
 async def test_presence_events_cross_processes(tmp_path: Path, shared_env: dict[str, str]) -> None:

@@ -1,14 +1,23 @@
 """The Yjs awareness wire format (y-protocols), without I/O.
 
 An awareness update is varUint(n) then n times: varUint(clientID), varUint(clock),
-varString(JSON state). A state of `null` removes the client. The server only needs to know
+varString(JSON state). A state of `null` removes the client. The server needs to know
 which client ids a socket announced (to remove them when it goes) and to build that
 removal.
+
+States come from clients and go to every other client, whose code trusts them (the npm
+`y-socket.io` client crashes on a state that is not JSON), so each state must be a JSON
+object (or `null`) of at most MAX_STATE_BYTES, and the server stamps who sent it: `user.id`
+and `user.name` (the sender's username) replace whatever the client wrote there.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from typing import Any
+
+MAX_STATE_BYTES = 16 * 1024
 
 
 class MalformedAwareness(ValueError):
@@ -79,3 +88,41 @@ def encode(entries: list[AwarenessEntry]) -> bytes:
 def removal(clocks: dict[int, int]) -> bytes:
     """The update that tells every peer these clients are gone."""
     return encode([AwarenessEntry(cid, clock + 1, "null") for cid, clock in clocks.items()])
+
+
+def parse_state(text: str) -> dict[str, Any] | None:
+    """A client's state: a JSON object, or None for `null` (the client left)."""
+    if len(text) > MAX_STATE_BYTES:  # characters ≤ bytes: a cheap first cut
+        raise MalformedAwareness(f"awareness states are limited to {MAX_STATE_BYTES} bytes")
+    try:
+        value = json.loads(text, parse_constant=_refuse_constant)
+    except (ValueError, RecursionError):
+        raise MalformedAwareness("an awareness state must be JSON") from None
+    if value is not None and not isinstance(value, dict):
+        raise MalformedAwareness("an awareness state must be a JSON object or null")
+    return value
+
+
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
+def stamp(state: dict[str, Any], user_id: str, username: str) -> str:
+    """The state as relayed: the server's word for who sent it replaces the client's."""
+    user = state.get("user")
+    user = dict(user) if isinstance(user, dict) else {}
+    user.update(id=user_id, name=username)
+    text = json.dumps({**state, "user": user}, separators=(",", ":"))  # ASCII-safe
+    if len(text) > MAX_STATE_BYTES:
+        raise MalformedAwareness(f"awareness states are limited to {MAX_STATE_BYTES} bytes")
+    return text
+
+
+def stamped_user(text: str) -> str | None:
+    """The user id a server stamped into a state (None when there is none)."""
+    try:
+        user = json.loads(text).get("user")
+    except (ValueError, AttributeError):
+        return None
+    user_id = user.get("id") if isinstance(user, dict) else None
+    return user_id if isinstance(user_id, str) else None

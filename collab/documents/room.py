@@ -31,6 +31,8 @@ log = logging.getLogger(__name__)
 # once per level in yrs, and 60,000 levels overflow the native stack. A file's text needs
 # none; 10,000 leaves room for clients that keep structured data beside it.
 MAX_SHARED_TYPES = 10_000
+# One provider announces one client id; a few leave room for several editors in one tab.
+MAX_CLIENTS_PER_SOCKET = 8
 
 
 def check_update(update: bytes) -> UpdateShape:
@@ -81,6 +83,7 @@ class Member:
     namespace: str  # `/yjs|{session_id}/{path}`: sessions of one workspace share a room
     session_id: uuid.UUID
     user_id: uuid.UUID
+    username: str
     role: SessionRole
     limiter: TokenBucket
     client_clocks: dict[int, int] = field(default_factory=dict)
@@ -95,6 +98,7 @@ class DocumentRoom:
             self.doc.apply_update(update)
         self.members: dict[str, Member] = {}
         self.awareness: dict[int, awareness.AwarenessEntry] = {}
+        self.awareness_owners: dict[int, str] = {}  # client id → the user id that announced it
         self.idle_since: float | None = time.monotonic()
         self.writes_since_compaction = len(stored)
         self.shared_types = count_shared_types(stored)
@@ -141,6 +145,7 @@ class DocumentRoom:
             return None
         for client_id in member.client_clocks:
             self.awareness.pop(client_id, None)
+            self.awareness_owners.pop(client_id, None)
         return awareness.removal(
             {cid: self._clock(cid, clock) for cid, clock in member.client_clocks.items()}
         )
@@ -159,20 +164,52 @@ class DocumentRoom:
 
     # -- awareness -------------------------------------------------------------------------
 
-    def note_awareness(self, update: bytes, member: Member | None) -> None:
-        """Remember the latest state of each client (for newcomers) and who announced it."""
+    def accept_awareness(self, update: bytes, member: Member) -> bytes:
+        """Check a socket's awareness update, note it, and return it stamped for relaying.
+
+        A socket may speak only for client ids that nobody else announced (its user's own,
+        as after a reconnect, are fine), for at most MAX_CLIENTS_PER_SOCKET of them, and
+        only with JSON object states. Anything else refuses the whole update."""
+        user_id = str(member.user_id)
+        entries = awareness.decode(update)
+        claimed = member.client_clocks.keys() | {entry.client_id for entry in entries}
+        if len(claimed) > MAX_CLIENTS_PER_SOCKET:
+            raise awareness.MalformedAwareness("too many client ids on one connection")
+        stamped = []
+        for entry in entries:
+            owner = self.awareness_owners.get(entry.client_id)
+            if owner is not None and owner != user_id:
+                raise awareness.MalformedAwareness("that client id belongs to someone else")
+            state = awareness.parse_state(entry.state)
+            text = "null" if state is None else awareness.stamp(state, user_id, member.username)
+            stamped.append(awareness.AwarenessEntry(entry.client_id, entry.clock, text))
+        for entry in stamped:
+            self._note(entry, member, user_id)
+        return awareness.encode(stamped)
+
+    def note_awareness(self, update: bytes) -> None:
+        """Awareness from another process, already checked and stamped there."""
         for entry in awareness.decode(update):
-            known = self.awareness.get(entry.client_id)
-            if known is not None and known.clock > entry.clock:
-                continue
-            if entry.state == "null":
-                self.awareness.pop(entry.client_id, None)
-                if member is not None:
-                    member.client_clocks.pop(entry.client_id, None)
-            else:
-                self.awareness[entry.client_id] = entry
-                if member is not None:
-                    member.client_clocks[entry.client_id] = entry.clock
+            self._note(entry, None, awareness.stamped_user(entry.state))
+
+    def _note(
+        self, entry: awareness.AwarenessEntry, member: Member | None, owner: str | None
+    ) -> None:
+        """Remember the latest state of each client (for newcomers) and who announced it."""
+        known = self.awareness.get(entry.client_id)
+        if known is not None and known.clock > entry.clock:
+            return
+        if entry.state == "null":
+            self.awareness.pop(entry.client_id, None)
+            self.awareness_owners.pop(entry.client_id, None)
+            if member is not None:
+                member.client_clocks.pop(entry.client_id, None)
+            return
+        self.awareness[entry.client_id] = entry
+        if owner is not None:
+            self.awareness_owners[entry.client_id] = owner
+        if member is not None:
+            member.client_clocks[entry.client_id] = entry.clock
 
     def awareness_snapshot(self) -> bytes:
         return awareness.encode(list(self.awareness.values()))

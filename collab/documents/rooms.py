@@ -255,7 +255,7 @@ class DocumentRooms:
             if kind == UPDATE:
                 room.apply_committed(payload)
             elif kind == AWARENESS:
-                room.note_awareness(payload, None)
+                room.note_awareness(payload)
         except ValueError:
             log.warning("ignoring a malformed %r message for %s", kind, room.key)
 

@@ -89,7 +89,9 @@ class DocumentSync:
         room = await self.rooms.open(await self.sessions.document_key(session_id, path))
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
         limiter = TokenBucket(self._rate, self._rate * 2)
-        member = Member(sid, eio_sid, namespace, session_id, user.user_id, role, limiter)
+        member = Member(
+            sid, eio_sid, namespace, session_id, user.user_id, user.username, role, limiter
+        )
         room.add(member)
         self._sockets[sid] = (room, member)
         # Runs once the CONNECT packet is queued: events sent before it would be dropped.
@@ -125,7 +127,6 @@ class DocumentSync:
         room, _ = entry
         removal = room.remove(sid)
         if removal is not None:
-            room.note_awareness(removal, None)
             await self.rooms.relay_awareness(room, removal, None)
 
     # -- incoming ------------------------------------------------------------------------------
@@ -215,11 +216,13 @@ class DocumentSync:
             return
         room, member, update = admitted
         try:
-            room.note_awareness(update, member)
-        except MalformedAwareness:
-            await self._refuse(sid, namespace, "invalid_update", "That is not an awareness update.")
+            stamped = room.accept_awareness(update, member)
+        except MalformedAwareness as exc:
+            await self._refuse(
+                sid, namespace, "invalid_update", f"That awareness update was refused: {exc}."
+            )
             return
-        await self.rooms.relay_awareness(room, update, sid)
+        await self.rooms.relay_awareness(room, stamped, sid)
 
     # -- changes from the session service ------------------------------------------------
 
