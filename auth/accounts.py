@@ -74,10 +74,10 @@ class AccountService:
 
     # -- tokens ----------------------------------------------------------------------------
 
-    def _pair(self, user: User, refresh_token: str) -> dict[str, Any]:
+    def _pair(self, user: User, refresh_token: str, generation: int) -> dict[str, Any]:
         return {
             "user": user.public(),
-            "access_token": self._d.access.issue(user.user_id),
+            "access_token": self._d.access.issue(user.user_id, generation),
             "refresh_token": refresh_token,
             "token_type": "Bearer",
             "expires_in": self._d.access.ttl_seconds,
@@ -89,7 +89,7 @@ class AccountService:
         user = await self._d.users.by_id(self._d.pool, claims.user_id)
         if user is None or not user.is_active:
             raise InvalidToken("The account behind this token is not active.")
-        if claims.issued_at < int(user.tokens_valid_after.timestamp()):
+        if claims.generation != user.token_generation:
             raise InvalidToken("This token was revoked; log in again.")
         return user
 
@@ -97,8 +97,9 @@ class AccountService:
         self, conn: asyncpg.Connection, user: User, client: ClientInfo
     ) -> dict[str, Any]:
         """Issue a new token family for a user who just proved who they are."""
+        generation = await self._d.users.token_generation(conn, user.user_id)
         _, refresh_token = await self._d.refresh.issue(conn, user.user_id, client.user_agent)
-        return self._pair(user, refresh_token)
+        return self._pair(user, refresh_token, generation)
 
     # -- register and log in ---------------------------------------------------------------
 
@@ -204,9 +205,10 @@ class AccountService:
             if rotation.outcome is Outcome.EXPIRED:
                 raise TokenExpired("The refresh token has expired; log in again.")
             assert rotation.user_id is not None and rotation.token is not None
+            assert rotation.token_generation is not None
             user = await self._d.users.by_id(conn, rotation.user_id)
         assert user is not None
-        return self._pair(user, rotation.token)
+        return self._pair(user, rotation.token, rotation.token_generation)
 
     async def logout(self, token: str, client: ClientInfo) -> None:
         """End the login this refresh token belongs to; unknown tokens are ignored."""
@@ -227,11 +229,17 @@ class AccountService:
         )
 
     async def _end_every_session(self, conn: asyncpg.Connection, user_id: uuid.UUID) -> None:
-        await self._d.refresh.revoke_all(conn, user_id)
+        """Refuse every access token issued so far (a new generation) and revoke every
+        refresh token. The user's row is updated first: logins and refreshes hold it shared
+        while they issue, so they either finish before this (and are revoked below) or
+        start after it (and carry the new generation). Same lock order, no deadlock."""
         await conn.execute(
-            "UPDATE users SET tokens_valid_after = date_trunc('second', now()) WHERE user_id = $1",
+            """UPDATE users SET token_generation = token_generation + 1,
+                                tokens_valid_after = now()
+               WHERE user_id = $1""",
             user_id,
         )
+        await self._d.refresh.revoke_all(conn, user_id)
 
     async def logout_all(self, user: User, client: ClientInfo) -> None:
         async with self._d.pool.acquire() as conn, conn.transaction():

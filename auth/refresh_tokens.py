@@ -53,6 +53,7 @@ class Rotation:
     user_id: uuid.UUID | None = None
     family_id: uuid.UUID | None = None
     token: str | None = None
+    token_generation: int | None = None  # what the new access token carries
 
 
 class RefreshTokens:
@@ -96,6 +97,17 @@ class RefreshTokens:
         self, conn: asyncpg.Connection, token: str, device_info: str | None
     ) -> Rotation:
         async with conn.transaction():
+            # The user's row first, shared, as logins do: ending every session updates it
+            # before revoking, so it either waits for this rotation and then revokes the
+            # successor too, or has finished and this token is revoked. Read under that
+            # lock, the generation is the one the new access token must carry.
+            generation = await conn.fetchval(
+                """SELECT u.token_generation FROM refresh_tokens rt JOIN users u USING (user_id)
+                   WHERE rt.token_hash = $1 FOR SHARE OF u""",
+                token_digest(token),
+            )
+            if generation is None:
+                return Rotation(Outcome.UNKNOWN)
             row = await conn.fetchrow(
                 """SELECT rt.token_id, rt.user_id, rt.family_id, rt.expires_at,
                           rt.absolute_expires_at, rt.revoked_at, rt.used_at, rt.successor_sealed,
@@ -108,7 +120,7 @@ class RefreshTokens:
                 return Rotation(Outcome.UNKNOWN)
             user_id, family_id, now = row["user_id"], row["family_id"], row["now"]
             if row["used_at"] is not None:
-                return await self._spent(conn, row, token)
+                return await self._spent(conn, row, token, generation)
             if row["revoked_at"] is not None:
                 return Rotation(Outcome.REVOKED, user_id, family_id)
             if not row["is_active"]:
@@ -130,9 +142,11 @@ class RefreshTokens:
                 new_id,
                 _seal(token, new_token),
             )
-            return Rotation(Outcome.ROTATED, user_id, family_id, new_token)
+            return Rotation(Outcome.ROTATED, user_id, family_id, new_token, generation)
 
-    async def _spent(self, conn: asyncpg.Connection, row: asyncpg.Record, token: str) -> Rotation:
+    async def _spent(
+        self, conn: asyncpg.Connection, row: asyncpg.Record, token: str, generation: int
+    ) -> Rotation:
         user_id, family_id = row["user_id"], row["family_id"]
         within_grace = row["now"] - row["used_at"] <= self.grace
         if within_grace and row["is_active"] and row["successor_sealed"] is not None:
@@ -142,7 +156,7 @@ class RefreshTokens:
                 token_digest(successor),
             )
             if still_valid:
-                return Rotation(Outcome.GRACE, user_id, family_id, successor)
+                return Rotation(Outcome.GRACE, user_id, family_id, successor, generation)
         await self.revoke_family(conn, family_id)
         return Rotation(Outcome.REUSED, user_id, family_id)
 

@@ -31,6 +31,7 @@ class AccessClaims:
     issued_at: int
     expires_at: int
     token_id: str
+    generation: int
 
 
 class AccessTokens:
@@ -39,10 +40,11 @@ class AccessTokens:
         self._issuer = issuer
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, user_id: uuid.UUID) -> str:
+    def issue(self, user_id: uuid.UUID, generation: int) -> str:
         now = int(time.time())
         claims = {
             "sub": str(user_id),
+            "gen": generation,
             "iat": now,
             "nbf": now,
             "exp": now + self.ttl_seconds,
@@ -85,7 +87,13 @@ class AccessTokens:
             user_id = uuid.UUID(claims["sub"])
         except ValueError:
             raise InvalidToken("The access token names no user.") from None
-        return AccessClaims(user_id, int(claims["iat"]), int(claims["exp"]), str(claims["jti"]))
+        # Tokens from before generations existed count as generation 0 (see migration 0007).
+        generation = claims.get("gen", 0)
+        if type(generation) is not int:
+            raise InvalidToken("The access token's generation is malformed.")
+        return AccessClaims(
+            user_id, int(claims["iat"]), int(claims["exp"]), str(claims["jti"]), generation
+        )
 
 
 def new_opaque_token() -> str:

@@ -14,7 +14,7 @@ from auth.sql import Executor
 
 _COLUMNS = """user_id, email, password_hash, username, first_name, last_name, profile_image_url,
     email_verified, is_active, oauth_provider, oauth_provider_id, created_at, updated_at,
-    last_login, tokens_valid_after"""
+    last_login, tokens_valid_after, token_generation"""
 
 
 @dataclass(frozen=True)
@@ -34,6 +34,7 @@ class User:
     updated_at: datetime
     last_login: datetime | None
     tokens_valid_after: datetime
+    token_generation: int
 
     def public(self) -> dict[str, Any]:
         """What clients see: never the password hash or OAuth identifiers."""
@@ -65,6 +66,15 @@ def _conflict_from(exc: asyncpg.UniqueViolationError) -> Conflict:
 class UserStore:
     async def by_id(self, db: Executor, user_id: uuid.UUID) -> User | None:
         return _user(await db.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE user_id = $1", user_id))
+
+    async def token_generation(self, db: Executor, user_id: uuid.UUID) -> int:
+        """The generation new access tokens carry, read under a share lock on the user's row
+        so that ending every session (which updates the row first) waits for the caller's
+        transaction and then ends what it issued too."""
+        generation: int = await db.fetchval(
+            "SELECT token_generation FROM users WHERE user_id = $1 FOR SHARE", user_id
+        )
+        return generation
 
     async def by_login(self, db: Executor, login: str) -> User | None:
         """By email or username, case-insensitively."""
