@@ -1,4 +1,8 @@
-"""The `users` table: records and the queries on them."""
+"""The `users` table: records and the queries on them.
+
+Emails and usernames are stored and looked up in their normal form (`auth.identifiers`),
+whichever path they come by (the API, OAuth, the command line).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from auth.errors import Conflict
+from auth.identifiers import normal_form
 from auth.sql import Executor
 
 _COLUMNS = """user_id, email, password_hash, username, first_name, last_name, profile_image_url,
@@ -58,6 +63,13 @@ def _user(row: asyncpg.Record | None) -> User | None:
     return User(**dict(row)) if row is not None else None
 
 
+def _normalised(fields: dict[str, Any]) -> dict[str, Any]:
+    return {
+        k: normal_form(v) if k in ("email", "username") and isinstance(v, str) else v
+        for k, v in fields.items()
+    }
+
+
 def _conflict_from(exc: asyncpg.UniqueViolationError) -> Conflict:
     field = "username" if "username" in (exc.constraint_name or "") else "email"
     return Conflict(f"That {field} is already taken.", {field: "is already taken"})
@@ -82,13 +94,15 @@ class UserStore:
             await db.fetchrow(
                 f"SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1) "
                 "OR lower(username) = lower($1) ORDER BY (lower(email) = lower($1)) DESC LIMIT 1",
-                login,
+                normal_form(login),
             )
         )
 
     async def by_email(self, db: Executor, email: str) -> User | None:
         return _user(
-            await db.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1)", email)
+            await db.fetchrow(
+                f"SELECT {_COLUMNS} FROM users WHERE lower(email) = lower($1)", normal_form(email)
+            )
         )
 
     async def by_oauth(self, db: Executor, provider: str, provider_id: str) -> User | None:
@@ -102,6 +116,7 @@ class UserStore:
         )
 
     async def create(self, db: Executor, **fields: Any) -> User:
+        fields = _normalised(fields)
         names = ", ".join(fields)
         params = ", ".join(f"${i}" for i in range(1, len(fields) + 1))
         try:
@@ -119,6 +134,7 @@ class UserStore:
         """Set the given columns; names come from our code, never from clients."""
         if not fields:
             return await self.by_id(db, user_id)
+        fields = _normalised(fields)
         sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(fields, start=2))
         try:
             row = await db.fetchrow(

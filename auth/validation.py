@@ -3,6 +3,9 @@
 A failure becomes `ValidationFailed` with one reason per field. Every string refuses NUL
 characters (PostgreSQL cannot store them) and has a length cap, so no input reaches the
 database that it would reject.
+
+Emails and usernames are compared in their normal form (`auth.identifiers`): NFKC, one
+script per part of an address, and usernames of ASCII letters, digits and underscore.
 """
 
 from __future__ import annotations
@@ -15,10 +18,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 from pydantic import ValidationError as PydanticValidationError
 
 from auth.errors import ValidationFailed
+from auth.identifiers import mixed_scripts, normal_form
 
 M = TypeVar("M", bound=BaseModel)
 
-_USERNAME = re.compile(r"^[A-Za-z0-9_]{3,50}$")
+# ASCII on purpose: "letters" in the contract's username rule are A-Z and a-z, so no
+# username can look like another one written in a different script.
+_USERNAME = re.compile(r"[A-Za-z0-9_]{3,50}")
 
 # The deepest nesting of arrays and objects accepted anywhere in a request. Generous for
 # any real payload; bounded so no parser or recursive walk can run out of stack.
@@ -51,20 +57,28 @@ def _no_nul(value: str) -> str:
 
 def _email(value: str) -> str:
     try:
-        result = validate_email(value, check_deliverability=False)
+        result = validate_email(normal_form(value), check_deliverability=False)
     except EmailNotValidError as exc:
         raise ValueError(f"is not a valid email address ({exc})") from None
-    return result.normalized.lower()
+    for part in (result.local_part, *result.domain.split(".")):
+        scripts = mixed_scripts(part)
+        if scripts:
+            raise ValueError(
+                f"mixes letters of several scripts ({', '.join(scripts).title()}) in "
+                f"{part!r}, as look-alike addresses do"
+            )
+    return normal_form(result.normalized.lower())
 
 
 def _username(value: str) -> str:
-    if not _USERNAME.match(value):
-        raise ValueError("must be 3 to 50 letters, digits or underscores")
+    value = normal_form(value)
+    if not _USERNAME.fullmatch(value):
+        raise ValueError("must be 3 to 50 ASCII letters, digits or underscores")
     return value
 
 
 def _http_url(value: str) -> str:
-    if not re.match(r"^https?://[^\s]+$", value):
+    if not re.fullmatch(r"https?://[^\s]+", value):
         raise ValueError("must be an http(s) URL")
     return value
 
@@ -114,7 +128,12 @@ class RegisterInput(Input):
 
 
 class LoginInput(Input):
-    login: Annotated[str, StringConstraints(min_length=1, max_length=255), AfterValidator(_no_nul)]
+    login: Annotated[
+        str,
+        StringConstraints(min_length=1, max_length=255),
+        AfterValidator(_no_nul),
+        AfterValidator(normal_form),  # a fullwidth spelling is the same account
+    ]
     password: Password
 
 
