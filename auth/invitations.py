@@ -2,7 +2,8 @@
 
 Statuses: pending → accepted | declined | revoked | expired. Only the invited person (the
 user named, or the account holding the invited email) may accept; accepting never lowers a
-role someone already has.
+role someone already has. An invitation works only while its sender may still invite to its
+role (removing or demoting the sender revokes it).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from auth.workspaces import WorkspaceService
 class _Refusal(enum.Enum):
     EXPIRED = "expired"
     SPENT = "spent"
+    REVOKED = "revoked"
 
 
 class InvitationService:
@@ -184,6 +186,15 @@ class InvitationService:
                 row["invitation_id"],
             )
             return _Refusal.EXPIRED
+        if not await self._workspaces.may_invite(
+            conn, row["ws_id"], row["invited_by"], row["role"]
+        ):
+            # Its sender was removed or demoted since: the invitation goes with their role.
+            await conn.execute(
+                "UPDATE workspace_invitations SET status = 'revoked' WHERE invitation_id = $1",
+                row["invitation_id"],
+            )
+            return _Refusal.REVOKED
         for_actor = row["invited_user_id"] == actor.user_id or (
             row["invited_email"] is not None
             and row["invited_email"].lower() == row["actor_email"].lower()
@@ -196,9 +207,17 @@ class InvitationService:
         async with self._pool.acquire() as conn, conn.transaction():
             claimed = await self._claim(conn, actor, token)
             if isinstance(claimed, asyncpg.Record):
-                return await self._apply(conn, actor, claimed, accept)
+                result = await self._apply(conn, actor, claimed, accept)
+                committed = await self._workspaces.membership_changed(
+                    conn, claimed["ws_id"], actor.user_id
+                )
+        if isinstance(claimed, asyncpg.Record):
+            await committed()  # a new or higher role reaches open sockets at once
+            return result
         if claimed is _Refusal.EXPIRED:
             raise Gone("This invitation has expired.")
+        if claimed is _Refusal.REVOKED:
+            raise Gone("This invitation was revoked: its sender may no longer invite to it.")
         raise Gone("This invitation was already used, declined or revoked.")
 
     async def _apply(

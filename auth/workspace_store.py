@@ -93,6 +93,44 @@ class WorkspaceStore:
         )
         return Role(value) if value else None
 
+    # -- who may still invite ------------------------------------------------------------------
+
+    # Whether that active member may now invite to `{role}`: owners and admins, up to their own.
+    _MAY_INVITE = (
+        "coalesce((SELECT p.role IN ('owner', 'admin') AND "
+        + RANK_SQL.format("p.role")
+        + " >= "
+        + RANK_SQL.format("{role}")
+        + """ FROM workspace_permissions p
+            WHERE p.ws_id = {ws} AND p.user_id = {user} AND p.status = 'active'), false)"""
+    )
+
+    async def may_invite(
+        self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID | None, role: str
+    ) -> bool:
+        if user_id is None:
+            return False  # the inviter's account is gone
+        allowed: bool = await db.fetchval(
+            "SELECT " + self._MAY_INVITE.format(role="$3::varchar", ws="$1", user="$2"),
+            ws_id,
+            user_id,
+            role,
+        )
+        return allowed
+
+    async def revoke_invitations_beyond(
+        self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID
+    ) -> None:
+        """Revoke this person's pending invitations that they may no longer send."""
+        await db.execute(
+            """UPDATE workspace_invitations i SET status = 'revoked'
+               WHERE i.ws_id = $1 AND i.invited_by = $2 AND i.status = 'pending'
+                 AND NOT """
+            + self._MAY_INVITE.format(role="i.role", ws="$1", user="$2"),
+            ws_id,
+            user_id,
+        )
+
     async def members(self, db: Executor, ws_id: uuid.UUID) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await db.fetch(
             """SELECT p.role, p.status, p.granted_by, p.created_at, u.user_id, u.username,

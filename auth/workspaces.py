@@ -6,12 +6,15 @@ Rules:
 - Owners and admins change it; only owners delete it.
 - Nobody grants a role above their own, or changes someone who ranks above them.
 - The last owner can neither leave nor be demoted.
+- Removing or demoting someone revokes the invitations they may no longer send, and reaches
+  what else follows the membership (the workspace's live sessions and their open sockets).
 """
 
 from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 import asyncpg
@@ -36,6 +39,19 @@ class WorkspaceLifecycle(Protocol):
     async def deleted(self, ws_id: uuid.UUID) -> None: ...
 
 
+AfterCommit = Callable[[], Awaitable[None]]
+
+
+class MembershipFollower(Protocol):
+    """What else follows someone's workspace role (their access to its live sessions)."""
+
+    async def membership_changing(
+        self, conn: asyncpg.Connection, ws_id: uuid.UUID, user_id: uuid.UUID
+    ) -> AfterCommit:
+        """Runs in the transaction that changed the membership; the answer runs after commit."""
+        ...
+
+
 class WorkspaceService:
     def __init__(
         self,
@@ -47,6 +63,7 @@ class WorkspaceService:
         self._store = store
         self._audit = audit
         self.lifecycle: WorkspaceLifecycle | None = None
+        self.membership_followers: list[MembershipFollower] = []
 
     # -- the questions other packages ask ----------------------------------------------------
 
@@ -73,6 +90,32 @@ class WorkspaceService:
         if minimum is not None and (role is None or not role.at_least(minimum)):
             raise Forbidden(f"This needs the {minimum.value} role or higher in the workspace.")
         return row, role
+
+    async def may_invite(
+        self,
+        db: asyncpg.Connection | asyncpg.Pool,
+        ws_id: uuid.UUID,
+        user_id: uuid.UUID | None,
+        role: str,
+    ) -> bool:
+        """Whether this person may now invite to `role` (owners and admins, up to their own)."""
+        return await self._store.may_invite(db, ws_id, user_id, role)
+
+    async def membership_changed(
+        self, conn: asyncpg.Connection, ws_id: uuid.UUID, user_id: uuid.UUID
+    ) -> AfterCommit:
+        """Call inside the transaction that changed someone's membership, after the change;
+        run the answer once it has committed."""
+        await self._store.revoke_invitations_beyond(conn, ws_id, user_id)
+        after = [
+            await f.membership_changing(conn, ws_id, user_id) for f in self.membership_followers
+        ]
+
+        async def committed() -> None:
+            for run in after:
+                await run()
+
+        return committed
 
     # -- workspaces ---------------------------------------------------------------------------
 
@@ -239,6 +282,8 @@ class WorkspaceService:
                 ),
                 actor.client,
             )
+            committed = await self.membership_changed(conn, ws_id, user_id)
+        await committed()
         return {
             "ws_id": str(ws_id),
             "user_id": str(user_id),
@@ -290,6 +335,8 @@ class WorkspaceService:
                 ),
                 actor.client,
             )
+            committed = await self.membership_changed(conn, ws_id, user_id)
+        await committed()
 
     # -- audit ------------------------------------------------------------------------------
 
