@@ -269,7 +269,10 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         settings.base_url,
         app[WORKSPACES].role_of,
         workspace_documents.count,
+        settings.max_sessions_per_user,
     )
+    # Removing or demoting a workspace member reaches its sessions and their open sockets.
+    app[WORKSPACES].membership_followers.append(sessions)
     store = DocumentStore()
     rooms = DocumentRooms(
         pool,

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     socket_messages_per_second: float = Field(default=200.0, gt=0)
     document_idle_seconds: float = Field(default=60.0, gt=0)
     document_compact_after: int = Field(default=500, ge=1)
+    # Live sessions one user may own that are not archived (429 beyond).
+    max_sessions_per_user: int = Field(default=100, ge=1)
 
     runtimes_file: Path | None = None
     deploy_port_min: int = Field(default=20000, ge=1024, le=65535)

@@ -102,6 +102,24 @@ async def invite(request: web.Request) -> web.Response:
     return web.json_response(invitation, status=201)
 
 
+@routes.get("/api/sessions/{session_id}/invitations")
+async def list_invitations(request: web.Request) -> web.Response:
+    session_id = path_uuid(request, "session_id", "session")
+    return web.json_response(
+        await request.app[SESSIONS].invitations(await actor(request), session_id)
+    )
+
+
+@routes.delete("/api/sessions/{session_id}/invitations/{invitation_id}")
+async def revoke_invitation(request: web.Request) -> web.Response:
+    await request.app[SESSIONS].revoke(
+        await actor(request),
+        path_uuid(request, "session_id", "session"),
+        path_uuid(request, "invitation_id", "join link"),
+    )
+    return web.Response(status=204)
+
+
 @routes.post("/api/join/{token}")
 async def join(request: web.Request) -> web.Response:
     result = await request.app[SESSIONS].join(

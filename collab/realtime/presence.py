@@ -68,12 +68,12 @@ class Presence:
         self._joined[sid].add(session_id)
         if first_here:
             await self._arrive(session_id, user_id, sid)
-        participants = await self.session_store.participants(self.pool, session_id)
+        participants = await self.sessions.participants_for(session_id, user_id)
         files = await self.documents.files(self.pool, session_id)
         return {
             "ok": True,
             "role": role.value,
-            "participants": [participant_json(p) for p in participants],
+            "participants": participants,
             "files": [
                 {"path": f.path, "size": f.size, "updated_at": f.updated_at.isoformat()}
                 for f in files
@@ -94,7 +94,11 @@ class Presence:
         if count == 1:
             await self.session_store.set_active(self.pool, session_id, user_id, True)
             rows = await self.session_store.participants(self.pool, session_id)
-            me = next((participant_json(r) for r in rows if r["user_id"] == user_id), None)
+            # Sent to every member: without the email, which only owners see.
+            me = next(
+                (participant_json(r, show_email=False) for r in rows if r["user_id"] == user_id),
+                None,
+            )
             if me is not None:
                 await self.sio.emit(
                     "participant:joined", me, room=room_of(session_id), skip_sid=sid

@@ -2,10 +2,19 @@
 
 Rules:
 - Only participants see a session; to anyone else it does not exist (404).
+- On a session opened on a workspace, the workspace role bounds the session role at every
+  check: a workspace viewer only reads, and someone who is no longer a member has no access
+  (unless a join link brought them in from outside the workspace). Changes reach open
+  sockets at once.
+- An archived session is read-only for everyone: every change answers 409 until its owner
+  sets it active again (deleting it stays possible).
 - The owner changes, archives or deletes it, changes roles and removes people; anyone may
   leave. The owner's own role is fixed.
-- Owners and editors invite, never to a role above their own. A join link is single use and
-  expires; one addressed to an email works only for the account with that email.
+- Owners and editors invite, never to a role above their own; on a workspace session only the
+  workspace's owners and admins do. A join link is single use and expires; one addressed to an
+  email works only for the account with that email. A link works only while its maker may
+  still grant its role, and a maker's links are revoked when they are removed or demoted.
+- Participants' emails are shown to the session's owners and to each person themself only.
 """
 
 from __future__ import annotations
@@ -18,13 +27,13 @@ import asyncpg
 
 from auth.audit import AuditEntry, AuditLog
 from auth.context import Actor
-from auth.errors import Conflict, Forbidden, Gone, NotFound
+from auth.errors import Conflict, Forbidden, Gone, NotFound, RateLimited
 from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
 from collab.documents.store import DocumentKey
 from collab.sessions.events import SessionEvents
 from collab.sessions.roles import SessionRole
-from collab.sessions.store import SessionStore, participant_json, session_json
+from collab.sessions.store import SessionStore, invitation_json, participant_json, session_json
 from collab.sessions.validation import (
     ParticipantPatch,
     SessionInput,
@@ -36,6 +45,23 @@ from collab.sessions.validation import (
 WorkspaceRoleOf = Callable[[uuid.UUID, uuid.UUID], Awaitable[Role | None]]
 # "Add to this workspace's analytics counters" (the workspace document)
 WorkspaceCounter = Callable[[uuid.UUID, dict[str, int]], Awaitable[None]]
+# What to do once a transaction has committed.
+AfterCommit = Callable[[], Awaitable[None]]
+
+ARCHIVED = "The session is archived."
+
+
+def _socket_role(row: asyncpg.Record) -> SessionRole:
+    """What an open socket may do: the effective role, read-only while archived."""
+    return SessionRole.VIEWER if row["status"] == "archived" else SessionRole(row["role"])
+
+
+def _quota_reached(limit: int) -> RateLimited:
+    refusal = RateLimited(60)
+    refusal.message = (
+        f"You already own {limit} sessions that are not archived; archive or delete one first."
+    )
+    return refusal
 
 
 class SessionService:
@@ -48,6 +74,7 @@ class SessionService:
         base_url: str,
         workspace_role_of: WorkspaceRoleOf,
         count_for_workspace: WorkspaceCounter,
+        max_sessions_per_user: int = 100,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -56,23 +83,24 @@ class SessionService:
         self._base_url = base_url
         self._workspace_role_of = workspace_role_of
         self._count_for_workspace = count_for_workspace
+        self._max_sessions = max_sessions_per_user
         # Set by the composition root: what else stops when a session is archived.
         self.on_archived: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
-    async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
-        """The question the real-time layer asks on every connection.
+    # -- the questions every check asks ------------------------------------------------------
 
-        A workspace member opening a session of that workspace for the first time becomes
-        a participant here, with the role their workspace role gives them.
+    async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
+        """What a socket of this user may do in the session (None: it may not connect).
+
+        Asked on every connection. A workspace member opening a session of that workspace
+        for the first time becomes a participant here.
         """
         row = await self._store.with_role(self._pool, session_id, user_id)
         if row is None or row["role"] is None:
             return None
         if row["not_joined"]:
-            await self._store.add_participant(self._pool, session_id, user_id, row["role"])
-        if row["status"] == "archived":
-            return SessionRole.VIEWER  # an archived session is read-only for everyone
-        return SessionRole(row["role"])
+            await self._store.add_participant(self._pool, session_id, user_id)
+        return _socket_role(row)
 
     async def document_key(self, session_id: uuid.UUID, path: str = "") -> DocumentKey:
         """Where a session's file lives: the session's own, or its workspace's."""
@@ -87,20 +115,30 @@ class SessionService:
         """The sessions whose members see this document."""
         if not key.in_workspace:
             return [key.scope_id]
-        rows = await self._pool.fetch(
-            "SELECT session_id FROM sessions WHERE ws_id = $1", key.scope_id
-        )
-        return [r["session_id"] for r in rows]
+        return await self._store.of_workspace(self._pool, key.scope_id)
 
     async def require(
-        self, db: Any, actor: Actor, session_id: uuid.UUID, minimum: SessionRole
+        self,
+        db: Any,
+        actor: Actor,
+        session_id: uuid.UUID,
+        minimum: SessionRole,
+        *,
+        even_if_archived: bool = False,
     ) -> tuple[asyncpg.Record, SessionRole]:
+        """The session and the actor's effective role in it, or NotFound/Forbidden/Conflict.
+
+        Every HTTP check goes through here. Asking for editor or owner is asking to change
+        the session, which an archived one refuses (409) unless `even_if_archived`.
+        """
         row = await self._store.with_role(db, session_id, actor.user_id)
         if row is None or row["role"] is None:
             raise NotFound("No such session.")
         role = SessionRole(row["role"])
         if role.rank < minimum.rank:
             raise Forbidden(f"This needs the {minimum.value} role in the session.")
+        if minimum.can_write and row["status"] == "archived" and not even_if_archived:
+            raise Conflict(ARCHIVED)
         return row, role
 
     async def authorize(
@@ -108,6 +146,19 @@ class SessionService:
     ) -> SessionRole:
         _, role = await self.require(self._pool, actor, session_id, minimum)
         return role
+
+    async def _require_inviter(
+        self, db: Any, actor: Actor, session_id: uuid.UUID, *, even_if_archived: bool = False
+    ) -> tuple[asyncpg.Record, SessionRole]:
+        row, role = await self.require(
+            db, actor, session_id, SessionRole.EDITOR, even_if_archived=even_if_archived
+        )
+        if row["ws_id"] is not None and row["ws_role"] not in (Role.OWNER, Role.ADMIN):
+            # A link to a workspace's session opens the workspace's files to an outsider.
+            raise Forbidden(
+                "On a workspace's session, only the workspace's owners and admins invite."
+            )
+        return row, role
 
     async def _audit_session(
         self, conn: Any, actor: Actor, action: str, session_id: uuid.UUID, **values: Any
@@ -117,6 +168,16 @@ class SessionService:
             AuditEntry(action, actor.user_id, None, "session", str(session_id), **values),
             actor.client,
         )
+
+    async def _push_access(self, session_id: uuid.UUID, user_ids: list[uuid.UUID]) -> None:
+        """Tell these people's open sockets in the session, on every process, what they may
+        do now: write or only read, or nothing (disconnected)."""
+        for user_id in user_ids:
+            row = await self._store.with_role(self._pool, session_id, user_id)
+            if row is None or row["role"] is None:
+                await self._events.removed(session_id, user_id)
+            else:
+                await self._events.role_changed(session_id, user_id, _socket_role(row).value)
 
     # -- sessions ---------------------------------------------------------------------------
 
@@ -128,6 +189,8 @@ class SessionService:
             if not ws_role.at_least(Role.EDITOR):
                 raise Forbidden("Opening a session on a workspace needs its editor role.")
         async with self._pool.acquire() as conn, conn.transaction():
+            if await self._store.owned_live_count(conn, actor.user_id) >= self._max_sessions:
+                raise _quota_reached(self._max_sessions)
             row = await self._store.create(conn, actor.user_id, data.model_dump())
             await self._audit_session(
                 conn, actor, "session.created", row["session_id"], new_value=data.model_dump()
@@ -152,7 +215,14 @@ class SessionService:
             if not (k in ("name", "language", "is_dynamic") and v is None)
         }
         async with self._pool.acquire() as conn, conn.transaction():
-            row, _ = await self.require(conn, actor, session_id, SessionRole.OWNER)
+            row, _ = await self.require(
+                conn, actor, session_id, SessionRole.OWNER, even_if_archived=True
+            )
+            # An archived session changes only by being set active again (with other fields
+            # in the same request, if the owner likes).
+            unarchiving = changes.get("status") == "active"
+            if row["status"] == "archived" and not unarchiving and set(changes) - {"status"}:
+                raise Conflict(ARCHIVED)
             if changes:
                 await self._store.update(conn, session_id, changes)
                 await self._audit_session(
@@ -166,6 +236,9 @@ class SessionService:
             fresh = await self._store.with_role(conn, session_id, actor.user_id)
         assert fresh is not None
         session = session_json(fresh)
+        if changes.get("status", row["status"]) != row["status"]:
+            # Archived: every open socket reads only; active again: each writes as before.
+            await self._push_access(session_id, await self._store.user_ids(self._pool, session_id))
         if changes.get("status") == "archived" and self.on_archived is not None:
             await self.on_archived(session_id)
         if changes:
@@ -174,7 +247,9 @@ class SessionService:
 
     async def delete(self, actor: Actor, session_id: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            row, _ = await self.require(conn, actor, session_id, SessionRole.OWNER)
+            row, _ = await self.require(
+                conn, actor, session_id, SessionRole.OWNER, even_if_archived=True
+            )
             await self._audit_session(
                 conn, actor, "session.deleted", session_id, old_value={"name": row["name"]}
             )
@@ -184,8 +259,25 @@ class SessionService:
     # -- participants -----------------------------------------------------------------------
 
     async def participants(self, actor: Actor, session_id: uuid.UUID) -> list[dict[str, Any]]:
-        await self.require(self._pool, actor, session_id, SessionRole.VIEWER)
-        return [participant_json(r) for r in await self._store.participants(self._pool, session_id)]
+        _, role = await self.require(self._pool, actor, session_id, SessionRole.VIEWER)
+        return await self._participants_seen_by(session_id, actor.user_id, role)
+
+    async def participants_for(
+        self, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> list[dict[str, Any]]:
+        """The participant list as this user may see it (the Socket.IO `session:join` ack)."""
+        row = await self._store.with_role(self._pool, session_id, user_id)
+        if row is None or row["role"] is None:
+            return []
+        return await self._participants_seen_by(session_id, user_id, SessionRole(row["role"]))
+
+    async def _participants_seen_by(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, role: SessionRole
+    ) -> list[dict[str, Any]]:
+        return [
+            participant_json(r, show_email=role is SessionRole.OWNER or r["user_id"] == user_id)
+            for r in await self._store.participants(self._pool, session_id)
+        ]
 
     async def set_role(
         self, actor: Actor, session_id: uuid.UUID, participant_id: uuid.UUID, data: ParticipantPatch
@@ -202,6 +294,7 @@ class SessionService:
                 participant_id,
                 data.role,
             )
+            await self._store.revoke_links_beyond(conn, target["user_id"], session_id=session_id)
             await self._audit_session(
                 conn,
                 actor,
@@ -211,25 +304,31 @@ class SessionService:
                 new_value={"role": data.role, "user_id": str(target["user_id"])},
             )
             rows = await self._store.participants(conn, session_id)
-        updated = next(participant_json(r) for r in rows if r["participant_id"] == participant_id)
-        await self._events.role_changed(session_id, target["user_id"], data.role)
-        await self._events.emit(session_id, "participant:updated", updated)
-        return updated
+        updated = next(r for r in rows if r["participant_id"] == participant_id)
+        await self._push_access(session_id, [target["user_id"]])
+        await self._events.emit(
+            session_id, "participant:updated", participant_json(updated, show_email=False)
+        )
+        return participant_json(updated, show_email=True)
 
     async def remove(self, actor: Actor, session_id: uuid.UUID, participant_id: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            _, role = await self.require(conn, actor, session_id, SessionRole.VIEWER)
+            # Anyone may leave, even an archived session; removing others is a change.
+            row, role = await self.require(conn, actor, session_id, SessionRole.VIEWER)
             target = await self._store.participant(conn, session_id, participant_id)
             if target is None:
                 raise NotFound("No such participant.")
             leaving = target["user_id"] == actor.user_id
             if not leaving and role is not SessionRole.OWNER:
                 raise Forbidden("Only the owner removes participants.")
+            if not leaving and row["status"] == "archived":
+                raise Conflict(ARCHIVED)
             if target["role"] == SessionRole.OWNER:
                 raise Conflict("The owner cannot leave their own session; delete it instead.")
             await conn.execute(
                 "DELETE FROM session_participants WHERE participant_id = $1", participant_id
             )
+            await self._store.revoke_links_of(conn, session_id, target["user_id"])
             await self._audit_session(
                 conn,
                 actor,
@@ -244,6 +343,62 @@ class SessionService:
             {"participant_id": str(participant_id), "user_id": str(target["user_id"])},
         )
 
+    # -- when a workspace membership changes ---------------------------------------------------
+
+    async def membership_changing(
+        self, conn: asyncpg.Connection, ws_id: uuid.UUID, user_id: uuid.UUID
+    ) -> AfterCommit:
+        """Inside the transaction that changed or ended someone's workspace membership.
+
+        A former member loses their places in the workspace's sessions; anyone loses the
+        links they may no longer hand out. The answer, run after commit, brings their open
+        sockets and the sessions' members up to date.
+        """
+        had_place = {
+            r["session_id"]: r["participant_id"]
+            for r in await conn.fetch(
+                """SELECT p.session_id, p.participant_id FROM session_participants p
+                   JOIN sessions s ON s.session_id = p.session_id
+                   WHERE s.ws_id = $1 AND p.user_id = $2""",
+                ws_id,
+                user_id,
+            )
+        }
+        is_member = await conn.fetchval(
+            "SELECT true FROM workspace_permissions "
+            "WHERE ws_id = $1 AND user_id = $2 AND status = 'active'",
+            ws_id,
+            user_id,
+        )
+        if not is_member:
+            await self._store.drop_workspace_rows(conn, ws_id, user_id)
+        await self._store.revoke_links_beyond(conn, user_id, ws_id=ws_id)
+
+        async def announce() -> None:
+            for session_id in await self._store.of_workspace(self._pool, ws_id):
+                await self._announce_access(session_id, user_id, had_place.get(session_id))
+
+        return announce
+
+    async def _announce_access(
+        self, session_id: uuid.UUID, user_id: uuid.UUID, participant_id: uuid.UUID | None
+    ) -> None:
+        await self._push_access(session_id, [user_id])
+        if participant_id is None:
+            return
+        rows = await self._store.participants(self._pool, session_id)
+        mine = next((r for r in rows if r["participant_id"] == participant_id), None)
+        if mine is None:
+            await self._events.emit(
+                session_id,
+                "participant:left",
+                {"participant_id": str(participant_id), "user_id": str(user_id)},
+            )
+        else:
+            await self._events.emit(
+                session_id, "participant:updated", participant_json(mine, show_email=False)
+            )
+
     # -- invitations and join links ----------------------------------------------------------
 
     def join_url(self, token: str) -> str:
@@ -253,7 +408,7 @@ class SessionService:
         self, actor: Actor, session_id: uuid.UUID, data: SessionInvitationInput
     ) -> dict[str, Any]:
         async with self._pool.acquire() as conn, conn.transaction():
-            _, role = await self.require(conn, actor, session_id, SessionRole.EDITOR)
+            _, role = await self._require_inviter(conn, actor, session_id)
             if SessionRole(data.role).rank > role.rank:
                 raise Forbidden("Nobody may invite to a role above their own.")
             token = new_opaque_token()
@@ -284,12 +439,33 @@ class SessionService:
             "expires_at": row["expires_at"].isoformat(),
         }
 
+    async def invitations(self, actor: Actor, session_id: uuid.UUID) -> list[dict[str, Any]]:
+        """The session's join links, newest first (those who may invite; never the tokens)."""
+        await self._require_inviter(self._pool, actor, session_id, even_if_archived=True)
+        return [invitation_json(r) for r in await self._store.invitations(self._pool, session_id)]
+
+    async def revoke(self, actor: Actor, session_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._require_inviter(conn, actor, session_id)
+            revoked = await self._store.revoke_invitation(conn, session_id, invitation_id)
+            if revoked is None:
+                raise NotFound("No pending join link with that id in this session.")
+            await self._audit_session(
+                conn,
+                actor,
+                "session_invitation.revoked",
+                session_id,
+                old_value={"invitation_id": str(invitation_id), "role": revoked["role"]},
+            )
+
     async def join(self, actor: Actor, token: str) -> dict[str, Any]:
         result: dict[str, Any] | None = None
+        refusal = "This join link has expired or was already used."
         async with self._pool.acquire() as conn, conn.transaction():
             invitation = await conn.fetchrow(
-                """SELECT i.*, i.expires_at <= now() AS expired, u.email AS user_email
-                   FROM session_invitations i, users u
+                """SELECT i.*, i.expires_at <= now() AS expired, u.email AS user_email,
+                          s.status AS session_status
+                   FROM session_invitations i JOIN sessions s USING (session_id), users u
                    WHERE i.token_hash = $1 AND u.user_id = $2 FOR UPDATE OF i""",
                 token_digest(token),
                 actor.user_id,
@@ -297,17 +473,31 @@ class SessionService:
             if invitation is None:
                 raise NotFound("No such invitation.")
             if invitation["status"] == "pending" and not invitation["expired"]:
-                result = await self._admit(conn, actor, invitation)
+                if invitation["session_status"] == "archived":
+                    raise Conflict(ARCHIVED)  # the link stays pending for when it is active
+                if await self._store.may_grant(
+                    conn, invitation["session_id"], invitation["invited_by"], invitation["role"]
+                ):
+                    result = await self._admit(conn, actor, invitation)
+                else:
+                    await conn.execute(
+                        "UPDATE session_invitations SET status = 'revoked', responded_at = now() "
+                        "WHERE invitation_id = $1",
+                        invitation["invitation_id"],
+                    )
+                    refusal = "This join link was revoked: its maker may no longer grant it."
             elif invitation["status"] == "pending":
                 await conn.execute(
                     "UPDATE session_invitations SET status = 'expired' WHERE invitation_id = $1",
                     invitation["invitation_id"],
                 )
         if result is None:
-            raise Gone("This join link has expired or was already used.")
-        await self._events.emit(
-            uuid.UUID(result["session"]["session_id"]), "participant:joined", result["participant"]
-        )
+            raise Gone(refusal)
+        session_id = uuid.UUID(result["session"]["session_id"])
+        public = {k: v for k, v in result["participant"].items() if k != "user"}
+        public["user"] = {k: v for k, v in result["participant"]["user"].items() if k != "email"}
+        await self._events.emit(session_id, "participant:joined", public)
+        await self._push_access(session_id, [actor.user_id])
         return result
 
     async def _admit(
@@ -318,11 +508,13 @@ class SessionService:
             raise Forbidden("This invitation is for someone else.")
         session_id = invitation["session_id"]
         await conn.execute(
-            """INSERT INTO session_participants (session_id, user_id, email, role)
-               VALUES ($1, $2, $3, $4)
-               ON CONFLICT (session_id, user_id) DO UPDATE SET role = CASE
-                   WHEN session_participants.role = 'viewer' THEN EXCLUDED.role
-                   ELSE session_participants.role END""",
+            """INSERT INTO session_participants (session_id, user_id, email, role, joined_via)
+               VALUES ($1, $2, $3, $4, 'invitation')
+               ON CONFLICT (session_id, user_id) DO UPDATE SET
+                   role = CASE WHEN session_participants.role = 'viewer' THEN EXCLUDED.role
+                               ELSE session_participants.role END,
+                   joined_via = CASE WHEN session_participants.joined_via = 'owner' THEN 'owner'
+                                     ELSE 'invitation' END""",
             session_id,
             actor.user_id,
             invitation["user_email"],
@@ -341,7 +533,11 @@ class SessionService:
             new_value={"role": invitation["role"]},
         )
         rows = await self._store.participants(conn, session_id)
-        joined = next(participant_json(r) for r in rows if r["user_id"] == actor.user_id)
+        joined = next((r for r in rows if r["user_id"] == actor.user_id), None)
         session = await self._store.with_role(conn, session_id, actor.user_id)
-        assert session is not None
-        return {"session": session_json(session), "participant": joined}
+        if joined is None or session is None:
+            raise Forbidden("This link cannot give you access to this session.")
+        return {
+            "session": session_json(session),
+            "participant": participant_json(joined, show_email=True),
+        }
