@@ -9,15 +9,19 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
+from tests.conftest import TEST_SECRET
 from tests.live_support import Member, add_member, live_session, start_agent
 from tests.node_agent import NodeAgent
+from tests.support import ServerProcess
 from tests.test_sessions import call, socket_for, wait_for
 from tests.test_workspaces import Person, member, person, workspace
 
@@ -592,3 +596,93 @@ async def test_editors_of_a_standalone_session_still_invite(client: Client) -> N
     guest = await add_member(client, live.session_id, live.editor, "guest", "viewer")
     _, session = await call(client, guest, "get", f"/api/sessions/{live.session_id}")
     assert session["role"] == "viewer"
+
+
+# -- on every server process -----------------------------------------------------------------
+
+
+async def test_changes_reach_sockets_held_by_another_process(
+    tmp_path: Path, database_url: str, clean_redis: str, agent: NodeAgent
+) -> None:
+    env = {
+        "COLLAB_DATABASE_URL": database_url,
+        "COLLAB_REDIS_URL": clean_redis,
+        "COLLAB_SECRET_KEY": TEST_SECRET,
+    }
+    with (
+        ServerProcess(tmp_path / "a", env) as a,
+        ServerProcess(tmp_path / "b", env) as b,
+    ):
+        # The changes are made on process a; the sockets live on process b.
+        async with aiohttp.ClientSession() as http:
+
+            async def api(method: str, path: str, token: str, body: Any = None) -> Any:
+                headers = {"Authorization": f"Bearer {token}"}
+                async with http.request(method, a.url + path, json=body, headers=headers) as r:
+                    assert r.status < 300, await r.text()
+                    return await r.json() if r.content_type == "application/json" else None
+
+            async def text(session_id: str, token: str) -> str:
+                path = f"{a.url}/api/sessions/{session_id}/files/main.py"
+                headers = {"Authorization": f"Bearer {token}"}
+                async with http.get(path, headers=headers) as r:
+                    return await r.text() if r.status == 200 else ""
+
+            people = {}
+            for name in ("olive", "bob"):
+                people[name] = await api(
+                    "POST",
+                    "/api/auth/register",
+                    "",
+                    {
+                        "email": f"{name}@example.org",
+                        "username": name,
+                        "password": "Correct-Horse-7-Battery",
+                    },
+                )
+            olive, bob = (people[n]["access_token"] for n in ("olive", "bob"))
+            bob_id = people["bob"]["user"]["user_id"]
+            ws = (await api("POST", "/api/workspaces", olive, {"name": "W"}))["ws_id"]
+            invitation = await api(
+                "POST",
+                f"/api/workspaces/{ws}/invitations",
+                olive,
+                {"user_id": bob_id, "role": "editor"},
+            )
+            await api("POST", f"/api/invitations/workspace/{invitation['token']}/accept", bob)
+            session = await api(
+                "POST", "/api/sessions", olive, {"name": "s", "language": "python", "ws_id": ws}
+            )
+            session_id = session["session_id"]
+            room = f"{session_id}/main.py"
+            for name in ("first", "second"):
+                result = await agent.call("connect", name=name, url=b.url, room=room, token=bob)
+                assert result["synced"]
+            await agent.call("insert", name="first", index=0, text="hello")
+
+            async def stored(expected: str) -> bool:
+                return await text(session_id, olive) == expected
+
+            assert await eventually(lambda: stored("hello"))
+
+            # Archived on a: bob's socket on b reads only.
+            await api("PATCH", f"/api/sessions/{session_id}", olive, {"status": "archived"})
+            await asyncio.sleep(0.3)
+            await agent.call("insert", name="first", index=0, text="ATTACK ")
+            await asyncio.sleep(0.5)
+            assert [e["code"] for e in await agent.call("syncErrors", name="first")] == [
+                "read_only"
+            ]
+            assert await stored("hello")
+            # Active again: his other socket on b writes again.
+            await api("PATCH", f"/api/sessions/{session_id}", olive, {"status": "active"})
+            await asyncio.sleep(0.3)
+            await agent.call("insert", name="second", index=-1, text=" world")
+            assert await eventually(lambda: stored("hello world"))
+
+            # Removed from the workspace on a: his socket on b is cut off.
+            await api("DELETE", f"/api/workspaces/{ws}/members/{bob_id}", olive)
+            assert await eventually(lambda: _not_connected(agent, "second"))
+            await agent.call("insert", name="second", index=0, text="ATTACK ")
+            await asyncio.sleep(0.3)
+            assert await stored("hello world")
