@@ -2,31 +2,54 @@
 
 Bodies stream both ways, WebSocket upgrades are relayed frame by frame, and the app sees
 the headers a proxied app expects (`X-Forwarded-For/-Proto/-Host`, `X-Forwarded-Prefix`;
-redirects to its own root are rewritten under the prefix). Public previews are open;
-private ones need a participant of the session: a first visit with `?token=<access token>`
-sets a cookie scoped to that preview's path and redirects to the same URL without the
-token, so a browser then browses freely. Each viewer is recorded in
-`deployment_participants`, and traffic keeps the deployment from being reaped as idle.
+its redirects are rewritten under the prefix). Public previews are open; private ones need
+a participant of the session: a first visit with `?token=<access token>` sets a cookie
+scoped to that preview's path and redirects to the same URL without the token, so a browser
+then browses freely. Each viewer is recorded in `deployment_participants`, and traffic
+keeps the deployment from being reaped as idle.
+
+The app is not trusted with anything of the server's: `proxy_headers` says what crosses.
+A preview cookie is honoured only while its user is active, has not ended every session
+since (the same token generation as access tokens), and is still a participant: checked
+on every request, and every `RECHECK_EVERY` seconds on an open WebSocket. When the app
+fails, the visitor gets a fixed 502 and the reason goes to the log.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from http.cookies import SimpleCookie
-from urllib.parse import urlencode
+from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
 import jwt
 from aiohttp import web
+from multidict import CIMultiDict
+from yarl import URL
 
 from auth.errors import AuthError, NotFound, Unauthenticated, Unavailable
 from auth.keys import SigningKeys
-from auth.users import User
+from auth.users import User, UserStore
+from collab.http.errors import ApiError
+from containers.proxy_headers import (
+    ORIGIN_WIDE,
+    TOKEN_PARAM,
+    address,
+    cookie_without_server_cookies,
+    end_to_end,
+    is_server_bearer,
+    location_in_preview,
+    query_without_token,
+    sets_server_cookie,
+    url_without_token,
+)
+
+log = logging.getLogger(__name__)
 
 COOKIE = "collab_preview"
 COOKIE_TTL = 12 * 3600
@@ -34,21 +57,42 @@ COOKIE_TTL = 12 * 3600
 # throttled so a page of many assets costs no database round trip per request.
 ROW_TTL = 1.0
 ACTIVITY_EVERY = 5.0
-HOP_BY_HOP = {
-    "connection",
-    "keep-alive",
-    "proxy-authenticate",
-    "proxy-authorization",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "host",
-    "content-length",
-}
+# How long an open WebSocket outlives its viewer's access (removal, logout-all, ...).
+RECHECK_EVERY = 5.0
+# Ours to set towards the app (or, for `sec-websocket-*`, the WebSocket client's).
+REQUEST_REPLACED = frozenset(
+    {
+        "host",
+        "content-length",
+        "cookie",
+        "x-forwarded-proto",
+        "x-forwarded-host",
+        "x-forwarded-prefix",
+    }
+)
+UPSTREAM_FAILED = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 Authenticate = Callable[[str], Awaitable[User]]
 IsParticipant = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
+
+
+def _bad_gateway(message: str) -> ApiError:
+    return ApiError(502, "bad_gateway", message)
+
+
+def _reason(exc: BaseException) -> str:
+    """Why the app failed, for the log: not the request's headers (they carry cookies)."""
+    if isinstance(exc, aiohttp.ClientResponseError):
+        return f"{type(exc).__name__}: {exc.status} {exc.message}"
+    return repr(exc)
+
+
+@dataclass(frozen=True)
+class Viewer:
+    """A participant looking, and the token generation their credential was issued under."""
+
+    user_id: uuid.UUID
+    generation: int
 
 
 class PreviewProxy:
@@ -60,9 +104,11 @@ class PreviewProxy:
         is_participant: IsParticipant,
     ) -> None:
         self._pool = pool
+        self._keys = keys
         self._key = keys.derive("preview-cookie")
         self._authenticate = authenticate
         self._is_participant = is_participant
+        self._users = UserStore()
         self._http = aiohttp.ClientSession(
             auto_decompress=False, timeout=aiohttp.ClientTimeout(total=None, connect=5)
         )
@@ -89,12 +135,13 @@ class PreviewProxy:
 
     # -- who may look ---------------------------------------------------------------------------
 
-    def _cookie_value(self, user_id: uuid.UUID, deployment_id: uuid.UUID) -> str:
+    def _cookie_value(self, viewer: Viewer, deployment_id: uuid.UUID) -> str:
         now = int(time.time())
         return jwt.encode(
             {
-                "sub": str(user_id),
+                "sub": str(viewer.user_id),
                 "did": str(deployment_id),
+                "gen": viewer.generation,
                 "iat": now,
                 "exp": now + COOKIE_TTL,
                 "aud": "collab-preview",
@@ -103,37 +150,47 @@ class PreviewProxy:
             "HS256",
         )
 
-    def _cookie_user(self, request: web.Request, deployment_id: uuid.UUID) -> uuid.UUID | None:
+    def _cookie_viewer(self, request: web.Request, deployment_id: uuid.UUID) -> Viewer | None:
         value = request.cookies.get(COOKIE)
         if not value:
             return None
         try:
             claims = jwt.decode(value, self._key, algorithms=["HS256"], audience="collab-preview")
-            if claims["did"] != str(deployment_id):
+            if claims["did"] != str(deployment_id) or type(claims["gen"]) is not int:
                 return None
-            return uuid.UUID(claims["sub"])
-        except (jwt.InvalidTokenError, KeyError, ValueError):
+            return Viewer(uuid.UUID(claims["sub"]), claims["gen"])
+        except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
             return None
 
-    async def _viewer(self, request: web.Request, row: asyncpg.Record) -> uuid.UUID | None:
+    async def _honoured(self, session_id: uuid.UUID, viewer: Viewer) -> bool:
+        """Whether a viewer's credential still stands: the account is active, has not ended
+        every session since (logout-all, password reset, deactivation move the token
+        generation, exactly as for access tokens), and is still a participant."""
+        user = await self._users.by_id(self._pool, viewer.user_id)
+        if user is None or not user.is_active or user.token_generation != viewer.generation:
+            return False
+        return await self._is_participant(session_id, viewer.user_id)
+
+    async def _viewer(self, request: web.Request, row: asyncpg.Record) -> Viewer | None:
         """The participant looking, None for an anonymous look at a public preview."""
-        did = row["deployment_id"]
-        user_id = self._cookie_user(request, did)
-        if user_id is None:
+        viewer = self._cookie_viewer(request, row["deployment_id"])
+        if viewer is not None and not await self._honoured(row["session_id"], viewer):
+            viewer = None
+        if viewer is None:
             token = (
-                request.query.get("token")
+                request.query.get(TOKEN_PARAM)
                 or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
             )
             if token:
                 try:
-                    user_id = (await self._authenticate(token)).user_id
+                    user = await self._authenticate(token)
                 except AuthError:
-                    user_id = None
-        if user_id is not None and not await self._is_participant(row["session_id"], user_id):
-            user_id = None
-        if user_id is None and not row["public"]:
+                    user = None
+                if user is not None and await self._is_participant(row["session_id"], user.user_id):
+                    viewer = Viewer(user.user_id, user.token_generation)
+        if viewer is None and not row["public"]:
             raise Unauthenticated("This preview is private: open it with ?token=<access token>.")
-        return user_id
+        return viewer
 
     async def _record(self, row: asyncpg.Record, user_id: uuid.UUID | None) -> None:
         now = time.monotonic()
@@ -173,48 +230,62 @@ class PreviewProxy:
         )
         if row is None:
             raise NotFound("No such deployment.")
-        user_id = await self._viewer(request, row)
+        viewer = await self._viewer(request, row)
         if row["status"] != "running":
             raise Unavailable(f"The deployment is {row['status']}.")
-        if "token" in request.query and user_id is not None:
-            # Trade the token for a cookie scoped to this preview, and drop it from the URL.
-            rest = {k: v for k, v in request.query.items() if k != "token"}
-            target = request.path + (f"?{urlencode(rest)}" if rest else "")
-            response = web.HTTPFound(target)
-            response.set_cookie(
-                COOKIE,
-                self._cookie_value(user_id, deployment_id),
-                path=f"/preview/{deployment_id}/",
-                max_age=COOKIE_TTL,
-                httponly=True,
-                samesite="Lax",
-                secure=request.secure,
-            )
+        websocket = request.headers.get("Upgrade", "").lower() == "websocket"
+        query = query_without_token(request.rel_url.raw_query_string)
+        if TOKEN_PARAM in request.query and request.method in ("GET", "HEAD") and not websocket:
+            # A page must never be shown with the token in its URL (the app would read it,
+            # and the browser would send it on as a Referer): drop it from the URL, and
+            # trade it for a cookie scoped to this preview when it names a participant.
+            response = web.HTTPFound(request.rel_url.raw_path + (f"?{query}" if query else ""))
+            if viewer is not None:
+                response.set_cookie(
+                    COOKIE,
+                    self._cookie_value(viewer, deployment_id),
+                    path=f"/preview/{deployment_id}/",
+                    max_age=COOKIE_TTL,
+                    httponly=True,
+                    samesite="Lax",
+                    secure=request.secure,
+                )
             raise response
-        await self._record(row, user_id)
+        await self._record(row, viewer.user_id if viewer else None)
         prefix = f"/preview/{deployment_id}"
-        upstream = f"http://127.0.0.1:{row['port']}/{request.match_info['tail']}"
-        if request.query_string:
-            upstream += f"?{request.query_string}"
+        # The path as the visitor sent it (still percent-encoded), below the prefix.
+        app_path = "/" + request.rel_url.raw_path.split("/", 3)[3]
+        upstream = URL.build(
+            scheme="http",
+            host="127.0.0.1",
+            port=row["port"],
+            path=app_path,
+            query_string=query,
+            encoded=True,
+        )
         headers = self._upstream_headers(request, prefix)
-        if request.headers.get("Upgrade", "").lower() == "websocket":
-            return await self._websocket(request, upstream, headers)
-        return await self._http_request(request, upstream, headers, prefix)
+        if websocket:
+            return await self._websocket(request, upstream, headers, prefix, row, viewer)
+        own = {("127.0.0.1", row["port"]), ("localhost", row["port"])}
+        public = address(request.scheme, request.host)
+        if public is not None:
+            own.add(public)
+        return await self._http_request(request, upstream, headers, prefix, app_path, own)
 
-    def _upstream_headers(self, request: web.Request, prefix: str) -> dict[str, str]:
-        headers = {
-            k: v
-            for k, v in request.headers.items()
-            if k.lower() not in HOP_BY_HOP
-            and not k.lower().startswith("sec-websocket")
-            and k.lower() != "cookie"
-        }
-        cookies = SimpleCookie()
-        cookies.load(request.headers.get("Cookie", ""))
-        kept = "; ".join(f"{k}={m.value}" for k, m in cookies.items() if k != COOKIE)
-        if kept:
-            headers["Cookie"] = kept
-        headers.pop("Authorization", None)  # our credentials are not the app's
+    def _upstream_headers(self, request: web.Request, prefix: str) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        for name, value in end_to_end(request.headers.items(), REQUEST_REPLACED):
+            lowered = name.lower()
+            if lowered.startswith("sec-websocket-"):
+                continue
+            if lowered == "authorization" and is_server_bearer(value, self._is_our_key):
+                continue  # ours; an app's own Authorization passes
+            if lowered == "referer":
+                value = url_without_token(value)
+            headers.add(name, value)
+        cookie = cookie_without_server_cookies(request.headers.getall("Cookie", []))
+        if cookie:
+            headers["Cookie"] = cookie
         forwarded_for = request.headers.get("X-Forwarded-For")
         peer = request.remote or ""
         headers["X-Forwarded-For"] = f"{forwarded_for}, {peer}" if forwarded_for else peer
@@ -223,31 +294,92 @@ class PreviewProxy:
         headers["X-Forwarded-Prefix"] = prefix
         return headers
 
+    def _is_our_key(self, kid: str) -> bool:
+        return self._keys.for_kid(kid) is not None
+
+    def _answer_headers(
+        self,
+        answer: aiohttp.ClientResponse,
+        prefix: str,
+        app_path: str,
+        own: set[tuple[str, int]],
+    ) -> CIMultiDict[str]:
+        headers: CIMultiDict[str] = CIMultiDict()
+        for name, value in end_to_end(answer.headers.items(), ORIGIN_WIDE | {"content-length"}):
+            lowered = name.lower()
+            if lowered == "set-cookie" and sets_server_cookie(value):
+                log.warning("preview %s: refused the app's Set-Cookie for a server cookie", prefix)
+                continue
+            if lowered == "location":
+                moved = location_in_preview(value, prefix, app_path, own)
+                if moved is None:
+                    log.warning("preview %s: the app redirected outside: %.200r", prefix, value)
+                    if 300 <= answer.status < 400:
+                        raise _bad_gateway("The app redirected outside its preview.")
+                    continue
+                value = moved
+            headers.add(name, value)
+        return headers
+
     async def _http_request(
-        self, request: web.Request, upstream: str, headers: dict[str, str], prefix: str
+        self,
+        request: web.Request,
+        upstream: URL,
+        headers: CIMultiDict[str],
+        prefix: str,
+        app_path: str,
+        own: set[tuple[str, int]],
     ) -> web.StreamResponse:
         body = request.content.iter_any() if request.can_read_body else None
         try:
             async with self._http.request(
                 request.method, upstream, headers=headers, data=body, allow_redirects=False
             ) as answer:
-                response = web.StreamResponse(status=answer.status, reason=answer.reason)
-                for name, value in answer.headers.items():
-                    if name.lower() in HOP_BY_HOP:
-                        continue
-                    if name.lower() == "location" and value.startswith("/"):
-                        value = prefix + value
-                    response.headers.add(name, value)
+                response = web.StreamResponse(
+                    status=answer.status,
+                    reason=answer.reason,
+                    headers=self._answer_headers(answer, prefix, app_path, own),
+                )
                 await response.prepare(request)
-                async for chunk in answer.content.iter_any():
-                    await response.write(chunk)
-                await response.write_eof()
+                await self._relay_body(request, answer, response, prefix)
                 return response
-        except aiohttp.ClientError as exc:
-            raise Unavailable(f"The app did not answer: {exc}") from None
+        except UPSTREAM_FAILED as exc:
+            log.warning(
+                "preview %s: the app did not answer %s %s: %s",
+                prefix,
+                request.method,
+                app_path,
+                _reason(exc),
+            )
+            raise _bad_gateway("The app did not answer.") from None
+
+    async def _relay_body(
+        self,
+        request: web.Request,
+        answer: aiohttp.ClientResponse,
+        response: web.StreamResponse,
+        prefix: str,
+    ) -> None:
+        try:
+            async for chunk in answer.content.iter_any():
+                await response.write(chunk)
+        except UPSTREAM_FAILED as exc:
+            # The status line is already out: cutting the connection is the only honest way
+            # left to say the body is incomplete.
+            log.warning("preview %s: the answer broke off: %s", prefix, _reason(exc))
+            if request.transport is not None:
+                request.transport.close()
+            return
+        await response.write_eof()
 
     async def _websocket(
-        self, request: web.Request, upstream: str, headers: dict[str, str]
+        self,
+        request: web.Request,
+        upstream: URL,
+        headers: CIMultiDict[str],
+        prefix: str,
+        row: asyncpg.Record,
+        viewer: Viewer | None,
     ) -> web.StreamResponse:
         protocols = [
             p.strip()
@@ -256,10 +388,11 @@ class PreviewProxy:
         ]
         try:
             app_ws = await self._http.ws_connect(
-                upstream.replace("http://", "ws://", 1), headers=headers, protocols=protocols
+                upstream.with_scheme("ws"), headers=headers, protocols=protocols
             )
-        except (aiohttp.ClientError, aiohttp.WSServerHandshakeError) as exc:
-            raise Unavailable(f"The app refused the WebSocket: {exc}") from None
+        except UPSTREAM_FAILED as exc:
+            log.warning("preview %s: the app refused a WebSocket: %s", prefix, _reason(exc))
+            raise _bad_gateway("The app did not accept the WebSocket.") from None
         client_ws = web.WebSocketResponse(protocols=[app_ws.protocol] if app_ws.protocol else ())
         await client_ws.prepare(request)
 
@@ -280,6 +413,8 @@ class PreviewProxy:
             asyncio.ensure_future(pump(client_ws, app_ws)),
             asyncio.ensure_future(pump(app_ws, client_ws)),
         ]
+        if viewer is not None and not row["public"]:
+            tasks.append(asyncio.ensure_future(self._watch(client_ws, row["session_id"], viewer)))
         _, pending = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         for task in pending:
             task.cancel()
@@ -287,3 +422,20 @@ class PreviewProxy:
                 await task
         await app_ws.close()
         return client_ws
+
+    async def _watch(
+        self, client_ws: web.WebSocketResponse, session_id: uuid.UUID, viewer: Viewer
+    ) -> None:
+        """Close a private preview's WebSocket once its viewer's access ends."""
+        while True:
+            await asyncio.sleep(RECHECK_EVERY)
+            try:
+                still = await self._honoured(session_id, viewer)
+            except (asyncpg.PostgresError, OSError) as exc:
+                log.warning("preview WebSocket closed: its viewer could not be checked: %r", exc)
+                still = False
+            if not still:
+                await client_ws.close(
+                    code=aiohttp.WSCloseCode.POLICY_VIOLATION, message=b"access ended"
+                )
+                return
