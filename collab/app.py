@@ -280,6 +280,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         realtime.send,
         idle_seconds=settings.document_idle_seconds,
         compact_after=settings.document_compact_after,
+        max_files_per_scope=settings.max_files_per_scope,
     )
 
     documents = DocumentService(

@@ -68,6 +68,8 @@ class Settings(BaseSettings):
     socket_messages_per_second: float = Field(default=200.0, gt=0)
     document_idle_seconds: float = Field(default=60.0, gt=0)
     document_compact_after: int = Field(default=500, ge=1)
+    # Files one session (or workspace) may hold; creating one more gets `quota_exceeded`.
+    max_files_per_scope: int = Field(default=1000, ge=1)
     # Live sessions one user may own that are not archived (429 beyond).
     max_sessions_per_user: int = Field(default=100, ge=1)
 

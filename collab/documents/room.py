@@ -102,6 +102,7 @@ class DocumentRoom:
         self.idle_since: float | None = time.monotonic()
         self.writes_since_compaction = len(stored)
         self.shared_types = count_shared_types(stored)
+        self.stored = bool(stored)  # False until the first update creates the file
 
     # -- document ------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ import pycrdt
 from collab.documents.fanout import AWARENESS, UPDATE, DocumentFanout
 from collab.documents.room import DocumentRoom, check_update
 from collab.documents.store import DocumentKey, DocumentStore, PendingUpdate
+from collab.documents.update_scan import QuotaExceeded
 from collab.documents.writer import BatchWriter
 
 log = logging.getLogger(__name__)
@@ -61,12 +62,14 @@ class DocumentRooms:
         *,
         idle_seconds: float = 60.0,
         compact_after: int = 500,
+        max_files_per_scope: int = 1000,
     ) -> None:
         self._pool = pool
         self._store = store
         self._send = send
         self._idle_seconds = idle_seconds
         self._compact_after = compact_after
+        self._max_files = max_files_per_scope
         self._rooms: dict[DocumentKey, DocumentRoom] = {}
         self._loading: dict[DocumentKey, asyncio.Future[DocumentRoom]] = {}
         self._early: dict[DocumentKey, list[tuple[bytes, bytes]]] = {}
@@ -206,12 +209,15 @@ class DocumentRooms:
             shape = check_update(update)
         else:  # up to ~0.2 s of pure Python for 1 MB: the loop keeps running meanwhile
             shape = await asyncio.to_thread(check_update, update)
+        if not room.stored:
+            await self._check_file_quota(room.key)
         room.reserve_shared_types(shape)
         try:
             created = await self.writer.write(PendingUpdate(room.key, update))
         except BaseException:
             room.shared_types -= shape.shared_types
             raise
+        room.stored = True
         room.apply_committed(update)
         room.writes_since_compaction += 1
         self._resized.add(room.key)
@@ -224,6 +230,11 @@ class DocumentRooms:
             self._spawn(self.on_file_created(room.key))
         if room.writes_since_compaction >= self._compact_after:
             self._schedule_compaction(room.key)
+
+    async def _check_file_quota(self, key: DocumentKey) -> None:
+        # Two new files racing may both pass: the quota is a guard against abuse, not exact.
+        if await self._store.count(self._pool, key.scope_id) >= self._max_files:
+            raise QuotaExceeded(f"a session holds at most {self._max_files} files")
 
     async def relay_awareness(
         self, room: DocumentRoom, update: bytes, origin_sid: str | None

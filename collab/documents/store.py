@@ -103,6 +103,12 @@ class DocumentStore:
         )
         return [FileInfo(r["path"], r["size"], r["updated_at"]) for r in rows]
 
+    async def count(self, db: Executor, scope_id: uuid.UUID) -> int:
+        count: int = await db.fetchval(
+            "SELECT count(*) FROM documents WHERE scope_id = $1", scope_id
+        )
+        return count
+
     async def delete(self, db: Executor, key: DocumentKey) -> bool:
         deleted = await db.fetchval(
             "DELETE FROM documents WHERE scope_id = $1 AND path = $2 RETURNING true",

@@ -34,6 +34,10 @@ class InvalidUpdate(ValueError):
     """Bytes that are not a Yjs update (or state vector) this server will decode."""
 
 
+class QuotaExceeded(ValueError):
+    """A valid update that would create one file more than its session may hold."""
+
+
 MAX_VALUE_DEPTH = 64  # JSON-like values nested deeper are refused
 MAX_CLOCK = 2**32 - 1  # yrs keeps clocks, lengths and counts in 32 bits
 MAX_CLIENT_ID = 2**64 - 1

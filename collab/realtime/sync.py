@@ -27,7 +27,7 @@ from collab.documents.paths import InvalidPath, normalise_path
 from collab.documents.room import DocumentRoom, Member, TokenBucket
 from collab.documents.rooms import DocumentRooms
 from collab.documents.store import DocumentKey
-from collab.documents.update_scan import InvalidUpdate
+from collab.documents.update_scan import InvalidUpdate, QuotaExceeded
 from collab.realtime.identity import Authenticate
 from collab.sessions.roles import SessionRole
 from collab.sessions.service import SessionService
@@ -172,6 +172,10 @@ class DocumentSync:
             await self.rooms.submit(room, update, sid)
         except InvalidUpdate as exc:
             await self._refuse(sid, namespace, "invalid_update", f"That update was refused: {exc}.")
+        except QuotaExceeded as exc:
+            await self._refuse(
+                sid, namespace, "quota_exceeded", f"The file was not created: {exc}."
+            )
         except Exception:
             log.exception("could not store an update for %s", room.key)
             await self._refuse(
