@@ -686,3 +686,20 @@ async def test_changes_reach_sockets_held_by_another_process(
             await agent.call("insert", name="second", index=0, text="ATTACK ")
             await asyncio.sleep(0.3)
             assert await stored("hello world")
+
+
+async def test_the_join_ack_of_a_workspace_session_lists_the_workspace_files(
+    client: Client, agent: NodeAgent
+) -> None:
+    olive = await person(client, "olive")
+    ws = await workspace(olive)
+    session_id = await ws_session(olive, ws)
+    o = as_member(olive, "olive")
+    await open_document(agent, client, "olive", o, session_id)
+    await write(agent, client, "olive", o, session_id, "x = 1\n")
+    presence, _ = await socket_for(client, o)
+    try:
+        ack = await presence.call("session:join", {"session_id": session_id})
+        assert [f["path"] for f in ack["files"]] == ["main.py"]
+    finally:
+        await presence.disconnect()

@@ -69,7 +69,9 @@ class Presence:
         if first_here:
             await self._arrive(session_id, user_id, sid)
         participants = await self.sessions.participants_for(session_id, user_id)
-        files = await self.documents.files(self.pool, session_id)
+        # A workspace session's files are the workspace's.
+        scope = await self.sessions.document_key(session_id)
+        files = await self.documents.files(self.pool, scope.scope_id)
         return {
             "ok": True,
             "role": role.value,
