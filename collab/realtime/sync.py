@@ -94,6 +94,14 @@ class DocumentSync:
         )
         room.add(member)
         self._sockets[sid] = (room, member)
+        # A role change published while this socket was being set up found no socket to
+        # update: read the role again now that later changes will reach it.
+        fresh = await self.sessions.role_of(session_id, user.user_id)
+        if fresh is None:
+            self._sockets.pop(sid, None)
+            room.remove(sid)
+            raise socketio.exceptions.ConnectionRefusedError("forbidden")
+        member.role = fresh
         # Runs once the CONNECT packet is queued: events sent before it would be dropped.
         self._spawn(self._start_sync(room, member))
 
