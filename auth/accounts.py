@@ -13,18 +13,7 @@ from typing import Any
 
 import asyncpg
 
-from auth.audit import AuditEntry, AuditLog
-from auth.background import BackgroundTasks
-from auth.context import ClientInfo
-from auth.errors import (
-    Forbidden,
-    Gone,
-    InvalidCredentials,
-    InvalidToken,
-    TokenExpired,
-    TokenReused,
-    ValidationFailed,
-)
+from auth.account_inputs import LoginInput, ProfileInput, RegisterInput
 from auth.mail import Mail, Mailer
 from auth.password_policy import PasswordPolicy, password_problem
 from auth.passwords import PasswordHashing
@@ -33,7 +22,18 @@ from auth.refresh_tokens import Outcome, RefreshTokens
 from auth.revocation import SessionRevocation
 from auth.tokens import AccessTokens, new_opaque_token, token_digest
 from auth.users import User, UserStore
-from auth.validation import LoginInput, ProfileInput, RegisterInput
+from kernel.audit import AuditEntry, AuditLog
+from kernel.background import BackgroundTasks
+from kernel.context import ClientInfo
+from kernel.errors import (
+    Forbidden,
+    Gone,
+    InvalidCredentials,
+    InvalidToken,
+    TokenExpired,
+    TokenReused,
+    ValidationFailed,
+)
 
 VERIFY_TTL = timedelta(hours=24)
 RESET_TTL = timedelta(minutes=15)

@@ -15,17 +15,17 @@ from typing import Any
 
 import asyncpg
 
-from auth.audit import AuditEntry, AuditLog
-from auth.background import BackgroundTasks
-from auth.context import Actor
-from auth.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 from auth.mail import Mail, Mailer
 from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
 from auth.users import UserStore
-from auth.validation import InvitationInput
+from auth.workspace_inputs import InvitationInput
 from auth.workspace_store import RANK_SQL
 from auth.workspaces import WorkspaceService
+from kernel.audit import AuditEntry, AuditLog
+from kernel.background import BackgroundTasks
+from kernel.context import Actor
+from kernel.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 
 
 class _Refusal(enum.Enum):

@@ -17,12 +17,12 @@ import aiohttp
 import asyncpg
 
 from auth.accounts import AccountService
-from auth.audit import AuditEntry, AuditLog
-from auth.context import ClientInfo
-from auth.errors import Conflict, InvalidCredentials, NotFound, Unauthenticated
 from auth.oauth_providers import Identity, Provider
 from auth.tokens import pkce_pair, token_digest
 from auth.users import User, UserStore
+from kernel.audit import AuditEntry, AuditLog
+from kernel.context import ClientInfo
+from kernel.errors import Conflict, InvalidCredentials, NotFound, Unauthenticated
 
 STATE_TTL_SECONDS = 600
 

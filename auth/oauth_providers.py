@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 
-from auth.errors import Unauthenticated
+from kernel.errors import Unauthenticated
 
 
 class ProviderError(Unauthenticated):

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from redis.asyncio import Redis
 
-from auth.errors import RateLimited
+from kernel.errors import RateLimited
 
 # INCR, set the window on first hit, return count and remaining ms, atomically.
 _HIT = """

@@ -17,8 +17,8 @@ from dataclasses import dataclass
 
 import jwt
 
-from auth.errors import InvalidToken, TokenExpired
 from auth.keys import SigningKeys
+from kernel.errors import InvalidToken, TokenExpired
 
 ALGORITHM = "HS256"
 AUDIENCE = "collab-api"

@@ -13,9 +13,9 @@ from typing import Any
 
 import asyncpg
 
-from auth.errors import Conflict
 from auth.identifiers import normal_form
-from auth.sql import Executor
+from kernel.errors import Conflict
+from kernel.sql import Executor
 
 _COLUMNS = """user_id, email, password_hash, username, first_name, last_name, profile_image_url,
     email_verified, is_active, oauth_provider, oauth_provider_id, created_at, updated_at,

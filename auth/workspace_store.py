@@ -8,7 +8,7 @@ from typing import Any
 import asyncpg
 
 from auth.roles import Role
-from auth.sql import Executor
+from kernel.sql import Executor
 
 _WS_COLUMNS = """w.ws_id, w.name, w.description, w.owner_id, w.is_public, w.is_template,
     w.status, w.created_at, w.updated_at, w.last_active"""

@@ -19,12 +19,12 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from auth.audit import AuditEntry, AuditLog
-from auth.context import Actor
-from auth.errors import Conflict, Forbidden, NotFound, Unavailable
 from auth.roles import Role
-from auth.validation import WorkspaceInput, WorkspacePatch
+from auth.workspace_inputs import WorkspaceInput, WorkspacePatch
 from auth.workspace_store import WorkspaceStore, workspace_json
+from kernel.audit import AuditEntry, AuditLog
+from kernel.context import Actor
+from kernel.errors import Conflict, Forbidden, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,6 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from auth.accounts import AccountService, Dependencies, Links
-from auth.audit import AuditLog
-from auth.background import BackgroundTasks
 from auth.invitations import InvitationService
 from auth.mail import Mailer, OutboxMailer, SmtpMailer
 from auth.oauth import OAuthService
@@ -37,7 +35,7 @@ from collab import db
 from collab.documents.fanout import DocumentFanout
 from collab.documents.rooms import DocumentRooms
 from collab.documents.service import DocumentService
-from collab.documents.store import DocumentKey, DocumentStore
+from collab.documents.store import DocumentStore
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from collab.http import (
     auth_errors,
@@ -49,6 +47,7 @@ from collab.http import (
 )
 from collab.http.errors import error_middleware
 from collab.log import request_id_middleware
+from collab.model import DocumentKey
 from collab.realtime import RealtimeServer
 from collab.sessions.events import SessionEvents
 from collab.sessions.service import SessionService
@@ -85,6 +84,8 @@ from containers.lifecycle import Deployments, Limits
 from containers.logs import LogFollowers
 from containers.preview import PreviewProxy
 from containers.reaper import Reaper
+from kernel.audit import AuditLog
+from kernel.background import BackgroundTasks
 
 log = logging.getLogger(__name__)
 

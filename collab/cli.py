@@ -17,7 +17,6 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
-from auth.context import ClientInfo
 from collab.app import build_app
 from collab.embedded import EmbeddedPostgres, EmbeddedServiceError
 from collab.log import configure_logging
@@ -28,6 +27,7 @@ from config import Settings, load_settings
 from config.runtimes import load_runtimes
 from containers.engine import Containers, DockerEngine, DockerUnavailable
 from containers.images import ImageBuildError
+from kernel.context import ClientInfo
 
 log = logging.getLogger("collab")
 

@@ -7,7 +7,6 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from auth.accounts import AccountService
-from auth.background import BackgroundTasks
 from auth.invitations import InvitationService
 from auth.keys import SigningKeys
 from auth.oauth import OAuthService
@@ -20,6 +19,7 @@ from config import Settings
 from containers.engine import DockerEngine
 from containers.lifecycle import Deployments
 from containers.preview import PreviewProxy
+from kernel.background import BackgroundTasks
 
 SETTINGS = web.AppKey("settings", Settings)
 SIGNING_KEYS = web.AppKey("signing_keys", SigningKeys)

@@ -24,14 +24,14 @@ from typing import Any
 import aiohttp
 import asyncpg
 
-from auth.audit import AuditEntry, AuditLog
-from auth.background import BackgroundTasks
-from auth.context import Actor
-from auth.errors import NotFound, RateLimited, Unavailable, ValidationFailed
 from config import Settings
 from config.runtimes import Runtime
 from containers.engine import Containers, ContainerSpec, DockerUnavailable
 from containers.logs import LogFollowers
+from kernel.audit import AuditEntry, AuditLog
+from kernel.background import BackgroundTasks
+from kernel.context import Actor
+from kernel.errors import NotFound, RateLimited, Unavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 

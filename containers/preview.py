@@ -32,7 +32,6 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from auth.errors import AuthError, NotFound, Unauthenticated, Unavailable
 from auth.keys import SigningKeys
 from auth.users import User, UserStore
 from collab.http.errors import ApiError
@@ -48,6 +47,7 @@ from containers.proxy_headers import (
     sets_server_cookie,
     url_without_token,
 )
+from kernel.errors import NotFound, ServiceError, Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -184,7 +184,7 @@ class PreviewProxy:
             if token:
                 try:
                     user = await self._authenticate(token)
-                except AuthError:
+                except ServiceError:
                     user = None
                 if user is not None and await self._is_participant(row["session_id"], user.user_id):
                     viewer = Viewer(user.user_id, user.token_generation)

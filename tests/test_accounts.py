@@ -348,8 +348,8 @@ async def test_passwords_are_argon2id_at_the_owasp_cost_and_upgraded_on_login(
 
 
 async def test_deactivated_users_cannot_log_in_or_refresh(client: Client) -> None:
-    from auth.context import ClientInfo
     from collab.state import ACCOUNTS
+    from kernel.context import ClientInfo
 
     pair = await register(client, "uma")
     await client.app[ACCOUNTS].set_active(

@@ -359,7 +359,7 @@ async def test_deleting_and_renaming_files(
 async def test_idle_documents_are_unloaded_and_reload_from_storage(
     make_client: Any, agent: NodeAgent
 ) -> None:
-    from collab.documents.store import DocumentKey
+    from collab.model import DocumentKey
     from collab.state import DOCUMENTS
 
     client = await make_client(document_idle_seconds=0.3)

@@ -13,10 +13,10 @@ import asyncpg
 import pytest
 from aiohttp.test_utils import TestClient
 
-from auth.context import Actor, ClientInfo
-from auth.errors import ValidationFailed
-from auth.validation import MAX_JSON_DEPTH
 from collab.state import WORKSPACE_DOCUMENTS
+from kernel.context import Actor, ClientInfo
+from kernel.errors import ValidationFailed
+from kernel.validation import MAX_JSON_DEPTH
 from tests.accounts_support import STRONG_PASSWORD, bearer
 from tests.test_workspaces import Person, person, workspace
 

@@ -22,8 +22,8 @@ import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
 
-from auth.context import ClientInfo
 from collab.state import ACCOUNTS
+from kernel.context import ClientInfo
 from tests.accounts_support import link_token, outbox, register
 from tests.live_support import LiveSession, Member, start_agent
 from tests.node_agent import NodeAgent

@@ -9,7 +9,7 @@ import pytest
 from collab.documents import awareness
 from collab.documents.fanout import AWARENESS, UPDATE, decode, encode
 from collab.documents.paths import InvalidPath, normalise_path
-from collab.documents.store import DocumentKey
+from collab.model import DocumentKey
 
 
 @pytest.mark.parametrize("in_workspace", [False, True])

@@ -10,8 +10,8 @@ import pytest
 import socketio
 from aiohttp.test_utils import TestClient
 
-from auth.context import ClientInfo
 from collab.state import ACCOUNTS
+from kernel.context import ClientInfo
 from tests.accounts_support import STRONG_PASSWORD, bearer, register
 
 Client = TestClient  # type: ignore[type-arg]

@@ -19,9 +19,9 @@ import asyncpg
 import jwt
 from aiohttp.test_utils import TestClient
 
-from auth.context import ClientInfo
 from auth.tokens import token_digest
 from collab.state import ACCOUNTS
+from kernel.context import ClientInfo
 from tests.accounts_support import STRONG_PASSWORD, bearer, link_token, outbox, register
 
 Client = TestClient  # type: ignore[type-arg]

@@ -20,13 +20,13 @@ import pytest
 import socketio
 
 from collab.documents.room import MAX_SHARED_TYPES, DocumentRoom, check_update
-from collab.documents.store import DocumentKey
 from collab.documents.update_scan import (
     MAX_VALUE_DEPTH,
     InvalidUpdate,
     scan_state_vector,
     scan_update,
 )
+from collab.model import DocumentKey
 from tests import yjs_fuzz
 from tests.conftest import TEST_SECRET
 from tests.support import REPO, ServerProcess, http_get

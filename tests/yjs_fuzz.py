@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 import pycrdt
 
 from collab.documents.room import DocumentRoom, check_update
-from collab.documents.store import DocumentKey
 from collab.documents.update_scan import InvalidUpdate
+from collab.model import DocumentKey
 
 HUGE = [2**31, 2**32 - 1, 2**32, 2**53, 2**63, 2**64 - 1]
 

@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from collab.documents.store import DocumentKey
+from collab.model import DocumentKey
 
 log = logging.getLogger(__name__)
 

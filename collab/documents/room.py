@@ -15,14 +15,13 @@ from typing import Any
 import pycrdt
 
 from collab.documents import awareness
-from collab.documents.store import DocumentKey
 from collab.documents.update_scan import (
     InvalidUpdate,
     UpdateShape,
     scan_state_vector,
     scan_update,
 )
-from collab.sessions.roles import SessionRole
+from collab.model import DocumentKey, SessionRole
 
 log = logging.getLogger(__name__)
 

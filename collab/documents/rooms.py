@@ -25,9 +25,10 @@ import pycrdt
 
 from collab.documents.fanout import AWARENESS, UPDATE, DocumentFanout
 from collab.documents.room import DocumentRoom, check_update
-from collab.documents.store import DocumentKey, DocumentStore, PendingUpdate
+from collab.documents.store import DocumentStore, PendingUpdate
 from collab.documents.update_scan import QuotaExceeded
 from collab.documents.writer import BatchWriter
+from collab.model import DocumentKey
 
 log = logging.getLogger(__name__)
 

@@ -13,12 +13,13 @@ from typing import Any, Protocol
 
 import asyncpg
 
-from auth.audit import AuditEntry, AuditLog
-from auth.context import Actor
-from auth.errors import Conflict, NotFound
 from collab.documents.rooms import DocumentRooms
-from collab.documents.store import DocumentKey, DocumentStore
+from collab.documents.store import DocumentStore
+from collab.model import DocumentKey
 from collab.sessions.events import SessionEvents
+from kernel.audit import AuditEntry, AuditLog
+from kernel.context import Actor
+from kernel.errors import Conflict, NotFound
 
 SessionsSharing = Callable[[DocumentKey], Awaitable[list[uuid.UUID]]]
 

@@ -11,24 +11,14 @@ transaction under an advisory lock, so concurrent appends are never lost.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 
 import asyncpg
 import pycrdt
 
-from auth.sql import Executor
-
-
-@dataclass(frozen=True, order=True)
-class DocumentKey:
-    scope_id: uuid.UUID  # a session id, or a workspace id when `in_workspace`
-    path: str
-    in_workspace: bool = field(default=False, compare=False)
-
-    @property
-    def lock_id(self) -> str:
-        return f"{self.scope_id}/{self.path}"
+from collab.model import DocumentKey
+from kernel.sql import Executor
 
 
 @dataclass(frozen=True)

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from auth import errors
 from collab.http.errors import ApiError, register_error
+from kernel import errors
 
-_STATUS: list[tuple[type[errors.AuthError], int]] = [
+_STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (errors.ValidationFailed, 422),
     (errors.InvalidCredentials, 401),
     (errors.Unauthenticated, 401),
@@ -20,7 +20,7 @@ _STATUS: list[tuple[type[errors.AuthError], int]] = [
 
 
 def _translate(exc: Exception) -> ApiError:
-    assert isinstance(exc, errors.AuthError)
+    assert isinstance(exc, errors.ServiceError)
     status = next((s for kind, s in _STATUS if isinstance(exc, kind)), 400)
     headers: dict[str, str] = {}
     if isinstance(exc, errors.RateLimited):
@@ -31,4 +31,4 @@ def _translate(exc: Exception) -> ApiError:
 
 
 def install() -> None:
-    register_error(errors.AuthError, _translate)
+    register_error(errors.ServiceError, _translate)

@@ -11,8 +11,7 @@ from urllib.parse import urlencode
 
 from aiohttp import web
 
-from auth.errors import Unauthenticated, ValidationFailed
-from auth.validation import (
+from auth.account_inputs import (
     ForgotInput,
     LoginInput,
     ProfileInput,
@@ -20,11 +19,12 @@ from auth.validation import (
     RegisterInput,
     ResetInput,
     TokenInput,
-    parse,
 )
 from collab.http.authn import client, current_user
 from collab.http.errors import read_json
 from collab.state import ACCOUNTS, OAUTH, SETTINGS
+from kernel.errors import Unauthenticated, ValidationFailed
+from kernel.validation import parse
 
 routes = web.RouteTableDef()
 

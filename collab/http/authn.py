@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from auth.context import Actor, ClientInfo
-from auth.errors import Unauthenticated
 from auth.users import User
 from collab.http.client_info import client_info
 from collab.state import ACCOUNTS, SETTINGS
+from kernel.context import Actor, ClientInfo
+from kernel.errors import Unauthenticated
 
 _USER = web.RequestKey("user", User)
 

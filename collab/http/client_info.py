@@ -7,7 +7,7 @@ from functools import cache
 
 from aiohttp import web
 
-from auth.context import ClientInfo
+from kernel.context import ClientInfo
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 

@@ -8,15 +8,15 @@ import asyncpg
 from aiohttp import web
 from pydantic import Field
 
-from auth.context import Actor
-from auth.errors import NotFound, ValidationFailed
-from auth.validation import Input, parse
 from collab.http.authn import actor
 from collab.http.errors import read_json
 from collab.http.params import path_uuid
-from collab.sessions.roles import SessionRole
+from collab.model import SessionRole
 from collab.state import DB_POOL, DEPLOYMENTS, SESSIONS
 from containers.lifecycle import deployment_json
+from kernel.context import Actor
+from kernel.errors import NotFound, ValidationFailed
+from kernel.validation import Input, parse
 
 routes = web.RouteTableDef()
 

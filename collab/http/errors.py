@@ -17,7 +17,7 @@ from typing import Any
 
 from aiohttp import web
 
-from auth.validation import MAX_JSON_DEPTH
+from kernel.validation import MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
 

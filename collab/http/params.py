@@ -6,7 +6,7 @@ import uuid
 
 from aiohttp import web
 
-from auth.errors import NotFound
+from kernel.errors import NotFound
 
 
 def path_uuid(request: web.Request, name: str, what: str) -> uuid.UUID:

@@ -6,14 +6,11 @@ import uuid
 
 from aiohttp import web
 
-from auth.errors import NotFound, ValidationFailed
-from auth.validation import parse
 from collab.documents.paths import InvalidPath, normalise_path
-from collab.documents.store import DocumentKey
 from collab.http.authn import actor
 from collab.http.errors import read_json
 from collab.http.params import path_uuid
-from collab.sessions.roles import SessionRole
+from collab.model import DocumentKey, SessionRole
 from collab.sessions.validation import (
     ParticipantPatch,
     RenameInput,
@@ -22,6 +19,8 @@ from collab.sessions.validation import (
     SessionPatch,
 )
 from collab.state import DOCUMENTS, SESSIONS
+from kernel.errors import NotFound, ValidationFailed
+from kernel.validation import parse
 
 routes = web.RouteTableDef()
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from auth.errors import ValidationFailed
 from auth.roles import Role
-from auth.validation import InvitationInput, RoleInput, WorkspaceInput, WorkspacePatch, parse
+from auth.workspace_inputs import InvitationInput, RoleInput, WorkspaceInput, WorkspacePatch
 from collab.http.authn import actor
 from collab.http.errors import read_json
 from collab.http.params import path_uuid
 from collab.state import INVITATIONS, WORKSPACE_DOCUMENTS, WORKSPACES
+from kernel.errors import ValidationFailed
+from kernel.validation import parse
 
 routes = web.RouteTableDef()
 

@@ -25,19 +25,18 @@ from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
-from auth.errors import AuthError
 from auth.revocation import CHANNEL as REVOCATIONS
 from collab.documents.rooms import DocumentRooms
-from collab.documents.store import DocumentKey
+from collab.model import DocumentKey, SessionRole
 from collab.realtime.broadcast import send_event
 from collab.realtime.identity import Authenticate
 from collab.realtime.presence import Presence, room_of
 from collab.realtime.sync import DocumentSync
 from collab.realtime.transport import tune_websockets
 from collab.sessions.events import CHANNEL as SESSION_EVENTS
-from collab.sessions.roles import SessionRole
 from collab.sessions.service import SessionService
 from config import Settings
+from kernel.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +114,7 @@ class RealtimeServer:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         try:
             user = await self._authenticate(token)
-        except AuthError:
+        except ServiceError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         await self.sio.save_session(sid, {"user_id": user.user_id})
         self._users[sid] = user.user_id

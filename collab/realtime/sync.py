@@ -21,16 +21,15 @@ from typing import Any
 
 import socketio
 
-from auth.errors import AuthError
 from collab.documents.awareness import MalformedAwareness
 from collab.documents.paths import InvalidPath, normalise_path
 from collab.documents.room import DocumentRoom, Member, TokenBucket
 from collab.documents.rooms import DocumentRooms
-from collab.documents.store import DocumentKey
 from collab.documents.update_scan import InvalidUpdate, QuotaExceeded
+from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate
-from collab.sessions.roles import SessionRole
 from collab.sessions.service import SessionService
+from kernel.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +80,7 @@ class DocumentSync:
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             user = await self.authenticate(token if isinstance(token, str) else "")
-        except AuthError:
+        except ServiceError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         role = await self.sessions.role_of(session_id, user.user_id)
         if role is None:

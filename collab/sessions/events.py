@@ -12,7 +12,7 @@ from typing import Any
 
 from redis.asyncio import Redis
 
-from collab.documents.store import DocumentKey
+from collab.model import DocumentKey
 
 CHANNEL = "collab:session-events"
 

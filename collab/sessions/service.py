@@ -25,14 +25,10 @@ from typing import Any
 
 import asyncpg
 
-from auth.audit import AuditEntry, AuditLog
-from auth.context import Actor
-from auth.errors import Conflict, Forbidden, Gone, NotFound, RateLimited
 from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
-from collab.documents.store import DocumentKey
+from collab.model import DocumentKey, SessionRole
 from collab.sessions.events import SessionEvents
-from collab.sessions.roles import SessionRole
 from collab.sessions.store import SessionStore, invitation_json, participant_json, session_json
 from collab.sessions.validation import (
     ParticipantPatch,
@@ -40,6 +36,9 @@ from collab.sessions.validation import (
     SessionInvitationInput,
     SessionPatch,
 )
+from kernel.audit import AuditEntry, AuditLog
+from kernel.context import Actor
+from kernel.errors import Conflict, Forbidden, Gone, NotFound, RateLimited
 
 # "What role has this user in that workspace?" (auth's WorkspaceService.role_of)
 WorkspaceRoleOf = Callable[[uuid.UUID, uuid.UUID], Awaitable[Role | None]]

@@ -7,7 +7,7 @@ from typing import Any
 
 import asyncpg
 
-from auth.sql import Executor
+from kernel.sql import Executor
 
 _SESSION = """s.session_id, s.name, s.description, s.language, s.framework, s.is_dynamic,
     s.owner_id, s.status, s.created_at, s.updated_at, s.last_active, s.ws_id"""

@@ -7,7 +7,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from auth.validation import Email, Input, Text
+from auth.account_inputs import Email
+from kernel.validation import Input, Text
 
 Language = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.+#-]+$")]
 

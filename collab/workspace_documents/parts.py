@@ -23,7 +23,7 @@ from pydantic import (
 )
 
 from auth.keys import SigningKeys, key_id
-from auth.validation import MAX_JSON_DEPTH, nests_deeper_than, parse
+from kernel.validation import MAX_JSON_DEPTH, nests_deeper_than, parse
 
 MASK = "••••••••"
 SERVER_PARTS = ("files", "analytics")
@@ -143,7 +143,7 @@ class DocumentPatch(_Part):
 
 
 def parse_patch(body: dict[str, Any]) -> DocumentPatch:
-    from auth.errors import ValidationFailed
+    from kernel.errors import ValidationFailed
 
     server_owned = [part for part in SERVER_PARTS if part in body]
     if server_owned:
@@ -180,7 +180,7 @@ class SecretBox:
 
 def store_environment(new: Environment, old: dict[str, Any], box: SecretBox) -> dict[str, Any]:
     """The stored form: secrets sealed; a masked secret keeps what was stored under its name."""
-    from auth.errors import ValidationFailed
+    from kernel.errors import ValidationFailed
 
     previous = {v["name"]: v for v in old.get("variables", [])}
     stored = []

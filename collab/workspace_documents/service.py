@@ -21,9 +21,6 @@ from typing import Any
 
 import asyncpg
 
-from auth.audit import AuditEntry, AuditLog
-from auth.context import Actor
-from auth.errors import NotFound
 from auth.roles import Role
 from auth.workspaces import WorkspaceService
 from collab.workspace_documents.parts import (
@@ -37,6 +34,9 @@ from collab.workspace_documents.store import (
     WorkspaceDocumentStore,
     new_document,
 )
+from kernel.audit import AuditEntry, AuditLog
+from kernel.context import Actor
+from kernel.errors import NotFound
 
 log = logging.getLogger(__name__)
 

@@ -9,8 +9,8 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from auth.context import ClientInfo
-from auth.sql import Executor
+from kernel.context import ClientInfo
+from kernel.sql import Executor
 
 _SECRET_MARKERS = ("password", "token", "secret", "hash", "code_verifier")
 

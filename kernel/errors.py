@@ -1,6 +1,6 @@
-"""What can go wrong in `auth`, in the product's words.
+"""What can go wrong, in the product's words: the one exception hierarchy.
 
-    AuthError
+    ServiceError
     ├── ValidationFailed      input breaks a rule; `details` names each field
     ├── InvalidCredentials    wrong login or password (never says which)
     ├── Unauthenticated       no usable access token
@@ -22,8 +22,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 
-class AuthError(Exception):
-    code = "auth_error"
+class ServiceError(Exception):
+    code = "service_error"  # never raised itself, only its kinds
 
     def __init__(self, message: str, details: Mapping[str, str] | None = None) -> None:
         super().__init__(message)
@@ -31,7 +31,7 @@ class AuthError(Exception):
         self.details = dict(details) if details else None
 
 
-class ValidationFailed(AuthError):
+class ValidationFailed(ServiceError):
     code = "validation_failed"
 
     def __init__(
@@ -40,14 +40,14 @@ class ValidationFailed(AuthError):
         super().__init__(message, details)
 
 
-class InvalidCredentials(AuthError):
+class InvalidCredentials(ServiceError):
     code = "invalid_credentials"
 
     def __init__(self) -> None:
         super().__init__("The login or password is wrong.")
 
 
-class Unauthenticated(AuthError):
+class Unauthenticated(ServiceError):
     code = "unauthorized"
 
 
@@ -59,27 +59,27 @@ class InvalidToken(Unauthenticated):
     code = "invalid_token"
 
 
-class TokenReused(AuthError):
+class TokenReused(ServiceError):
     code = "token_reused"
 
 
-class Forbidden(AuthError):
+class Forbidden(ServiceError):
     code = "forbidden"
 
 
-class NotFound(AuthError):
+class NotFound(ServiceError):
     code = "not_found"
 
 
-class Conflict(AuthError):
+class Conflict(ServiceError):
     code = "conflict"
 
 
-class Gone(AuthError):
+class Gone(ServiceError):
     code = "gone"
 
 
-class RateLimited(AuthError):
+class RateLimited(ServiceError):
     code = "rate_limited"
 
     def __init__(self, retry_after: int) -> None:
@@ -87,5 +87,5 @@ class RateLimited(AuthError):
         self.retry_after = max(1, retry_after)
 
 
-class Unavailable(AuthError):
+class Unavailable(ServiceError):
     code = "unavailable"

@@ -1,0 +1,35 @@
+"""What workspace requests may carry: a workspace, a change to it, a role, an invitation."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import Field
+
+from auth.account_inputs import Email
+from kernel.validation import Input, Text
+
+
+class WorkspaceInput(Input):
+    name: Text(255, min_length=1)  # type: ignore[valid-type]
+    description: Text(10_000) | None = None  # type: ignore[valid-type]
+    is_public: bool = False
+    is_template: bool = False
+
+
+class WorkspacePatch(Input):
+    name: Text(255, min_length=1) | None = None  # type: ignore[valid-type]
+    description: Text(10_000) | None = None  # type: ignore[valid-type]
+    is_public: bool | None = None
+    is_template: bool | None = None
+    status: Annotated[str, Field(pattern="^(active|archived)$")] | None = None
+
+
+class RoleInput(Input):
+    role: Annotated[str, Field(pattern="^(owner|admin|editor|viewer)$")]
+
+
+class InvitationInput(Input):
+    email: Email | None = None
+    user_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")] | None = None
+    role: Annotated[str, Field(pattern="^(admin|editor|viewer)$")]
