@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -52,23 +52,22 @@ class MembershipFollower(Protocol):
         ...
 
 
-class WorkspaceService:
-    def __init__(
-        self,
-        pool: asyncpg.Pool,
-        store: WorkspaceStore,
-        audit: AuditLog,
-    ) -> None:
+class WorkspaceAccess:
+    """The questions other packages ask about workspaces: who holds which role, who may
+    still invite. Read-only, so it is built before anything that follows workspaces."""
+
+    def __init__(self, pool: asyncpg.Pool, store: WorkspaceStore) -> None:
         self._pool = pool
         self._store = store
-        self._audit = audit
-        self.lifecycle: WorkspaceLifecycle | None = None
-        self.membership_followers: list[MembershipFollower] = []
 
-    # -- the questions other packages ask ----------------------------------------------------
-
-    async def role_of(self, ws_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
-        return await self._store.role(self._pool, ws_id, user_id)
+    async def role_of(
+        self,
+        ws_id: uuid.UUID,
+        user_id: uuid.UUID,
+        db: asyncpg.Connection | asyncpg.Pool | None = None,
+    ) -> Role | None:
+        """The user's active role, asked on `db` when given (a transaction sees its change)."""
+        return await self._store.role(db or self._pool, ws_id, user_id)
 
     async def require(
         self,
@@ -101,15 +100,34 @@ class WorkspaceService:
         """Whether this person may now invite to `role` (owners and admins, up to their own)."""
         return await self._store.may_invite(db, ws_id, user_id, role)
 
+
+class WorkspaceService:
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: WorkspaceStore,
+        audit: AuditLog,
+        access: WorkspaceAccess,
+        lifecycle: WorkspaceLifecycle,
+        membership_followers: Sequence[MembershipFollower],
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._audit = audit
+        self.lifecycle = lifecycle
+        self._followers = tuple(membership_followers)
+        # The questions other packages ask, answered by `access`.
+        self.role_of = access.role_of
+        self.require = access.require
+        self.may_invite = access.may_invite
+
     async def membership_changed(
         self, conn: asyncpg.Connection, ws_id: uuid.UUID, user_id: uuid.UUID
     ) -> AfterCommit:
         """Call inside the transaction that changed someone's membership, after the change;
         run the answer once it has committed."""
         await self._store.revoke_invitations_beyond(conn, ws_id, user_id)
-        after = [
-            await f.membership_changing(conn, ws_id, user_id) for f in self.membership_followers
-        ]
+        after = [await f.membership_changing(conn, ws_id, user_id) for f in self._followers]
 
         async def committed() -> None:
             for run in after:
@@ -135,16 +153,13 @@ class WorkspaceService:
                 ),
                 actor.client,
             )
-        if self.lifecycle is not None:
-            try:
-                await self.lifecycle.created(row["ws_id"], actor.user_id, row["name"])
-            except Exception as exc:
-                # Never half done: without its document the workspace is undone.
-                log.exception("creating the document of workspace %s failed", row["ws_id"])
-                await self._pool.execute("DELETE FROM workspaces WHERE ws_id = $1", row["ws_id"])
-                raise Unavailable(
-                    "The workspace store did not answer; nothing was created."
-                ) from exc
+        try:
+            await self.lifecycle.created(row["ws_id"], actor.user_id, row["name"])
+        except Exception as exc:
+            # Never half done: without its document the workspace is undone.
+            log.exception("creating the document of workspace %s failed", row["ws_id"])
+            await self._pool.execute("DELETE FROM workspaces WHERE ws_id = $1", row["ws_id"])
+            raise Unavailable("The workspace store did not answer; nothing was created.") from exc
         return workspace
 
     async def list_visible(
@@ -185,7 +200,7 @@ class WorkspaceService:
                 )
             fresh = await self._store.with_role(conn, ws_id, actor.user_id)
         assert fresh is not None
-        if "name" in changes and self.lifecycle is not None:
+        if "name" in changes:
             await self.lifecycle.renamed(ws_id, changes["name"])
         return workspace_json(fresh)
 
@@ -205,12 +220,11 @@ class WorkspaceService:
                 actor.client,
             )
             await conn.execute("DELETE FROM workspaces WHERE ws_id = $1", ws_id)
-        if self.lifecycle is not None:
-            try:
-                await self.lifecycle.deleted(ws_id)
-            except Exception:
-                # The workspace is gone; its orphaned document is removed by the next repair.
-                log.exception("deleting the document of workspace %s failed", ws_id)
+        try:
+            await self.lifecycle.deleted(ws_id)
+        except Exception:
+            # The workspace is gone; its orphaned document is removed by the next repair.
+            log.exception("deleting the document of workspace %s failed", ws_id)
 
     # -- members -----------------------------------------------------------------------------
 

@@ -12,8 +12,10 @@ import logging
 import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from typing import Any
 
 import aiohttp
+import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -30,7 +32,7 @@ from auth.revocation import SessionRevocation
 from auth.tokens import AccessTokens
 from auth.users import UserStore
 from auth.workspace_store import WorkspaceStore
-from auth.workspaces import WorkspaceService
+from auth.workspaces import WorkspaceAccess, WorkspaceService
 from collab import db
 from collab.documents.fanout import DocumentFanout
 from collab.documents.rooms import DocumentRooms
@@ -38,18 +40,22 @@ from collab.documents.service import DocumentService
 from collab.documents.store import DocumentStore
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from collab.http import (
-    auth_errors,
     auth_routes,
     deployment_routes,
     health,
+    service_errors,
     session_routes,
     workspace_routes,
 )
-from collab.http.errors import error_middleware
+from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middleware
 from collab.log import request_id_middleware
 from collab.model import DocumentKey
-from collab.realtime import RealtimeServer
+from collab.realtime.broadcast import send_event
+from collab.realtime.presence import Presence
+from collab.realtime.server import RealtimeServer, add_socketio_routes, socket_server
+from collab.realtime.sync import DocumentSync
 from collab.sessions.events import SessionEvents
+from collab.sessions.scopes import SessionScopes
 from collab.sessions.service import SessionService
 from collab.sessions.store import SessionStore
 from collab.signing_keys import load_signing_keys
@@ -61,6 +67,7 @@ from collab.state import (
     DOCUMENTS,
     ENDPOINTS,
     INVITATIONS,
+    MAILER,
     OAUTH,
     PREVIEW,
     REALTIME,
@@ -69,6 +76,7 @@ from collab.state import (
     SETTINGS,
     SIGNING_KEYS,
     TASKS,
+    WORKSPACE_ACCESS,
     WORKSPACE_DOCUMENTS,
     WORKSPACES,
     Endpoints,
@@ -81,9 +89,11 @@ from config import Settings
 from config.runtimes import CATALOGUE, load_runtimes
 from containers.engine import Containers, DockerEngine, DockerUnavailable
 from containers.lifecycle import Deployments, Limits
+from containers.live_files import LiveFiles
 from containers.logs import LogFollowers
 from containers.preview import PreviewProxy
 from containers.reaper import Reaper
+from containers.store import DeploymentStore
 from kernel.audit import AuditLog
 from kernel.background import BackgroundTasks
 
@@ -204,18 +214,7 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
             password_policy=PasswordPolicy(settings.password_policy),
         )
     )
-    workspaces = WorkspaceService(app[DB_POOL], WorkspaceStore(), audit)
-    app[WORKSPACES] = workspaces
-    app[INVITATIONS] = InvitationService(
-        app[DB_POOL],
-        workspaces,
-        users,
-        audit,
-        mailer,
-        tasks,
-        settings.base_url,
-        timedelta(days=settings.invitation_ttl_days),
-    )
+    app[MAILER] = mailer
     http = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
     app[OAUTH] = OAuthService(
         app[DB_POOL],
@@ -242,10 +241,11 @@ async def _workspace_documents(app: web.Application) -> AsyncIterator[None]:
         store = MongoWorkspaceDocuments(settings.mongo_url.get_secret_value())
     else:
         store = PostgresWorkspaceDocuments(app[DB_POOL])
+    access = WorkspaceAccess(app[DB_POOL], WorkspaceStore())
+    app[WORKSPACE_ACCESS] = access
     documents = WorkspaceDocuments(
-        store, SecretBox(app[SIGNING_KEYS]), app[WORKSPACES], AuditLog(), app[DB_POOL]
+        store, SecretBox(app[SIGNING_KEYS]), access, AuditLog(), app[DB_POOL]
     )
-    app[WORKSPACES].lifecycle = documents
     app[WORKSPACE_DOCUMENTS] = documents
     try:
         await store.start()
@@ -259,80 +259,79 @@ async def _workspace_documents(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
-    settings, pool, redis, realtime = app[SETTINGS], app[DB_POOL], app[REDIS], app[REALTIME]
+    """The live graph, built once in dependency order: every collaborator is a constructor
+    argument, so nothing is set after construction.
+
+    events, scopes → Socket.IO server (its Redis client manager) → deployment store, live
+    files, fan-out → rooms → documents → deployments → sessions → workspaces, invitations
+    → presence, sync, realtime.
+    """
+    settings, pool, redis = app[SETTINGS], app[DB_POOL], app[REDIS]
+    workspace_documents, access = app[WORKSPACE_DOCUMENTS], app[WORKSPACE_ACCESS]
+    authenticate = app[ACCOUNTS].authenticate
     events = SessionEvents(redis)
-    workspace_documents = app[WORKSPACE_DOCUMENTS]
-    sessions = SessionService(
-        pool,
-        SessionStore(),
-        AuditLog(),
-        events,
-        settings.base_url,
-        app[WORKSPACES].role_of,
-        workspace_documents.count,
-        settings.max_sessions_per_user,
+    session_store = SessionStore()
+    scopes = SessionScopes(pool, session_store)
+
+    async def announce(key: DocumentKey, event: str, payload: dict[str, Any]) -> None:
+        """Tell the members of every session that sees this document."""
+        for session_id in await scopes.sessions_sharing(key):
+            await events.emit(session_id, event, payload)
+
+    # `/` events reach every process through python-socketio's Redis manager.
+    sio = socket_server(
+        settings, socketio.AsyncRedisManager(app[ENDPOINTS].redis_url, channel="collab:socketio")
     )
-    # Removing or demoting a workspace member reaches its sessions and their open sockets.
-    app[WORKSPACES].membership_followers.append(sessions)
+
+    async def send(namespace: str, event: str, payload: bytes, eio_sids: list[str]) -> None:
+        await send_event(sio, namespace, event, payload, eio_sids)
+
+    docker = app[DOCKER]
+    containers = Containers(docker) if docker is not None else None
+    deployment_store = DeploymentStore()
+    live_files = LiveFiles(pool, deployment_store, containers)
+
+    async def files_changed(changed: dict[DocumentKey, str]) -> None:
+        by_session: dict[uuid.UUID, dict[str, str]] = {}
+        for key, text in changed.items():
+            for session_id in await scopes.sessions_sharing(key):
+                by_session.setdefault(session_id, {})[key.path] = text
+        await live_files.write_changes(by_session)
+
+    async def file_created(key: DocumentKey) -> None:
+        await announce(key, "file:created", {"path": key.path})
+
+    fanout = DocumentFanout(redis)
     store = DocumentStore()
     rooms = DocumentRooms(
         pool,
         store,
-        realtime.send,
+        send,
+        fanout,
+        workspace_documents,
+        file_created,
+        files_changed,
         idle_seconds=settings.document_idle_seconds,
         compact_after=settings.document_compact_after,
         max_files_per_scope=settings.max_files_per_scope,
     )
-
     documents = DocumentService(
-        pool, store, rooms, events, AuditLog(), sessions.sessions_sharing, workspace_documents
+        pool, store, rooms, announce, events.file_gone, AuditLog(), workspace_documents
     )
-    rooms.activity = workspace_documents
-
-    async def file_created(key: DocumentKey) -> None:
-        await documents.announce(key, "file:created", {"path": key.path})
-
-    rooms.on_file_created = file_created
-    fanout = DocumentFanout(redis, rooms.receive_remote)
-    app[SESSIONS] = sessions
-    app[DOCUMENTS] = documents
-    await rooms.start(fanout)
-    await fanout.start()
-    await realtime.start(
-        authenticate=app[ACCOUNTS].authenticate,
-        redis=redis,
-        redis_url=app[ENDPOINTS].redis_url,
-        sessions=sessions,
-        rooms=rooms,
-        pool=pool,
-    )
-    yield
-    await realtime.stop()
-    await fanout.stop()
-    await rooms.stop()
-
-
-async def _deployments(app: web.Application) -> AsyncIterator[None]:
-    settings, pool = app[SETTINGS], app[DB_POOL]
-    documents, sessions = app[DOCUMENTS], app[SESSIONS]
-    events = SessionEvents(app[REDIS])
 
     async def session_files(session_id: uuid.UUID) -> dict[str, str]:
-        scope = await sessions.document_key(session_id)
+        scope = await scopes.document_key(session_id)
         files = {}
         for entry in await documents.files(scope):
             key = DocumentKey(scope.scope_id, entry["path"], scope.in_workspace)
             files[entry["path"]] = await documents.text(key) or ""
         return files
 
-    async def is_participant(session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        return await sessions.role_of(session_id, user_id) is not None
-
-    docker = app[DOCKER]
     logs = LogFollowers(docker, events.emit) if docker is not None else None
-    app[DEPLOYMENTS] = Deployments(
+    deployments = Deployments(
         pool,
-        Containers(docker) if docker is not None else None,
+        deployment_store,
+        containers,
         dict(load_runtimes(settings.runtimes_file or CATALOGUE)),
         Limits.from_settings(settings),
         settings.base_url,
@@ -341,14 +340,81 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
         AuditLog(),
         app[TASKS],
         logs,
-        app[WORKSPACE_DOCUMENTS].count,
+        workspace_documents.count,
     )
-    preview = PreviewProxy(pool, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant)
+    sessions = SessionService(
+        pool,
+        session_store,
+        scopes,
+        AuditLog(),
+        events,
+        settings.base_url,
+        access.role_of,
+        workspace_documents.count,
+        deployments.stop_session,
+        settings.max_sessions_per_user,
+    )
+    workspaces = WorkspaceService(
+        pool,
+        WorkspaceStore(),
+        AuditLog(),
+        access,
+        workspace_documents,
+        # Removing or demoting a workspace member reaches its sessions and their sockets.
+        [sessions],
+    )
+    app[WORKSPACES] = workspaces
+    app[INVITATIONS] = InvitationService(
+        pool,
+        workspaces,
+        UserStore(),
+        AuditLog(),
+        app[MAILER],
+        app[TASKS],
+        settings.base_url,
+        timedelta(days=settings.invitation_ttl_days),
+    )
+    presence = Presence(sio, sessions, redis, pool, deployments.live_for)
+    sync = DocumentSync(
+        sio,
+        rooms,
+        sessions,
+        authenticate,
+        max_message_bytes=settings.max_message_bytes,
+        messages_per_second=settings.socket_messages_per_second,
+    )
+    realtime = RealtimeServer(sio, presence, sync, authenticate, redis)
+    app[SESSIONS], app[DOCUMENTS], app[DEPLOYMENTS] = sessions, documents, deployments
+    app[REALTIME] = realtime
+    await rooms.start()
+    await fanout.start(rooms.receive_remote)
+    await realtime.start()
+    yield
+    if logs is not None:
+        await logs.close()
+    await realtime.stop()
+    await fanout.stop()
+    await rooms.stop()
+
+
+async def _deployments(app: web.Application) -> AsyncIterator[None]:
+    """The preview proxy, and the reaper that keeps deployments honest."""
+    settings, pool, sessions = app[SETTINGS], app[DB_POOL], app[SESSIONS]
+
+    async def is_participant(session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        return await sessions.role_of(session_id, user_id) is not None
+
+    store = DeploymentStore()
+    preview = PreviewProxy(
+        pool, store, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant
+    )
     app[PREVIEW] = preview
+    docker = app[DOCKER]
     reaper = None
     if docker is not None:
         reaper = Reaper(
             pool,
+            store,
             app[DEPLOYMENTS],
             Containers(docker),
             idle_seconds=settings.deploy_idle_seconds,
@@ -360,22 +426,14 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
         except DockerUnavailable as exc:
             log.warning("deployments not reconciled: Docker does not answer (%s)", exc)
         reaper.start()
-    sessions.on_archived = app[DEPLOYMENTS].stop_session
-
-    async def files_changed(changed: dict[DocumentKey, str]) -> None:
-        by_session: dict[uuid.UUID, dict[str, str]] = {}
-        for key, text in changed.items():
-            for session_id in await sessions.sessions_sharing(key):
-                by_session.setdefault(session_id, {})[key.path] = text
-        await app[DEPLOYMENTS].write_changes(by_session)
-
-    documents.rooms.on_files_changed = files_changed
     yield
     if reaper is not None:
         await reaper.stop()
-    if logs is not None:
-        await logs.close()
     await preview.close()
+
+
+async def _socketio(request: web.Request) -> web.StreamResponse:
+    return await request.app[REALTIME].handle(request)
 
 
 async def _preview(request: web.Request) -> web.StreamResponse:
@@ -405,7 +463,7 @@ def build_app(settings: Settings) -> web.Application:
             _deployments,
         ]
     )
-    auth_errors.install()
+    app[ERROR_TRANSLATORS] = ErrorTranslators([service_errors.TRANSLATOR])
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
     app.add_routes(workspace_routes.routes)
@@ -413,6 +471,5 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(deployment_routes.routes)
     app.router.add_route("*", "/preview/{deployment_id}", _preview_root)
     app.router.add_route("*", "/preview/{deployment_id}/{tail:.*}", _preview)
-    app[REALTIME] = RealtimeServer(settings)
-    app[REALTIME].attach(app)
+    add_socketio_routes(app, _socketio)
     return app

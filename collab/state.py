@@ -9,8 +9,9 @@ from redis.asyncio import Redis
 from auth.accounts import AccountService
 from auth.invitations import InvitationService
 from auth.keys import SigningKeys
+from auth.mail import Mailer
 from auth.oauth import OAuthService
-from auth.workspaces import WorkspaceService
+from auth.workspaces import WorkspaceAccess, WorkspaceService
 from collab.documents.service import DocumentService
 from collab.realtime import RealtimeServer
 from collab.sessions.service import SessionService
@@ -40,6 +41,8 @@ ENDPOINTS = web.AppKey("endpoints", Endpoints)
 ACCOUNTS = web.AppKey("accounts", AccountService)
 TASKS = web.AppKey("tasks", BackgroundTasks)
 WORKSPACES = web.AppKey("workspaces", WorkspaceService)
+WORKSPACE_ACCESS = web.AppKey("workspace_access", WorkspaceAccess)
+MAILER = web.AppKey("mailer", Mailer)
 INVITATIONS = web.AppKey("invitations", InvitationService)
 OAUTH = web.AppKey("oauth", OAuthService)
 REALTIME = web.AppKey("realtime", RealtimeServer)

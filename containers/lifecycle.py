@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import enum
 import logging
 import random
 import socket
@@ -28,6 +27,7 @@ from config import Settings
 from config.runtimes import Runtime
 from containers.engine import Containers, ContainerSpec, DockerUnavailable
 from containers.logs import LogFollowers
+from containers.store import DeploymentStore, Status
 from kernel.audit import AuditEntry, AuditLog
 from kernel.background import BackgroundTasks
 from kernel.context import Actor
@@ -35,16 +35,6 @@ from kernel.errors import NotFound, RateLimited, Unavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
-
-class Status(enum.StrEnum):
-    STARTING = "starting"
-    RUNNING = "running"
-    STOPPING = "stopping"
-    STOPPED = "stopped"
-    FAILED = "failed"
-
-
-LIVE = (Status.STARTING, Status.RUNNING, Status.STOPPING)
 
 # What the lifecycle needs to know of a session, asked through the session service.
 SessionFiles = Callable[[uuid.UUID], Awaitable[dict[str, str]]]
@@ -100,6 +90,7 @@ class Deployments:
     def __init__(
         self,
         pool: asyncpg.Pool,
+        store: DeploymentStore,
         containers: Containers | None,
         runtimes: dict[str, Runtime],
         limits: Limits,
@@ -112,6 +103,7 @@ class Deployments:
         count_for_workspace: WorkspaceCounter | None = None,
     ) -> None:
         self._pool = pool
+        self._store = store
         self._containers = containers
         self._runtimes = runtimes
         self._limits = limits
@@ -183,40 +175,23 @@ class Deployments:
         for _ in range(20):
             try:
                 async with self._pool.acquire() as conn, conn.transaction():
-                    await conn.execute("SELECT pg_advisory_xact_lock(hashtext('collab-deploy'))")
-                    counts = await conn.fetchrow(
-                        """SELECT count(*) FILTER (WHERE owner_id = $1) AS mine,
-                                  count(*) FILTER (WHERE session_id = $2) AS here
-                           FROM deployments WHERE status = ANY($3::varchar[])""",
-                        actor.user_id,
-                        session_id,
-                        list(LIVE),
-                    )
-                    if counts["mine"] >= self._limits.per_user:
+                    await self._store.lock_reservations(conn)
+                    mine, here = await self._store.live_counts(conn, actor.user_id, session_id)
+                    if mine >= self._limits.per_user:
                         raise RateLimited(60)
-                    if counts["here"] >= self._limits.per_session:
+                    if here >= self._limits.per_session:
                         raise RateLimited(60)
-                    used = {
-                        r["port"]
-                        for r in await conn.fetch(
-                            "SELECT port FROM deployments WHERE status = ANY($1::varchar[])",
-                            list(LIVE),
-                        )
-                    }
-                    port = self._free_port(used)
-                    row: asyncpg.Record = await conn.fetchrow(
-                        """INSERT INTO deployments (deployment_id, session_id, deployment_url,
-                               port, status, owner_id, runtime, public)
-                           VALUES ($1, $2, $3, $4, 'starting', $5, $6, $7) RETURNING *""",
-                        deployment_id,
-                        session_id,
-                        self.url_of(deployment_id),
-                        port,
-                        actor.user_id,
-                        runtime.name,
-                        public,
+                    port = self._free_port(await self._store.ports_in_use(conn))
+                    return await self._store.insert_starting(
+                        conn,
+                        deployment_id=deployment_id,
+                        session_id=session_id,
+                        url=self.url_of(deployment_id),
+                        port=port,
+                        owner_id=actor.user_id,
+                        runtime=runtime.name,
+                        public=public,
                     )
-                    return row
             except asyncpg.UniqueViolationError:
                 continue  # another process took that port between our read and insert
         raise Unavailable("No free port for a deployment; try again.")
@@ -245,21 +220,13 @@ class Deployments:
             container_id = await self._containers.start(
                 ContainerSpec(runtime, str(deployment_id), port, files)
             )
-            await self._pool.execute(
-                "UPDATE deployments SET container_id = $2 WHERE deployment_id = $1",
-                deployment_id,
-                container_id,
-            )
+            await self._store.set_container(self._pool, deployment_id, container_id)
             self.follow_logs(row["session_id"], deployment_id, container_id)
             reason = await self._wait_until_answering(container_id, port)
         except DockerUnavailable as exc:
             reason = f"the Docker Engine failed: {exc}"[:500]
         if reason is None:
-            await self._pool.execute(
-                "UPDATE deployments SET status = 'running', started_at = now(), "
-                "last_active = now() WHERE deployment_id = $1 AND status = 'starting'",
-                deployment_id,
-            )
+            await self._store.mark_running(self._pool, deployment_id)
             await self._status(row["session_id"], deployment_id, Status.RUNNING)
         else:
             await self.finish(deployment_id, Status.FAILED, reason)
@@ -285,26 +252,6 @@ class Deployments:
     async def stop(self, actor: Actor | None, deployment_id: uuid.UUID, reason: str) -> None:
         await self.finish(deployment_id, Status.STOPPED, reason, actor)
 
-    async def write_changes(self, session_files: dict[uuid.UUID, dict[str, str]]) -> None:
-        """Edits of dynamic sessions go into their running containers (a reloading dev
-        server then shows them)."""
-        if self._containers is None or not session_files:
-            return
-        rows = await self._pool.fetch(
-            """SELECT d.deployment_id, d.container_id, d.session_id FROM deployments d
-               JOIN sessions s USING (session_id)
-               WHERE s.is_dynamic AND d.status = 'running' AND d.container_id IS NOT NULL
-                 AND d.session_id = ANY($1::uuid[])""",
-            list(session_files),
-        )
-        for row in rows:
-            try:
-                await self._containers.put_files(
-                    row["container_id"], session_files[row["session_id"]]
-                )
-            except DockerUnavailable as exc:
-                log.warning("could not update the files of %s: %s", row["deployment_id"], exc)
-
     def follow_logs(
         self, session_id: uuid.UUID, deployment_id: uuid.UUID, container_id: str
     ) -> None:
@@ -313,24 +260,14 @@ class Deployments:
 
     async def stop_session(self, session_id: uuid.UUID) -> None:
         """The session was archived: its deployments stop."""
-        rows = await self._pool.fetch(
-            "SELECT deployment_id FROM deployments WHERE session_id = $1 "
-            "AND status IN ('starting', 'running')",
-            session_id,
-        )
-        for row in rows:
-            await self.stop(None, row["deployment_id"], "session archived")
+        for deployment_id in await self._store.stoppable_of_session(self._pool, session_id):
+            await self.stop(None, deployment_id, "session archived")
 
     async def finish(
         self, deployment_id: uuid.UUID, status: Status, reason: str, actor: Actor | None = None
     ) -> None:
         """Stop (or fail) a deployment: remove its container, archive it. Idempotent."""
-        row = await self._pool.fetchrow(
-            "UPDATE deployments SET status = 'stopping', reason = $2 WHERE deployment_id = $1 "
-            "AND status IN ('starting', 'running') RETURNING *",
-            deployment_id,
-            reason[:500],
-        )
+        row = await self._store.begin_stopping(self._pool, deployment_id, reason)
         if row is None:
             return
         await self._status(row["session_id"], deployment_id, Status.STOPPING)
@@ -341,32 +278,8 @@ class Deployments:
                 log.warning(
                     "could not remove the container of %s; the reconciler will", deployment_id
                 )
-        async with self._pool.acquire() as conn, conn.transaction():
-            done = await conn.fetchrow(
-                "UPDATE deployments SET status = $2, stopped_at = now() WHERE deployment_id = $1 "
-                "RETURNING *",
-                deployment_id,
-                status.value,
-            )
-            await conn.execute(
-                """INSERT INTO past_deployments (original_deployment_id, session_id,
-                       deployment_url, container_id, port, owner_id, created_at, started_at,
-                       stopped_at, total_runtime_minutes, reason_for_stop)
-                   VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, coalesce(ceil(
-                       extract(epoch FROM $9::timestamptz - $8::timestamptz) / 60), 0)::bigint,
-                       $10)
-                   ON CONFLICT (original_deployment_id) DO NOTHING""",
-                deployment_id,
-                done["session_id"],
-                done["deployment_url"],
-                done["container_id"],
-                done["port"],
-                done["owner_id"],
-                done["created_at"],
-                done["started_at"],
-                done["stopped_at"],
-                reason[:255],
-            )
+        async with self._pool.acquire() as conn:
+            done = await self._store.end(conn, deployment_id, status, reason)
         await self._audit.record(
             self._pool,
             AuditEntry(
@@ -397,26 +310,17 @@ class Deployments:
     # -- reading -------------------------------------------------------------------------------
 
     async def get(self, deployment_id: uuid.UUID) -> asyncpg.Record:
-        row = await self._pool.fetchrow(
-            "SELECT * FROM deployments WHERE deployment_id = $1", deployment_id
-        )
+        row = await self._store.get(self._pool, deployment_id)
         if row is None:
             raise NotFound("No such deployment.")
         return row
 
     async def live_for(self, session_id: uuid.UUID) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(
-            "SELECT * FROM deployments WHERE session_id = $1 AND status IN "
-            "('starting', 'running') ORDER BY created_at",
-            session_id,
-        )
+        rows = await self._store.shown_of_session(self._pool, session_id)
         return [deployment_json(r) for r in rows]
 
     async def past_for(self, session_id: uuid.UUID) -> list[dict[str, Any]]:
-        rows = await self._pool.fetch(
-            "SELECT * FROM past_deployments WHERE session_id = $1 ORDER BY stopped_at DESC",
-            session_id,
-        )
+        rows = await self._store.past_of_session(self._pool, session_id)
         return [
             {
                 "past_deployment_id": str(r["past_deployment_id"]),

@@ -34,7 +34,6 @@ from yarl import URL
 
 from auth.keys import SigningKeys
 from auth.users import User, UserStore
-from collab.http.errors import ApiError
 from containers.proxy_headers import (
     ORIGIN_WIDE,
     TOKEN_PARAM,
@@ -47,7 +46,8 @@ from containers.proxy_headers import (
     sets_server_cookie,
     url_without_token,
 )
-from kernel.errors import NotFound, ServiceError, Unauthenticated, Unavailable
+from containers.store import DeploymentStore, Status
+from kernel.errors import BadGateway, NotFound, ServiceError, Unauthenticated, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -76,8 +76,8 @@ Authenticate = Callable[[str], Awaitable[User]]
 IsParticipant = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
 
 
-def _bad_gateway(message: str) -> ApiError:
-    return ApiError(502, "bad_gateway", message)
+def _bad_gateway(message: str) -> BadGateway:
+    return BadGateway(message)
 
 
 def _reason(exc: BaseException) -> str:
@@ -99,11 +99,13 @@ class PreviewProxy:
     def __init__(
         self,
         pool: asyncpg.Pool,
+        store: DeploymentStore,
         keys: SigningKeys,
         authenticate: Authenticate,
         is_participant: IsParticipant,
     ) -> None:
         self._pool = pool
+        self._store = store
         self._keys = keys
         self._key = keys.derive("preview-cookie")
         self._authenticate = authenticate
@@ -120,12 +122,10 @@ class PreviewProxy:
         cached = self._rows.get(deployment_id)
         if cached is not None and now - cached[0] < ROW_TTL:
             return cached[1]
-        row = await self._pool.fetchrow(
-            "SELECT * FROM deployments WHERE deployment_id = $1", deployment_id
-        )
+        row = await self._store.get(self._pool, deployment_id)
         if len(self._rows) > 10_000:
             self._rows.clear()
-        if row is not None and row["status"] == "running":
+        if row is not None and row["status"] == Status.RUNNING:
             # Only a running deployment is cached: a starting one must be seen running at once.
             self._rows[deployment_id] = (now, row)
         return row
@@ -200,22 +200,10 @@ class PreviewProxy:
         if len(self._recorded) > 10_000:
             self._recorded.clear()
         self._recorded[key] = now
-        await self._pool.execute(
-            "UPDATE deployments SET last_active = now() WHERE deployment_id = $1",
-            row["deployment_id"],
-        )
+        await self._store.touch(self._pool, row["deployment_id"])
         if user_id is not None:
-            await self._pool.execute(
-                """INSERT INTO deployment_participants (deployment_id, user_id, email, role)
-                   SELECT $1, $2, u.email, coalesce(p.role, 'viewer') FROM users u
-                   LEFT JOIN session_participants p ON p.user_id = u.user_id
-                        AND p.session_id = $3
-                   WHERE u.user_id = $2
-                   ON CONFLICT (deployment_id, user_id)
-                   DO UPDATE SET last_active = now(), is_active = true""",
-                row["deployment_id"],
-                user_id,
-                row["session_id"],
+            await self._store.record_viewer(
+                self._pool, row["deployment_id"], user_id, row["session_id"]
             )
 
     # -- the proxy ------------------------------------------------------------------------------
@@ -225,13 +213,11 @@ class PreviewProxy:
             deployment_id = uuid.UUID(request.match_info["deployment_id"])
         except ValueError:
             raise NotFound("No such deployment.") from None
-        row = await self._pool.fetchrow(
-            "SELECT * FROM deployments WHERE deployment_id = $1", deployment_id
-        )
+        row = await self._store.get(self._pool, deployment_id)
         if row is None:
             raise NotFound("No such deployment.")
         viewer = await self._viewer(request, row)
-        if row["status"] != "running":
+        if row["status"] != Status.RUNNING:
             raise Unavailable(f"The deployment is {row['status']}.")
         websocket = request.headers.get("Upgrade", "").lower() == "websocket"
         query = query_without_token(request.rel_url.raw_query_string)

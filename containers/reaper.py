@@ -19,7 +19,8 @@ import uuid
 import asyncpg
 
 from containers.engine import Containers, DockerUnavailable
-from containers.lifecycle import Deployments, Status
+from containers.lifecycle import Deployments
+from containers.store import DeploymentStore, Status
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,7 @@ class Reaper:
     def __init__(
         self,
         pool: asyncpg.Pool,
+        store: DeploymentStore,
         deployments: Deployments,
         containers: Containers,
         *,
@@ -36,6 +38,7 @@ class Reaper:
         interval: float,
     ) -> None:
         self._pool = pool
+        self._store = store
         self._deployments = deployments
         self._containers = containers
         self._idle = idle_seconds
@@ -63,18 +66,7 @@ class Reaper:
                 log.exception("deployment reaper failed; it will run again")
 
     async def sweep(self) -> None:
-        rows = await self._pool.fetch(
-            """SELECT d.deployment_id, d.container_id,
-                      d.last_active < now() - make_interval(secs => $1)
-                      AND NOT EXISTS (SELECT 1 FROM session_participants p
-                                      WHERE p.session_id = d.session_id AND p.is_active
-                                      AND p.last_active > now() - make_interval(secs => $1))
-                          AS idle,
-                      d.started_at < now() - make_interval(secs => $2) AS expired
-               FROM deployments d WHERE d.status = 'running'""",
-            self._idle,
-            self._lifetime,
-        )
+        rows = await self._store.running_for_review(self._pool, self._idle, self._lifetime)
         for row in rows:
             state = (
                 await self._containers.state(row["container_id"]) if row["container_id"] else None
@@ -92,13 +84,7 @@ class Reaper:
     async def reconcile(self) -> tuple[int, int, int]:
         """Return (adopted, orphaned, strangers removed)."""
         containers = await self._containers.managed()
-        live = {
-            r["deployment_id"]: r
-            for r in await self._pool.fetch(
-                "SELECT deployment_id, container_id, session_id FROM deployments "
-                "WHERE status IN ('starting', 'running', 'stopping')"
-            )
-        }
+        live = {r["deployment_id"]: r for r in await self._store.live(self._pool)}
         running = {}
         strangers = 0
         for container_id, label, is_running in containers:
@@ -114,21 +100,12 @@ class Reaper:
         orphaned = 0
         for deployment_id in live:
             if deployment_id in running:
-                await self._pool.execute(
-                    "UPDATE deployments SET container_id = $2, status = 'running', "
-                    "started_at = coalesce(started_at, now()) WHERE deployment_id = $1",
-                    deployment_id,
-                    running[deployment_id],
-                )
+                await self._store.adopt(self._pool, deployment_id, running[deployment_id])
                 self._deployments.follow_logs(
                     live[deployment_id]["session_id"], deployment_id, running[deployment_id]
                 )
             else:
-                await self._pool.execute(
-                    "UPDATE deployments SET status = 'running' WHERE deployment_id = $1 "
-                    "AND status IN ('starting', 'stopping')",
-                    deployment_id,
-                )
+                await self._store.rearm(self._pool, deployment_id)
                 await self._deployments.stop(None, deployment_id, "orphaned")
                 orphaned += 1
         if strangers or orphaned:

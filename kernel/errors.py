@@ -12,7 +12,8 @@
     ├── Conflict              e.g. email taken, last owner leaving
     ├── Gone                  an invitation or link token expired, revoked or spent
     ├── RateLimited           too many attempts; `retry_after` seconds
-    └── Unavailable           a dependency (e.g. the document store) did not answer
+    ├── Unavailable           a dependency (e.g. the document store) did not answer
+    └── BadGateway            a deployed app behind the preview proxy failed
 
 The HTTP edge maps each to a status and the contract's error code (`code` below).
 """
@@ -89,3 +90,7 @@ class RateLimited(ServiceError):
 
 class Unavailable(ServiceError):
     code = "unavailable"
+
+
+class BadGateway(ServiceError):
+    code = "bad_gateway"

@@ -42,20 +42,20 @@ def decode(message: bytes) -> tuple[bytes, bytes, DocumentKey, bytes]:
 
 
 class DocumentFanout:
-    def __init__(self, redis: Redis, receive: Receiver) -> None:
+    def __init__(self, redis: Redis) -> None:
         self._redis = redis
-        self._receive = receive
         self.origin = os.urandom(8)
         self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self._stopping = asyncio.Event()
 
-    async def start(self) -> None:
+    async def start(self, receive: Receiver) -> None:
+        """Subscribe, handing what other processes publish to `receive` (the rooms)."""
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._publish_loop(), name="documents:publish"),
-            loop.create_task(self._subscribe_loop(), name="documents:subscribe"),
+            loop.create_task(self._subscribe_loop(receive), name="documents:subscribe"),
         ]
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._subscribed.wait(), timeout=5)
@@ -85,7 +85,7 @@ class DocumentFanout:
             except (RedisError, OSError) as exc:
                 log.warning("could not fan out %d document messages: %s", len(batch), exc)
 
-    async def _subscribe_loop(self) -> None:
+    async def _subscribe_loop(self, receive: Receiver) -> None:
         while not self._stopping.is_set():
             try:
                 async with self._redis.pubsub() as pubsub:
@@ -96,16 +96,16 @@ class DocumentFanout:
                             ignore_subscribe_messages=True, timeout=1.0
                         )
                         if message is not None:
-                            await self._deliver(message["data"])
+                            await self._deliver(message["data"], receive)
             except (RedisError, OSError) as exc:
                 log.warning("document fan-out lost Redis (%s); retrying", exc)
                 await asyncio.sleep(0.5)
 
-    async def _deliver(self, raw: bytes) -> None:
+    async def _deliver(self, raw: bytes, receive: Receiver) -> None:
         try:
             origin, kind, key, payload = decode(raw)
         except (ValueError, UnicodeDecodeError):
             log.warning("ignoring a malformed document fan-out message")
             return
         if origin != self.origin:
-            await self._receive(key, kind, payload)
+            await receive(key, kind, payload)

@@ -60,6 +60,10 @@ class DocumentRooms:
         pool: asyncpg.Pool,
         store: DocumentStore,
         send: Sender,
+        fanout: DocumentFanout,
+        activity: WorkspaceActivity,
+        on_file_created: FileCreated,
+        on_files_changed: FilesChanged,
         *,
         idle_seconds: float = 60.0,
         compact_after: int = 500,
@@ -81,16 +85,15 @@ class DocumentRooms:
         self._edits: Counter[uuid.UUID] = Counter()
         self._active_seconds: dict[uuid.UUID, float] = {}
         self._last_tick = time.monotonic()
-        self.on_file_created: FileCreated | None = None
-        self.activity: WorkspaceActivity | None = None
-        self.on_files_changed: FilesChanged | None = None
+        self.on_file_created = on_file_created
+        self.activity = activity
+        self.on_files_changed = on_files_changed
         self.writer = BatchWriter(pool, store)
-        self.fanout: DocumentFanout | None = None
+        self.fanout = fanout
 
     # -- lifecycle ---------------------------------------------------------------------------
 
-    async def start(self, fanout: DocumentFanout) -> None:
-        self.fanout = fanout
+    async def start(self) -> None:
         self.writer.start()
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="documents:reap")
 
@@ -124,7 +127,7 @@ class DocumentRooms:
         changed = {key: room.content() for key in self._resized if (room := self._rooms.get(key))}
         sizes = {key: len(text.encode()) for key, text in changed.items()}
         self._resized.clear()
-        if changed and self.on_files_changed is not None:
+        if changed:
             try:
                 await self.on_files_changed(changed)
             except Exception:
@@ -137,8 +140,6 @@ class DocumentRooms:
             except Exception:
                 log.exception("recording file sizes failed")
                 self._resized.update(sizes)
-        if self.activity is None:
-            return
         by_workspace: dict[uuid.UUID, dict[str, int]] = {}
         for key, size in sizes.items():
             if key.in_workspace:
@@ -225,9 +226,8 @@ class DocumentRooms:
         if room.key.in_workspace:
             self._edits[room.key.scope_id] += 1
         await self._send_all(room, "sync-update", update, origin_sid)
-        if self.fanout is not None:
-            self.fanout.publish(UPDATE, room.key, update)
-        if created and self.on_file_created is not None:
+        self.fanout.publish(UPDATE, room.key, update)
+        if created:
             self._spawn(self.on_file_created(room.key))
         if room.writes_since_compaction >= self._compact_after:
             self._schedule_compaction(room.key)
@@ -241,8 +241,7 @@ class DocumentRooms:
         self, room: DocumentRoom, update: bytes, origin_sid: str | None
     ) -> None:
         await self._send_all(room, "awareness-update", update, origin_sid)
-        if self.fanout is not None:
-            self.fanout.publish(AWARENESS, room.key, update)
+        self.fanout.publish(AWARENESS, room.key, update)
 
     async def receive_remote(self, key: DocumentKey, kind: bytes, payload: bytes) -> None:
         """Traffic from another process: already committed there, so apply and relay."""

@@ -16,12 +16,14 @@ import asyncpg
 from collab.documents.rooms import DocumentRooms
 from collab.documents.store import DocumentStore
 from collab.model import DocumentKey
-from collab.sessions.events import SessionEvents
 from kernel.audit import AuditEntry, AuditLog
 from kernel.context import Actor
 from kernel.errors import Conflict, NotFound
 
-SessionsSharing = Callable[[DocumentKey], Awaitable[list[uuid.UUID]]]
+# Tell the members of every session that sees this document (event, payload).
+Announce = Callable[[DocumentKey, str, dict[str, Any]], Awaitable[None]]
+# Close every open connection to this file, on every process (before a rename/delete).
+CloseEverywhere = Callable[[DocumentKey], Awaitable[None]]
 
 
 class WorkspaceFiles(Protocol):
@@ -36,17 +38,17 @@ class DocumentService:
         pool: asyncpg.Pool,
         store: DocumentStore,
         rooms: DocumentRooms,
-        events: SessionEvents,
+        announce: Announce,
+        close_everywhere: CloseEverywhere,
         audit: AuditLog,
-        sessions_sharing: SessionsSharing,
-        workspace_documents: WorkspaceFiles | None = None,
+        workspace_documents: WorkspaceFiles,
     ) -> None:
         self._pool = pool
         self._store = store
         self.rooms = rooms
-        self._events = events
+        self.announce = announce
+        self._close_everywhere = close_everywhere
         self._audit = audit
-        self._sessions_sharing = sessions_sharing
         self._workspace_documents = workspace_documents
 
     async def files(self, scope: DocumentKey) -> list[dict[str, Any]]:
@@ -65,11 +67,6 @@ class DocumentService:
     async def text(self, key: DocumentKey) -> str | None:
         return await self.rooms.text(key)
 
-    async def announce(self, key: DocumentKey, event: str, payload: dict[str, Any]) -> None:
-        """Tell the members of every session that sees this document."""
-        for session_id in await self._sessions_sharing(key):
-            await self._events.emit(session_id, event, payload)
-
     async def _audit_file(self, actor: Actor, action: str, key: DocumentKey, **values: Any) -> None:
         await self._audit.record(
             self._pool,
@@ -87,11 +84,11 @@ class DocumentService:
     async def delete(self, actor: Actor, key: DocumentKey) -> None:
         if await self.rooms.text(key) is None:
             raise NotFound("No such file.")
-        await self._events.file_gone(key)
+        await self._close_everywhere(key)
         if not await self._store.delete(self._pool, key):
             raise NotFound("No such file.")
         await self._audit_file(actor, "file.deleted", key, old_value={"path": key.path})
-        if key.in_workspace and self._workspace_documents is not None:
+        if key.in_workspace:
             await self._workspace_documents.file_removed(key.scope_id, key.path)
         await self.announce(key, "file:deleted", {"path": key.path})
 
@@ -103,7 +100,7 @@ class DocumentService:
             raise NotFound("No such file.")
         if await self.rooms.text(target) is not None:
             raise Conflict(f"{new_path} already exists.")
-        await self._events.file_gone(key)
+        await self._close_everywhere(key)
         try:
             moved = await self._store.rename(self._pool, key, new_path)
         except asyncpg.UniqueViolationError:
@@ -113,7 +110,7 @@ class DocumentService:
         await self._audit_file(
             actor, "file.renamed", key, old_value={"path": key.path}, new_value={"path": new_path}
         )
-        if key.in_workspace and self._workspace_documents is not None:
+        if key.in_workspace:
             size = await self._store.files(self._pool, key.scope_id)
             sizes = {f.path: f.size for f in size if f.path == new_path}
             await self._workspace_documents.file_removed(key.scope_id, key.path)

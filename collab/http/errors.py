@@ -2,8 +2,9 @@
 
 `error_middleware` is the one place exceptions become HTTP answers: our own `ApiError`,
 aiohttp's HTTP exceptions (404, 405, 413, ...) and, for anything unexpected, a bare 500
-that carries no trace. Domain packages register their exception types with
-`register_error` so the translation stays here at the edge.
+that carries no trace. Each application carries its own `ErrorTranslators` (under
+`ERROR_TRANSLATORS`, set by the composition root), so the translation stays here at the
+edge and building a second application never changes the first.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import json
 import logging
 import math
 import re
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -70,21 +71,27 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 ErrorTranslator = Callable[[Exception], ApiError]
-_translators: list[tuple[type[Exception], ErrorTranslator]] = []
 
 
-def register_error(kind: type[Exception], translate: ErrorTranslator) -> None:
-    """Teach the edge how to answer with a domain exception."""
-    _translators.append((kind, translate))
+class ErrorTranslators:
+    """The domain exceptions one application answers with, each in the contract's words."""
+
+    def __init__(self, entries: Iterable[tuple[type[Exception], ErrorTranslator]] = ()) -> None:
+        self._entries = tuple(entries)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def translate(self, exc: Exception) -> ApiError | None:
+        if isinstance(exc, ApiError):
+            return exc
+        for kind, translator in self._entries:
+            if isinstance(exc, kind):
+                return translator(exc)
+        return None
 
 
-def translate(exc: Exception) -> ApiError | None:
-    if isinstance(exc, ApiError):
-        return exc
-    for kind, translator in _translators:
-        if isinstance(exc, kind):
-            return translator(exc)
-    return None
+ERROR_TRANSLATORS = web.AppKey("error_translators", ErrorTranslators)
 
 
 @web.middleware
@@ -101,7 +108,7 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             error_body(code, message), status=exc.status, headers=_kept_headers(exc)
         )
     except Exception as exc:
-        api_error = translate(exc)
+        api_error = request.app[ERROR_TRANSLATORS].translate(exc)
         if api_error is not None:
             return error_response(api_error)
         log.exception("unhandled error on %s %s", request.method, request.path)

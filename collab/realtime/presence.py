@@ -10,15 +10,16 @@ from __future__ import annotations
 
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from typing import Any
 
+import asyncpg
 import socketio
 from redis.asyncio import Redis
 
 from collab.documents.store import DocumentStore
 from collab.sessions.service import SessionService
 from collab.sessions.store import SessionStore, participant_json
-from containers.lifecycle import deployment_json
 
 PRESENCE_KEY = "collab:presence:{}"
 
@@ -31,15 +32,27 @@ def _error(code: str, message: str) -> dict[str, Any]:
     return {"ok": False, "error": {"code": code, "message": message}}
 
 
+# A session's starting and running deployments, as clients see them.
+LiveDeployments = Callable[[uuid.UUID], Awaitable[list[dict[str, Any]]]]
+
+
 class Presence:
-    def __init__(self, sio: socketio.AsyncServer) -> None:
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        sessions: SessionService,
+        redis: Redis,
+        pool: asyncpg.Pool,
+        live_deployments: LiveDeployments,
+    ) -> None:
         self.sio = sio
         self._joined: dict[str, set[uuid.UUID]] = defaultdict(set)
-        self.sessions: SessionService | None = None
+        self.sessions = sessions
         self.session_store = SessionStore()
         self.documents = DocumentStore()
-        self.redis: Redis | None = None
-        self.pool: Any = None
+        self.redis = redis
+        self.pool = pool
+        self._live_deployments = live_deployments
         sio.on("session:join", self._join)
         sio.on("session:leave", self._leave)
 
@@ -56,7 +69,6 @@ class Presence:
             return None
 
     async def _join(self, sid: str, data: Any = None) -> dict[str, Any]:
-        assert self.sessions is not None and self.redis is not None
         session_id, user_id = self._session_id(data), await self._user_id(sid)
         if session_id is None:
             return _error("validation_failed", "Send {session_id: <uuid>}.")
@@ -80,18 +92,10 @@ class Presence:
                 {"path": f.path, "size": f.size, "updated_at": f.updated_at.isoformat()}
                 for f in files
             ],
-            "deployments": [
-                deployment_json(r)
-                for r in await self.pool.fetch(
-                    "SELECT * FROM deployments WHERE session_id = $1 "
-                    "AND status IN ('starting', 'running') ORDER BY created_at",
-                    session_id,
-                )
-            ],
+            "deployments": await self._live_deployments(session_id),
         }
 
     async def _arrive(self, session_id: uuid.UUID, user_id: uuid.UUID, sid: str) -> None:
-        assert self.redis is not None
         count = await self.redis.hincrby(PRESENCE_KEY.format(session_id), str(user_id), 1)
         if count == 1:
             await self.session_store.set_active(self.pool, session_id, user_id, True)
@@ -109,7 +113,6 @@ class Presence:
     async def _depart(
         self, session_id: uuid.UUID, user_id: uuid.UUID, *, announce: bool = True
     ) -> None:
-        assert self.redis is not None
         key = PRESENCE_KEY.format(session_id)
         count = await self.redis.hincrby(key, str(user_id), -1)
         if count <= 0:

@@ -18,6 +18,7 @@ import contextlib
 import json
 import logging
 import uuid
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import socketio
@@ -26,74 +27,79 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from auth.revocation import CHANNEL as REVOCATIONS
-from collab.documents.rooms import DocumentRooms
 from collab.model import DocumentKey, SessionRole
-from collab.realtime.broadcast import send_event
 from collab.realtime.identity import Authenticate
 from collab.realtime.presence import Presence, room_of
 from collab.realtime.sync import DocumentSync
 from collab.realtime.transport import tune_websockets
 from collab.sessions.events import CHANNEL as SESSION_EVENTS
-from collab.sessions.service import SessionService
 from config import Settings
 from kernel.errors import ServiceError
 
 log = logging.getLogger(__name__)
 
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+SOCKETIO_PATH = "/socket.io/"
+
+
+def socket_server(
+    settings: Settings, client_manager: socketio.AsyncManager
+) -> socketio.AsyncServer:
+    """The Socket.IO server, its WebSockets tuned (`transport`), with its client manager."""
+    origins = list(settings.allowed_origins) or [settings.public_origin]
+    sio = socketio.AsyncServer(
+        client_manager=client_manager,
+        async_mode="aiohttp",
+        cors_allowed_origins=origins,
+        namespaces="*",
+        # Events of one socket are handled in order; a slow commit holds back only
+        # that socket (natural back-pressure), never the others.
+        async_handlers=False,
+        # Room for framing above our own per-message limit, which answers `too_large`.
+        max_http_buffer_size=2 * settings.max_message_bytes + 4096,
+    )
+    tune_websockets(sio)
+    return sio
+
+
+def add_socketio_routes(app: web.Application, handler: Handler) -> None:
+    """The routes `AsyncServer.attach(app)` adds, to a handler that finds the server at
+    request time: the server is built at start-up, once the Redis URL is known (the guard
+    test checks these stay what python-socketio would add)."""
+    app.router.add_get(SOCKETIO_PATH, handler)
+    app.router.add_post(SOCKETIO_PATH, handler)
+    app.router.add_route("OPTIONS", SOCKETIO_PATH, handler)
+
 
 class RealtimeServer:
-    def __init__(self, settings: Settings) -> None:
-        origins = list(settings.allowed_origins) or [settings.public_origin]
-        self.sio = socketio.AsyncServer(
-            async_mode="aiohttp",
-            cors_allowed_origins=origins,
-            namespaces="*",
-            # Events of one socket are handled in order; a slow commit holds back only
-            # that socket (natural back-pressure), never the others.
-            async_handlers=False,
-            # Room for framing above our own per-message limit, which answers `too_large`.
-            max_http_buffer_size=2 * settings.max_message_bytes + 4096,
-        )
-        tune_websockets(self.sio)
-        self.sio.on("connect", self._connect)
-        self.sio.on("disconnect", self._disconnect)
-        self.presence = Presence(self.sio)
-        self.sync = DocumentSync(
-            self.sio,
-            max_message_bytes=settings.max_message_bytes,
-            messages_per_second=settings.socket_messages_per_second,
-        )
-        self._authenticate: Authenticate | None = None
+    def __init__(
+        self,
+        sio: socketio.AsyncServer,
+        presence: Presence,
+        sync: DocumentSync,
+        authenticate: Authenticate,
+        redis: Redis,
+    ) -> None:
+        self.sio = sio
+        self.presence = presence
+        self.sync = sync
+        self._authenticate = authenticate
+        self._redis = redis
         self._users: dict[str, uuid.UUID] = {}
         self._listener: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        sio.on("connect", self._connect)
+        sio.on("disconnect", self._disconnect)
 
-    def attach(self, app: web.Application) -> None:
-        self.sio.attach(app)
+    async def handle(self, request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse = await self.sio.handle_request(request)
+        return response
 
-    async def send(self, namespace: str, event: str, payload: bytes, eio_sids: list[str]) -> None:
-        await send_event(self.sio, namespace, event, payload, eio_sids)
-
-    async def start(
-        self,
-        *,
-        authenticate: Authenticate,
-        redis: Redis,
-        redis_url: str,
-        sessions: SessionService,
-        rooms: DocumentRooms,
-        pool: Any,
-    ) -> None:
-        # `/` events reach every process through python-socketio's Redis manager. It is
-        # swapped in here, before any client connects, because the URL is only known now.
-        manager = socketio.AsyncRedisManager(redis_url, channel="collab:socketio")
-        manager.set_server(self.sio)
-        self.sio.manager = manager
-        self._authenticate = authenticate
-        self.presence.sessions, self.presence.redis, self.presence.pool = sessions, redis, pool
-        self.sync.sessions, self.sync.rooms, self.sync.authenticate = sessions, rooms, authenticate
+    async def start(self) -> None:
         self._listener = asyncio.get_running_loop().create_task(
-            self._listen(redis), name="realtime:control"
+            self._listen(self._redis), name="realtime:control"
         )
 
     async def stop(self) -> None:
@@ -110,7 +116,7 @@ class RealtimeServer:
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
         token = auth.get("token") if isinstance(auth, dict) else None
-        if not isinstance(token, str) or self._authenticate is None:
+        if not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")
         try:
             user = await self._authenticate(token)

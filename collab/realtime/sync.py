@@ -51,6 +51,9 @@ class DocumentSync:
     def __init__(
         self,
         sio: socketio.AsyncServer,
+        rooms: DocumentRooms,
+        sessions: SessionService,
+        authenticate: Authenticate,
         *,
         max_message_bytes: int,
         messages_per_second: float,
@@ -60,9 +63,9 @@ class DocumentSync:
         self._rate = messages_per_second
         self._sockets: dict[str, tuple[DocumentRoom, Member]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.rooms: DocumentRooms | None = None
-        self.sessions: SessionService | None = None
-        self.authenticate: Authenticate | None = None
+        self.rooms = rooms
+        self.sessions = sessions
+        self.authenticate = authenticate
         sio.on("connect", self._connect, namespace="*")
         sio.on("disconnect", self._disconnect, namespace="*")
         sio.on("sync-step-1", self._client_sync_step_1, namespace="*")
@@ -72,7 +75,6 @@ class DocumentSync:
     # -- connection --------------------------------------------------------------------------
 
     async def _connect(self, namespace: str, sid: str, environ: dict[str, Any], auth: Any) -> None:
-        assert self.rooms is not None and self.sessions is not None and self.authenticate
         parsed = parse_namespace(namespace)
         if parsed is None:
             raise socketio.exceptions.ConnectionRefusedError("not_found")
@@ -129,7 +131,7 @@ class DocumentSync:
 
     async def _disconnect(self, namespace: str, sid: str, *reason: Any) -> None:
         entry = self._sockets.pop(sid, None)
-        if entry is None or self.rooms is None:
+        if entry is None:
             return
         room, _ = entry
         removal = room.remove(sid)
@@ -171,7 +173,6 @@ class DocumentSync:
     async def _write(
         self, sid: str, namespace: str, room: DocumentRoom, member: Member, update: bytes
     ) -> None:
-        assert self.rooms is not None
         if not member.role.can_write:
             await self._refuse(sid, namespace, "read_only", "Viewers cannot edit this file.")
             return
@@ -221,7 +222,6 @@ class DocumentSync:
         return room.diff_since(state_vector)
 
     async def _awareness_update(self, namespace: str, sid: str, data: Any = None) -> None:
-        assert self.rooms is not None
         admitted = await self._admit(sid, namespace, data)
         if admitted is None:
             return
@@ -255,7 +255,6 @@ class DocumentSync:
             await self.sio.disconnect(sid, namespace=member.namespace)
 
     async def close_document(self, key: DocumentKey) -> None:
-        assert self.rooms is not None
         for sid, (room, member) in list(self._sockets.items()):
             if room.key == key:
                 await self.sio.disconnect(sid, namespace=member.namespace)

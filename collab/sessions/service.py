@@ -21,14 +21,15 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Protocol
 
 import asyncpg
 
 from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
-from collab.model import DocumentKey, SessionRole
+from collab.model import SessionRole
 from collab.sessions.events import SessionEvents
+from collab.sessions.scopes import SessionScopes
 from collab.sessions.store import SessionStore, invitation_json, participant_json, session_json
 from collab.sessions.validation import (
     ParticipantPatch,
@@ -39,9 +40,20 @@ from collab.sessions.validation import (
 from kernel.audit import AuditEntry, AuditLog
 from kernel.context import Actor
 from kernel.errors import Conflict, Forbidden, Gone, NotFound, RateLimited
+from kernel.sql import Executor
 
-# "What role has this user in that workspace?" (auth's WorkspaceService.role_of)
-WorkspaceRoleOf = Callable[[uuid.UUID, uuid.UUID], Awaitable[Role | None]]
+
+class WorkspaceRoleOf(Protocol):
+    """Answers "what role has this user in that workspace?" (auth's WorkspaceAccess.role_of),
+    on `db` when given, so that a transaction sees its own change."""
+
+    async def __call__(
+        self, ws_id: uuid.UUID, user_id: uuid.UUID, db: Executor | None = None
+    ) -> Role | None: ...
+
+
+# What else stops when a session is archived (its deployments).
+SessionArchived = Callable[[uuid.UUID], Awaitable[None]]
 # "Add to this workspace's analytics counters" (the workspace document)
 WorkspaceCounter = Callable[[uuid.UUID, dict[str, int]], Awaitable[None]]
 # What to do once a transaction has committed.
@@ -68,23 +80,27 @@ class SessionService:
         self,
         pool: asyncpg.Pool,
         store: SessionStore,
+        scopes: SessionScopes,
         audit: AuditLog,
         events: SessionEvents,
         base_url: str,
         workspace_role_of: WorkspaceRoleOf,
         count_for_workspace: WorkspaceCounter,
+        on_archived: SessionArchived,
         max_sessions_per_user: int = 100,
     ) -> None:
         self._pool = pool
         self._store = store
         self._audit = audit
+        # Where a session's files live, and which sessions see a document.
+        self.document_key = scopes.document_key
+        self.sessions_sharing = scopes.sessions_sharing
         self._events = events
         self._base_url = base_url
         self._workspace_role_of = workspace_role_of
         self._count_for_workspace = count_for_workspace
         self._max_sessions = max_sessions_per_user
-        # Set by the composition root: what else stops when a session is archived.
-        self.on_archived: Callable[[uuid.UUID], Awaitable[None]] | None = None
+        self._on_archived = on_archived
 
     # -- the questions every check asks ------------------------------------------------------
 
@@ -100,21 +116,6 @@ class SessionService:
         if row["not_joined"]:
             await self._store.add_participant(self._pool, session_id, user_id)
         return _socket_role(row)
-
-    async def document_key(self, session_id: uuid.UUID, path: str = "") -> DocumentKey:
-        """Where a session's file lives: the session's own, or its workspace's."""
-        ws_id = await self._pool.fetchval(
-            "SELECT ws_id FROM sessions WHERE session_id = $1", session_id
-        )
-        if ws_id is not None:
-            return DocumentKey(ws_id, path, in_workspace=True)
-        return DocumentKey(session_id, path)
-
-    async def sessions_sharing(self, key: DocumentKey) -> list[uuid.UUID]:
-        """The sessions whose members see this document."""
-        if not key.in_workspace:
-            return [key.scope_id]
-        return await self._store.of_workspace(self._pool, key.scope_id)
 
     async def require(
         self,
@@ -238,8 +239,8 @@ class SessionService:
         if changes.get("status", row["status"]) != row["status"]:
             # Archived: every open socket reads only; active again: each writes as before.
             await self._push_access(session_id, await self._store.user_ids(self._pool, session_id))
-        if changes.get("status") == "archived" and self.on_archived is not None:
-            await self.on_archived(session_id)
+        if changes.get("status") == "archived":
+            await self._on_archived(session_id)
         if changes:
             await self._events.emit(session_id, "session:updated", session | {"role": None})
         return session
@@ -252,7 +253,7 @@ class SessionService:
             await self._audit_session(
                 conn, actor, "session.deleted", session_id, old_value={"name": row["name"]}
             )
-            await conn.execute("DELETE FROM sessions WHERE session_id = $1", session_id)
+            await self._store.delete(conn, session_id)
         await self._events.removed(session_id, None)
 
     # -- participants -----------------------------------------------------------------------
@@ -288,11 +289,7 @@ class SessionService:
                 raise NotFound("No such participant.")
             if target["role"] == SessionRole.OWNER:
                 raise Conflict("The owner's role cannot change.")
-            await conn.execute(
-                "UPDATE session_participants SET role = $2 WHERE participant_id = $1",
-                participant_id,
-                data.role,
-            )
+            await self._store.set_participant_role(conn, participant_id, data.role)
             await self._store.revoke_links_beyond(conn, target["user_id"], session_id=session_id)
             await self._audit_session(
                 conn,
@@ -324,9 +321,7 @@ class SessionService:
                 raise Conflict(ARCHIVED)
             if target["role"] == SessionRole.OWNER:
                 raise Conflict("The owner cannot leave their own session; delete it instead.")
-            await conn.execute(
-                "DELETE FROM session_participants WHERE participant_id = $1", participant_id
-            )
+            await self._store.remove_participant(conn, participant_id)
             await self._store.revoke_links_of(conn, session_id, target["user_id"])
             await self._audit_session(
                 conn,
@@ -353,22 +348,9 @@ class SessionService:
         links they may no longer hand out. The answer, run after commit, brings their open
         sockets and the sessions' members up to date.
         """
-        had_place = {
-            r["session_id"]: r["participant_id"]
-            for r in await conn.fetch(
-                """SELECT p.session_id, p.participant_id FROM session_participants p
-                   JOIN sessions s ON s.session_id = p.session_id
-                   WHERE s.ws_id = $1 AND p.user_id = $2""",
-                ws_id,
-                user_id,
-            )
-        }
-        is_member = await conn.fetchval(
-            "SELECT true FROM workspace_permissions "
-            "WHERE ws_id = $1 AND user_id = $2 AND status = 'active'",
-            ws_id,
-            user_id,
-        )
+        had_place = await self._store.places_in_workspace(conn, ws_id, user_id)
+        # Asked on this transaction's connection: it sees the change being made.
+        is_member = await self._workspace_role_of(ws_id, user_id, conn) is not None
         if not is_member:
             await self._store.drop_workspace_rows(conn, ws_id, user_id)
         await self._store.revoke_links_beyond(conn, user_id, ws_id=ws_id)
@@ -411,18 +393,15 @@ class SessionService:
             if SessionRole(data.role).rank > role.rank:
                 raise Forbidden("Nobody may invite to a role above their own.")
             token = new_opaque_token()
-            row = await conn.fetchrow(
-                """INSERT INTO session_invitations (session_id, email, invited_by, role, message,
-                                                    expires_at, token_hash)
-                   VALUES ($1, $2, $3, $4, $5, now() + make_interval(hours => $6), $7)
-                   RETURNING invitation_id, expires_at""",
+            row = await self._store.insert_invitation(
+                conn,
                 session_id,
-                data.email,
-                actor.user_id,
-                data.role,
-                data.message,
-                data.expires_in_hours,
-                token_digest(token),
+                email=data.email,
+                invited_by=actor.user_id,
+                role=data.role,
+                message=data.message,
+                expires_in_hours=data.expires_in_hours,
+                token_hash=token_digest(token),
             )
             await self._audit_session(
                 conn,
@@ -461,13 +440,8 @@ class SessionService:
         result: dict[str, Any] | None = None
         refusal = "This join link has expired or was already used."
         async with self._pool.acquire() as conn, conn.transaction():
-            invitation = await conn.fetchrow(
-                """SELECT i.*, i.expires_at <= now() AS expired, u.email AS user_email,
-                          s.status AS session_status
-                   FROM session_invitations i JOIN sessions s USING (session_id), users u
-                   WHERE i.token_hash = $1 AND u.user_id = $2 FOR UPDATE OF i""",
-                token_digest(token),
-                actor.user_id,
+            invitation = await self._store.invitation_for_redeeming(
+                conn, token_digest(token), actor.user_id
             )
             if invitation is None:
                 raise NotFound("No such invitation.")
@@ -479,17 +453,10 @@ class SessionService:
                 ):
                     result = await self._admit(conn, actor, invitation)
                 else:
-                    await conn.execute(
-                        "UPDATE session_invitations SET status = 'revoked', responded_at = now() "
-                        "WHERE invitation_id = $1",
-                        invitation["invitation_id"],
-                    )
+                    await self._store.mark_invitation(conn, invitation["invitation_id"], "revoked")
                     refusal = "This join link was revoked: its maker may no longer grant it."
             elif invitation["status"] == "pending":
-                await conn.execute(
-                    "UPDATE session_invitations SET status = 'expired' WHERE invitation_id = $1",
-                    invitation["invitation_id"],
-                )
+                await self._store.mark_invitation(conn, invitation["invitation_id"], "expired")
         if result is None:
             raise Gone(refusal)
         session_id = uuid.UUID(result["session"]["session_id"])
@@ -506,24 +473,10 @@ class SessionService:
         if email is not None and email.lower() != invitation["user_email"].lower():
             raise Forbidden("This invitation is for someone else.")
         session_id = invitation["session_id"]
-        await conn.execute(
-            """INSERT INTO session_participants (session_id, user_id, email, role, joined_via)
-               VALUES ($1, $2, $3, $4, 'invitation')
-               ON CONFLICT (session_id, user_id) DO UPDATE SET
-                   role = CASE WHEN session_participants.role = 'viewer' THEN EXCLUDED.role
-                               ELSE session_participants.role END,
-                   joined_via = CASE WHEN session_participants.joined_via = 'owner' THEN 'owner'
-                                     ELSE 'invitation' END""",
-            session_id,
-            actor.user_id,
-            invitation["user_email"],
-            invitation["role"],
+        await self._store.admit(
+            conn, session_id, actor.user_id, invitation["user_email"], invitation["role"]
         )
-        await conn.execute(
-            "UPDATE session_invitations SET status = 'accepted', responded_at = now() "
-            "WHERE invitation_id = $1",
-            invitation["invitation_id"],
-        )
+        await self._store.mark_invitation(conn, invitation["invitation_id"], "accepted")
         await self._audit_session(
             conn,
             actor,

@@ -334,3 +334,115 @@ class SessionStore:
             ws_id,
         )
         return int(done.split()[-1])
+
+    # -- moved from the service: one method per statement, SQL unchanged ----------------------
+
+    async def ws_id_of(self, db: Executor, session_id: uuid.UUID) -> uuid.UUID | None:
+        ws_id: uuid.UUID | None = await db.fetchval(
+            "SELECT ws_id FROM sessions WHERE session_id = $1", session_id
+        )
+        return ws_id
+
+    async def delete(self, db: Executor, session_id: uuid.UUID) -> None:
+        await db.execute("DELETE FROM sessions WHERE session_id = $1", session_id)
+
+    async def set_participant_role(
+        self, db: Executor, participant_id: uuid.UUID, role: str
+    ) -> None:
+        await db.execute(
+            "UPDATE session_participants SET role = $2 WHERE participant_id = $1",
+            participant_id,
+            role,
+        )
+
+    async def remove_participant(self, db: Executor, participant_id: uuid.UUID) -> None:
+        await db.execute(
+            "DELETE FROM session_participants WHERE participant_id = $1", participant_id
+        )
+
+    async def places_in_workspace(
+        self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID
+    ) -> dict[uuid.UUID, uuid.UUID]:
+        """session id → participant id, for this person in every session of the workspace."""
+        rows = await db.fetch(
+            """SELECT p.session_id, p.participant_id FROM session_participants p
+               JOIN sessions s ON s.session_id = p.session_id
+               WHERE s.ws_id = $1 AND p.user_id = $2""",
+            ws_id,
+            user_id,
+        )
+        return {r["session_id"]: r["participant_id"] for r in rows}
+
+    async def insert_invitation(
+        self,
+        db: Executor,
+        session_id: uuid.UUID,
+        *,
+        email: str | None,
+        invited_by: uuid.UUID,
+        role: str,
+        message: str | None,
+        expires_in_hours: int,
+        token_hash: str,
+    ) -> asyncpg.Record:
+        row: asyncpg.Record = await db.fetchrow(
+            """INSERT INTO session_invitations (session_id, email, invited_by, role, message,
+                                                expires_at, token_hash)
+               VALUES ($1, $2, $3, $4, $5, now() + make_interval(hours => $6), $7)
+               RETURNING invitation_id, expires_at""",
+            session_id,
+            email,
+            invited_by,
+            role,
+            message,
+            expires_in_hours,
+            token_hash,
+        )
+        return row
+
+    async def invitation_for_redeeming(
+        self, conn: asyncpg.Connection, token_hash: str, user_id: uuid.UUID
+    ) -> asyncpg.Record | None:
+        """The link with that token, locked, with the redeemer's email and the session status."""
+        row: asyncpg.Record | None = await conn.fetchrow(
+            """SELECT i.*, i.expires_at <= now() AS expired, u.email AS user_email,
+                      s.status AS session_status
+               FROM session_invitations i JOIN sessions s USING (session_id), users u
+               WHERE i.token_hash = $1 AND u.user_id = $2 FOR UPDATE OF i""",
+            token_hash,
+            user_id,
+        )
+        return row
+
+    async def mark_invitation(self, db: Executor, invitation_id: uuid.UUID, status: str) -> None:
+        """revoked or accepted (with the time of the answer), or expired (without)."""
+        if status == "expired":
+            await db.execute(
+                "UPDATE session_invitations SET status = 'expired' WHERE invitation_id = $1",
+                invitation_id,
+            )
+            return
+        assert status in ("revoked", "accepted"), status
+        await db.execute(
+            f"UPDATE session_invitations SET status = '{status}', responded_at = now() "
+            "WHERE invitation_id = $1",
+            invitation_id,
+        )
+
+    async def admit(
+        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID, email: str, role: str
+    ) -> None:
+        """Join through a link: never lowers a role, and an owner stays the owner."""
+        await db.execute(
+            """INSERT INTO session_participants (session_id, user_id, email, role, joined_via)
+               VALUES ($1, $2, $3, $4, 'invitation')
+               ON CONFLICT (session_id, user_id) DO UPDATE SET
+                   role = CASE WHEN session_participants.role = 'viewer' THEN EXCLUDED.role
+                               ELSE session_participants.role END,
+                   joined_via = CASE WHEN session_participants.joined_via = 'owner' THEN 'owner'
+                                     ELSE 'invitation' END""",
+            session_id,
+            user_id,
+            email,
+            role,
+        )

@@ -22,7 +22,7 @@ from typing import Any
 import asyncpg
 
 from auth.roles import Role
-from auth.workspaces import WorkspaceService
+from auth.workspaces import WorkspaceAccess
 from collab.workspace_documents.parts import (
     SecretBox,
     parse_patch,
@@ -75,7 +75,7 @@ class WorkspaceDocuments:
         self,
         store: WorkspaceDocumentStore,
         box: SecretBox,
-        workspaces: WorkspaceService,
+        workspaces: WorkspaceAccess,
         audit: AuditLog,
         pool: asyncpg.Pool,
     ) -> None:

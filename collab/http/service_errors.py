@@ -1,8 +1,8 @@
-"""`auth`'s exceptions in the contract's words: status, code, message, details."""
+"""The kernel's exceptions in the contract's words: status, code, message, details."""
 
 from __future__ import annotations
 
-from collab.http.errors import ApiError, register_error
+from collab.http.errors import ApiError, ErrorTranslator
 from kernel import errors
 
 _STATUS: list[tuple[type[errors.ServiceError], int]] = [
@@ -16,6 +16,7 @@ _STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (errors.Gone, 410),
     (errors.RateLimited, 429),
     (errors.Unavailable, 503),
+    (errors.BadGateway, 502),
 ]
 
 
@@ -30,5 +31,5 @@ def _translate(exc: Exception) -> ApiError:
     return ApiError(status, exc.code, exc.message, exc.details, headers)
 
 
-def install() -> None:
-    register_error(errors.ServiceError, _translate)
+# What build_app puts in each application's ErrorTranslators.
+TRANSLATOR: tuple[type[Exception], ErrorTranslator] = (errors.ServiceError, _translate)
