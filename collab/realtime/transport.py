@@ -10,6 +10,25 @@ So outgoing frames are framed here (RFC 6455, server side: no mask), queued per 
 written with one call per event-loop tick; a broadcast frames its message once for all
 recipients. A client that stops reading is disconnected once MAX_BUFFERED bytes wait for
 it, instead of growing the server's memory.
+
+Why this reaches into engine.io's private internals, and what would remove it:
+- python-engineio's async server has no public way to choose its WebSocket class, or to
+  pass options to aiohttp's `WebSocketResponse` (its client has `websocket_extra_options`;
+  its server nothing alike). So `tune_websockets` replaces the `"websocket"` entry of the
+  server's private driver table `AsyncServer._async`, on this server only (a copy: the
+  driver module's own table is left alone), with a subclass of the private
+  `engineio.async_drivers.aiohttp.WebSocket`.
+- It relies on: `AsyncSocket._upgrade_websocket` calling `server._async["websocket"](handler,
+  server)` and awaiting the result with the environ; the driver's `WebSocket` keeping
+  `handler`, `server` and `_sock`, and reading with `_sock.receive()`; `translate_request`
+  putting the aiohttp request in `environ["aiohttp.request"]`; `max_http_buffer_size`.
+  `tests/realtime/test_engineio_internals.py` fails, naming what moved, when any of that
+  changes, and pyproject.toml pins python-socketio and python-engineio to the minor
+  versions that test passes with.
+- What would remove it upstream (python-engineio): a server-side `websocket_extra_options`
+  forwarded to `WebSocketResponse` (`compress=False`) removes the deflate half; a public
+  `websocket_class` argument of `engineio.AsyncServer` removes the rest. Neither exists in
+  python-engineio 4.15.1; propose both, then delete the subclass and the table write.
 """
 
 from __future__ import annotations
@@ -89,4 +108,5 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
 
 
 def tune_websockets(sio: socketio.AsyncServer) -> None:
+    """Make this server's WebSocket transport `CoalescingWebSocket` (see the docstring)."""
     sio.eio._async = {**sio.eio._async, "websocket": CoalescingWebSocket}
