@@ -7,16 +7,13 @@ from email import message_from_bytes
 from pathlib import Path
 from typing import Any
 
-from aiohttp.test_utils import TestClient
-
 from collab.state import TASKS
+from tests.support import Client
 
 STRONG_PASSWORD = "Correct-Horse-7-Battery"
 
 
-async def register(
-    client: TestClient, name: str, password: str = STRONG_PASSWORD
-) -> dict[str, Any]:  # type: ignore[type-arg]
+async def register(client: Client, name: str, password: str = STRONG_PASSWORD) -> dict[str, Any]:
     response = await client.post(
         "/api/auth/register",
         json={"email": f"{name}@example.org", "username": name, "password": password},
@@ -30,7 +27,7 @@ def bearer(pair: dict[str, Any]) -> dict[str, str]:
     return {"Authorization": f"Bearer {pair['access_token']}"}
 
 
-async def outbox(client: TestClient, data_dir: Path) -> list[dict[str, str]]:  # type: ignore[type-arg]
+async def outbox(client: Client, data_dir: Path) -> list[dict[str, str]]:
     """Every mail written so far, oldest first, after pending sends finish."""
     await client.app[TASKS].drain()
     mails = []

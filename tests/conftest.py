@@ -16,14 +16,14 @@ import asyncpg
 import pytest
 import redis as sync_redis
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
 from collab.app import build_app
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from config import Settings
-from tests.support import database_url_with_name
-
-TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+from containers.engine import DockerEngine
+from tests.live_support import LiveSession, live_session, start_agent
+from tests.node_agent import NodeAgent
+from tests.support import TEST_SECRET, Client, ServerProcess, database_url_with_name
 
 
 @pytest.fixture(scope="session")
@@ -69,10 +69,13 @@ def settings(database_url: str, clean_redis: str, tmp_path: Path) -> Settings:
 
 
 def make_settings(database_url: str, redis_url: str, data_dir: Path, **extra: Any) -> Settings:
-    defaults: dict[str, Any] = {"secret_key": TEST_SECRET}
-    return Settings(
-        database_url=database_url, redis_url=redis_url, data_dir=data_dir, **(defaults | extra)
-    )
+    values: dict[str, Any] = {
+        "secret_key": TEST_SECRET,
+        "database_url": database_url,
+        "redis_url": redis_url,
+        "data_dir": data_dir,
+    }
+    return Settings(**(values | extra))
 
 
 @pytest.fixture
@@ -81,14 +84,15 @@ async def app(settings: Settings) -> web.Application:
 
 
 @pytest.fixture
-async def client(app: web.Application, aiohttp_client: Any) -> TestClient:  # type: ignore[type-arg]
+async def client(app: web.Application, aiohttp_client: Any) -> Client:
     # `app` (and through it the test database) first, so the app shuts down before the
     # database is dropped: fixtures are torn down in reverse order.
-    return await aiohttp_client(app)
+    made: Client = await aiohttp_client(app)
+    return made
 
 
 @pytest.fixture
-async def db(database_url: str, client: TestClient) -> AsyncIterator[asyncpg.Connection]:  # type: ignore[type-arg]
+async def db(database_url: str, client: Client) -> AsyncIterator[asyncpg.Connection]:
     """A direct connection to the test database, after the app has migrated it."""
     conn = await asyncpg.connect(database_url)
     yield conn
@@ -112,10 +116,11 @@ async def make_client(
 ) -> Any:
     """Build a client for an app with some settings changed."""
 
-    async def make(**overrides: Any) -> TestClient:  # type: ignore[type-arg]
-        return await aiohttp_client(
+    async def make(**overrides: Any) -> Client:
+        made: Client = await aiohttp_client(
             build_app(make_settings(database_url, clean_redis, tmp_path, **overrides))
         )
+        return made
 
     return make
 
@@ -128,3 +133,71 @@ def runtime_images(docker_host: str) -> str:
     done = run_collab("runtimes", "build", env={"COLLAB_DOCKER_HOST": docker_host})
     assert done.returncode == 0, done.stderr
     return docker_host
+
+
+# -- fixtures shared by several folders (each was copied into up to six test modules) --------
+
+
+@pytest.fixture
+async def agent() -> AsyncIterator[NodeAgent]:
+    """Real npm Yjs clients (yjs, y-socket.io, socket.io-client) in one Node process."""
+    node = await start_agent()
+    yield node
+    await node.stop()
+
+
+@pytest.fixture
+async def live(client: Client) -> LiveSession:
+    """A session with an owner, an editor and a viewer."""
+    return await live_session(client)
+
+
+@pytest.fixture
+def external_env(database_url: str, clean_redis: str) -> dict[str, str]:
+    """The environment of a `collab serve` process that uses this test's database and Redis."""
+    return {
+        "COLLAB_DATABASE_URL": database_url,
+        "COLLAB_REDIS_URL": clean_redis,
+        "COLLAB_SECRET_KEY": TEST_SECRET,
+    }
+
+
+# -- `pytest -m unit`: the tests that need no PostgreSQL, Redis, Docker, Node or server -------
+
+# Every server, database, Docker Engine or Node process a test can get comes through one of
+# these fixtures; a test whose fixture closure holds none of them is a unit test.
+INFRASTRUCTURE = frozenset({"pg_cluster_url", "redis_url", "docker_host", "agent"})
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` deselects
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        needs = INFRASTRUCTURE.intersection(getattr(item, "fixturenames", ()))
+        if item.get_closest_marker("unit") is not None and needs:
+            raise pytest.UsageError(f"{item.nodeid} is marked unit but uses {sorted(needs)}")
+        if not needs and item.get_closest_marker("integration") is None:
+            item.add_marker(pytest.mark.unit)
+
+
+@pytest.fixture(autouse=True)
+def _unit_tests_start_nothing(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit test that starts a server by hand fails at once, saying how to mark it."""
+    if request.node.get_closest_marker("unit") is None:
+        return
+
+    def refuse(what: str) -> Any:
+        def start(*args: Any, **kwargs: Any) -> Any:
+            raise RuntimeError(
+                f"{request.node.nodeid} starts {what}: mark it @pytest.mark.integration "
+                "or take the server from a fixture"
+            )
+
+        return start
+
+    monkeypatch.setattr(ServerProcess, "start", refuse("`collab serve`"))
+    monkeypatch.setattr(EmbeddedPostgres, "start", refuse("PostgreSQL"))
+    monkeypatch.setattr(EmbeddedRedis, "start", refuse("Redis"))
+    monkeypatch.setattr(NodeAgent, "start", refuse("Node"))
+    monkeypatch.setattr(DockerEngine, "__init__", refuse("a Docker client"))

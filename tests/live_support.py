@@ -6,10 +6,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from tests.accounts_support import bearer, register
 from tests.node_agent import NodeAgent, node_available
+from tests.support import Client
 
 
 @dataclass
@@ -40,7 +40,7 @@ class LiveSession:
     def room(self, path: str = "main.py") -> str:
         return f"{self.session_id}/{path}"
 
-    async def participant_id(self, client: TestClient, member: Member) -> str:  # type: ignore[type-arg]
+    async def participant_id(self, client: Client, member: Member) -> str:
         response = await client.get(
             f"/api/sessions/{self.session_id}/participants", headers=self.owner.headers
         )
@@ -53,8 +53,8 @@ class LiveSession:
 
 
 async def add_member(
-    client: TestClient, session_id: str, owner: Member, name: str, role: str
-) -> Member:  # type: ignore[type-arg]
+    client: Client, session_id: str, owner: Member, name: str, role: str
+) -> Member:
     member = Member(name, await register(client, name))
     response = await client.post(
         f"/api/sessions/{session_id}/invitations", json={"role": role}, headers=owner.headers
@@ -66,7 +66,7 @@ async def add_member(
     return member
 
 
-async def live_session(client: TestClient, prefix: str = "") -> LiveSession:  # type: ignore[type-arg]
+async def live_session(client: Client, prefix: str = "") -> LiveSession:
     owner = Member(f"{prefix}owner", await register(client, f"{prefix}owner"))
     response = await client.post(
         "/api/sessions", json={"name": "Pairing", "language": "python"}, headers=owner.headers

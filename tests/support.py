@@ -13,10 +13,17 @@ import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 from urllib.parse import urlsplit, urlunsplit
 
+from aiohttp import web
+from aiohttp.test_utils import TestClient
+
 REPO = Path(__file__).resolve().parents[1]
+TEST_SECRET = "test-secret-key-that-is-long-enough-for-production-0123456789"
+
+# The aiohttp test client of our app, typed once for every test.
+Client: TypeAlias = TestClient[web.Request, web.Application]
 
 
 def database_url_with_name(url: str, name: str) -> str:

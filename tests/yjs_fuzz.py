@@ -12,6 +12,7 @@ import random
 import sys
 import uuid
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pycrdt
 
@@ -101,7 +102,7 @@ def crafted() -> Iterator[bytes]:
 
 def valid_updates(rng: random.Random, count: int) -> list[bytes]:
     """Updates a real client would send: text, formatting, maps, arrays, nested types, XML."""
-    doc: pycrdt.Doc[object] = pycrdt.Doc()
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
     text = doc.get("content", type=pycrdt.Text)
     meta = doc.get("meta", type=pycrdt.Map)
     items = doc.get("items", type=pycrdt.Array)
@@ -171,7 +172,7 @@ def exercise(case: bytes) -> str:
     room.content()
     snapshot = room.diff_since(b"\x00")
     # A client may then delete everything it sees, nested types included.
-    state = pycrdt.Doc()
+    state: pycrdt.Doc[Any] = pycrdt.Doc()
     state.apply_update(snapshot)
     clocks = _clocks(room.state_vector())
     delete_all = var_uint(0) + var_uint(len(clocks))

@@ -11,16 +11,14 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
 
 from collab.state import WORKSPACE_DOCUMENTS
 from kernel.context import Actor, ClientInfo
 from kernel.errors import ValidationFailed
 from kernel.validation import MAX_JSON_DEPTH
 from tests.accounts_support import STRONG_PASSWORD, bearer
-from tests.test_workspaces import Person, person, workspace
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.support import Client
+from tests.workspace_support import Person, person, workspace
 
 
 async def send(client: Client, method: str, path: str, raw: str | bytes, who: Person | None) -> Any:
@@ -175,7 +173,7 @@ async def test_the_document_service_bounds_settings_nesting_itself(
     who = Actor(uuid.UUID(owner.id), ClientInfo("127.0.0.1", "test"))
     with pytest.raises(ValidationFailed) as refused:
         await client.app[WORKSPACE_DOCUMENTS].change(who, uuid.UUID(ws), {"settings": deep})
-    assert "nested" in refused.value.details["settings"]
+    assert "nested" in refused.value.details["settings"]  # type: ignore[index]
     assert await snapshot(db, ws) == before
 
 

@@ -12,11 +12,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
 
 from tests.accounts_support import STRONG_PASSWORD, bearer, link_token, outbox, register
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.support import Client
 
 
 async def test_register_returns_a_token_pair_and_mails_a_verification_link(
@@ -397,8 +395,7 @@ async def test_operators_deactivate_and_reactivate_from_the_command_line(
     import subprocess
     import sys
 
-    from tests.conftest import TEST_SECRET
-    from tests.support import REPO
+    from tests.support import REPO, TEST_SECRET
 
     await register(client, "wendy")
     env = {

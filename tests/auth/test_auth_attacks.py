@@ -13,14 +13,12 @@ from typing import Any
 import jwt
 import jwt.warnings
 import pytest
-from aiohttp.test_utils import TestClient
 
 from auth.keys import SigningKeys
 from auth.rate_limit import client_network
 from tests.accounts_support import STRONG_PASSWORD, bearer, register
-from tests.conftest import TEST_SECRET
+from tests.support import TEST_SECRET, Client
 
-Client = TestClient  # type: ignore[type-arg]
 ISSUER_OF_TEST_CLIENT = "collab"  # no COLLAB_PUBLIC_URL in the test settings
 
 

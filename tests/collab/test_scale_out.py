@@ -5,84 +5,23 @@ from __future__ import annotations
 import asyncio
 import re
 import signal
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 import socketio
 
-from tests.conftest import TEST_SECRET
-from tests.live_support import Member, start_agent
+from tests.cluster_support import api, setup_session
 from tests.node_agent import NodeAgent
 from tests.support import ServerProcess
 
 
-@pytest.fixture
-def shared_env(database_url: str, clean_redis: str) -> dict[str, str]:
-    return {
-        "COLLAB_DATABASE_URL": database_url,
-        "COLLAB_REDIS_URL": clean_redis,
-        "COLLAB_SECRET_KEY": TEST_SECRET,
-    }
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[NodeAgent]:
-    node = await start_agent()
-    yield node
-    await node.stop()
-
-
-async def api(
-    http: aiohttp.ClientSession, method: str, url: str, token: str | None = None, body: Any = None
-) -> Any:
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
-    async with http.request(method, url, json=body, headers=headers) as response:
-        assert response.status < 300, await response.text()
-        return (
-            await response.json()
-            if response.content_type == "application/json"
-            else await response.text()
-        )
-
-
-async def setup_session(http: aiohttp.ClientSession, base: str) -> tuple[str, Member, Member]:
-    people = []
-    for name in ("alpha", "beta"):
-        pair = await api(
-            http,
-            "POST",
-            f"{base}/api/auth/register",
-            body={
-                "email": f"{name}@example.org",
-                "username": name,
-                "password": "Correct-Horse-7-Battery",
-            },
-        )
-        people.append(Member(name, pair))
-    owner, editor = people
-    session = await api(
-        http, "POST", f"{base}/api/sessions", owner.token, {"name": "Scale", "language": "python"}
-    )
-    invitation = await api(
-        http,
-        "POST",
-        f"{base}/api/sessions/{session['session_id']}/invitations",
-        owner.token,
-        {"role": "editor"},
-    )
-    await api(http, "POST", f"{base}/api/join/{invitation['token']}", editor.token)
-    return session["session_id"], owner, editor
-
-
 async def test_clients_on_two_processes_converge(
-    tmp_path: Path, shared_env: dict[str, str], agent: NodeAgent
+    tmp_path: Path, external_env: dict[str, str], agent: NodeAgent
 ) -> None:
     with (
-        ServerProcess(tmp_path / "a", shared_env) as a,
-        ServerProcess(tmp_path / "b", shared_env) as b,
+        ServerProcess(tmp_path / "a", external_env) as a,
+        ServerProcess(tmp_path / "b", external_env) as b,
     ):
         async with aiohttp.ClientSession() as http:
             session_id, owner, editor = await setup_session(http, a.url)
@@ -118,10 +57,12 @@ async def test_clients_on_two_processes_converge(
             assert {"name": "alpha", "id": owner.user_id} in await agent.call("peers", name="b0")
 
 
-async def test_presence_events_cross_processes(tmp_path: Path, shared_env: dict[str, str]) -> None:
+async def test_presence_events_cross_processes(
+    tmp_path: Path, external_env: dict[str, str]
+) -> None:
     with (
-        ServerProcess(tmp_path / "a", shared_env) as a,
-        ServerProcess(tmp_path / "b", shared_env) as b,
+        ServerProcess(tmp_path / "a", external_env) as a,
+        ServerProcess(tmp_path / "b", external_env) as b,
     ):
         async with aiohttp.ClientSession() as http:
             session_id, owner, editor = await setup_session(http, a.url)
@@ -145,9 +86,9 @@ async def test_presence_events_cross_processes(tmp_path: Path, shared_env: dict[
 
 
 async def test_killing_a_process_loses_nothing_any_client_received(
-    tmp_path: Path, shared_env: dict[str, str], agent: NodeAgent
+    tmp_path: Path, external_env: dict[str, str], agent: NodeAgent
 ) -> None:
-    victim = ServerProcess(tmp_path / "victim", shared_env).start()
+    victim = ServerProcess(tmp_path / "victim", external_env).start()
     try:
         async with aiohttp.ClientSession() as http:
             session_id, owner, editor = await setup_session(http, victim.url)
@@ -167,7 +108,7 @@ async def test_killing_a_process_loses_nothing_any_client_received(
     tokens = re.findall(r"<[xy]\d+>", received)
     assert len(tokens) > 20, received  # the test really edited under load
 
-    with ServerProcess(tmp_path / "restarted", shared_env) as restarted:
+    with ServerProcess(tmp_path / "restarted", external_env) as restarted:
         async with aiohttp.ClientSession() as http:
             stored = await api(
                 http, "GET", f"{restarted.url}/api/sessions/{session_id}/files/main.py", owner.token

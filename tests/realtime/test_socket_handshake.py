@@ -8,13 +8,11 @@ from typing import Any
 
 import pytest
 import socketio
-from aiohttp.test_utils import TestClient
 
 from collab.state import ACCOUNTS
 from kernel.context import ClientInfo
 from tests.accounts_support import STRONG_PASSWORD, bearer, register
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.support import Client
 
 
 async def connect(

@@ -14,8 +14,7 @@ import pytest
 from aiohttp import ClientSession
 
 from collab.embedded import EmbeddedRedis
-from tests.conftest import TEST_SECRET
-from tests.support import ServerProcess, http_get, run_collab
+from tests.support import TEST_SECRET, ServerProcess, http_get, run_collab
 
 
 def _pid_alive(pid: int) -> bool:
@@ -37,6 +36,7 @@ def _wait_gone(pid: int, timeout: float = 15) -> bool:
     return True
 
 
+@pytest.mark.integration
 async def test_zero_config_serve_keeps_data_and_stops_what_it_started(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {"COLLAB_SECRET_KEY": TEST_SECRET}
@@ -65,6 +65,7 @@ async def test_zero_config_serve_keeps_data_and_stops_what_it_started(tmp_path: 
         await conn.close()
 
 
+@pytest.mark.integration
 def test_two_servers_share_one_data_dir(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     env = {"COLLAB_SECRET_KEY": TEST_SECRET}
@@ -73,15 +74,6 @@ def test_two_servers_share_one_data_dir(tmp_path: Path) -> None:
             assert http_get(f"{second.url}/readyz")[0] == 200
         # The second leaving must not stop the servers the first still uses.
         assert http_get(f"{first.url}/readyz")[0] == 200
-
-
-@pytest.fixture
-def external_env(database_url: str, clean_redis: str) -> dict[str, str]:
-    return {
-        "COLLAB_DATABASE_URL": database_url,
-        "COLLAB_REDIS_URL": clean_redis,
-        "COLLAB_SECRET_KEY": TEST_SECRET,
-    }
 
 
 def test_external_urls_start_nothing_embedded(tmp_path: Path, external_env: dict[str, str]) -> None:
@@ -173,6 +165,7 @@ async def test_json_logs_carry_the_request_id(tmp_path: Path, external_env: dict
         ("changeme", "at least 32 bytes"),
     ],
 )
+@pytest.mark.integration
 def test_production_refuses_generated_or_default_secrets(
     tmp_path: Path, secret: str | None, reason: str
 ) -> None:

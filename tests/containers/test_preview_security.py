@@ -20,16 +20,14 @@ from urllib.parse import urlencode
 
 import aiohttp
 import pytest
-from aiohttp.test_utils import TestClient
 
 from collab.state import ACCOUNTS
 from kernel.context import ClientInfo
 from tests.accounts_support import link_token, outbox, register
-from tests.live_support import LiveSession, Member, start_agent
+from tests.deploy_support import deploy, session_with_files, wait_status
+from tests.live_support import LiveSession, Member
 from tests.node_agent import NodeAgent
-from tests.test_deployments import deploy, session_with_files, wait_status
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.support import Client
 
 PROBE = r"""
 import base64, hashlib, json, os, struct
@@ -99,19 +97,6 @@ class Probe(BaseHTTPRequestHandler):
 
 ThreadingHTTPServer(("", int(os.environ["PORT"])), Probe).serve_forever()
 """
-
-
-@pytest.fixture
-async def client(make_client: Any, runtime_images: str) -> Client:
-    client: Client = await make_client(docker_host=runtime_images, deploy_start_timeout_seconds=15)
-    return client
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[NodeAgent]:
-    node = await start_agent()
-    yield node
-    await node.stop()
 
 
 @pytest.fixture

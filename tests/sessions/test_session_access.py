@@ -8,33 +8,21 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import asyncpg
-import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from tests.conftest import TEST_SECRET
-from tests.live_support import Member, add_member, live_session, start_agent
+from tests.live_support import Member, add_member, live_session
 from tests.node_agent import NodeAgent
-from tests.support import ServerProcess
-from tests.test_sessions import call, socket_for, wait_for
-from tests.test_workspaces import Person, member, person, workspace
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.session_support import call, socket_for, wait_for
+from tests.support import TEST_SECRET, Client, ServerProcess
+from tests.workspace_support import Person, member, person, workspace
 
 ARCHIVED = {"code": "conflict", "message": "The session is archived."}
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[NodeAgent]:
-    node = await start_agent()
-    yield node
-    await node.stop()
 
 
 def as_member(someone: Person, name: str) -> Member:

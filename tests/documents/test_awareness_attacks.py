@@ -4,30 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient
 
 from collab.documents import awareness
 from collab.documents.awareness import AwarenessEntry, MalformedAwareness
-from tests.live_support import LiveSession, live_session, start_agent
+from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
-
-Client = TestClient  # type: ignore[type-arg]
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[NodeAgent]:
-    node = await start_agent()
-    yield node
-    await node.stop()
-
-
-@pytest.fixture
-async def live(client: Client) -> LiveSession:
-    return await live_session(client)
+from tests.support import Client
 
 
 def url(client: Client) -> str:

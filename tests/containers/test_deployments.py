@@ -4,75 +4,17 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
 import asyncpg
 import docker
 import pytest
-from aiohttp.test_utils import TestClient
 
 from containers.engine import LABEL_DEPLOYMENT
-from tests.live_support import LiveSession, Member, live_session, start_agent
+from tests.deploy_support import deploy, session_with_files, wait_status
 from tests.node_agent import NodeAgent
-
-Client = TestClient  # type: ignore[type-arg]
-
-
-@pytest.fixture
-async def client(make_client: Any, runtime_images: str) -> Client:
-    client: Client = await make_client(docker_host=runtime_images, deploy_start_timeout_seconds=15)
-    return client
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[NodeAgent]:
-    node = await start_agent()
-    yield node
-    await node.stop()
-
-
-async def session_with_files(
-    client: Client, agent: NodeAgent, language: str, files: dict[str, str], prefix: str = ""
-) -> LiveSession:
-    live = await live_session(client, prefix)
-    await client.patch(
-        f"/api/sessions/{live.session_id}", json={"language": language}, headers=live.owner.headers
-    )
-    url = str(client.make_url("")).rstrip("/")
-    for i, (path, text) in enumerate(files.items()):
-        name = f"{prefix}w{i}"
-        await agent.call(
-            "connect", name=name, url=url, room=live.room(path), token=live.owner.token
-        )
-        await agent.call("insert", name=name, index=0, text=text)
-        await agent.call("close", name=name)
-    await asyncio.sleep(0.3)
-    return live
-
-
-async def deploy(client: Client, who: Member, live: LiveSession, **body: Any) -> dict[str, Any]:
-    response = await client.post(
-        f"/api/sessions/{live.session_id}/deployments", json=body, headers=who.headers
-    )
-    assert response.status == 202, await response.text()
-    started: dict[str, Any] = await response.json()
-    assert started["status"] == "starting"
-    assert started["deployment_url"].endswith(f"/preview/{started['deployment_id']}/")
-    return started
-
-
-async def wait_status(
-    client: Client, who: Member, deployment_id: str, *wanted: str
-) -> dict[str, Any]:
-    for _ in range(150):
-        response = await client.get(f"/api/deployments/{deployment_id}", headers=who.headers)
-        body: dict[str, Any] = await response.json()
-        if body["status"] in wanted:
-            return body
-        await asyncio.sleep(0.1)
-    raise AssertionError(f"deployment stuck in {body}")
+from tests.support import Client
 
 
 async def test_deploy_preview_stop_and_archive(
@@ -416,7 +358,7 @@ async def test_a_dynamic_sessions_edits_reach_the_running_container(
 
 
 async def test_status_and_live_logs_reach_the_session(client: Client, agent: NodeAgent) -> None:
-    from tests.test_sessions import socket_for, wait_for
+    from tests.session_support import socket_for, wait_for
 
     app = (
         "import http.server, os, sys, threading, time\n"
@@ -489,7 +431,7 @@ async def test_deployments_stop_at_their_maximum_lifetime(
 async def test_deploys_of_a_workspace_session_are_counted_in_its_document(
     client: Client, agent: NodeAgent
 ) -> None:
-    from tests.test_workspaces import Person, workspace
+    from tests.workspace_support import Person, workspace
 
     live = await session_with_files(client, agent, "html", {}, "ws")
     owner = Person(client, live.owner.pair)

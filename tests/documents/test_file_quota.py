@@ -3,20 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
-import pytest
-
-from tests.live_support import live_session, start_agent
+from tests.live_support import live_session
 from tests.node_agent import NodeAgent
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[NodeAgent]:
-    node = await start_agent()
-    yield node
-    await node.stop()
 
 
 async def test_creating_one_file_more_than_the_quota_is_refused(

@@ -157,7 +157,8 @@ async def test_the_host_is_not_reachable_from_inside(containers: Containers, bui
 
         def connects(host: str, port: int) -> bool:
             command = f"echo | /bin/busybox nc -w 2 {host} {port}"
-            return container.exec_run(["/bin/sh", "-c", command]).exit_code == 0
+            code: int = container.exec_run(["/bin/sh", "-c", command]).exit_code
+            return code == 0
 
         assert connects("127.0.0.1", runtime.port)  # nc works: the app's own port answers
         assert not connects(gateway, host_port)

@@ -8,12 +8,11 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 import asyncpg
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestServer
 
 from tests.accounts_support import STRONG_PASSWORD, bearer, register
 from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.support import Client
 
 
 @pytest.fixture

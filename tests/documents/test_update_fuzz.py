@@ -28,9 +28,8 @@ from collab.documents.update_scan import (
 )
 from collab.model import DocumentKey
 from tests import yjs_fuzz
-from tests.conftest import TEST_SECRET
-from tests.support import REPO, ServerProcess, http_get
-from tests.test_scale_out import api, setup_session
+from tests.cluster_support import api, setup_session
+from tests.support import REPO, TEST_SECRET, ServerProcess, http_get
 
 # The reported attack, byte for byte: a ContentAny of arrays nested 30,000 deep.
 ATTACK = (

@@ -14,11 +14,9 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
 
 from tests.accounts_support import STRONG_PASSWORD, bearer, outbox, register
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.support import Client
 
 CYRILLIC_A = "\N{CYRILLIC SMALL LETTER A}"
 GREEK_O = "\N{GREEK SMALL LETTER OMICRON}"

@@ -9,20 +9,18 @@ from typing import Any
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient
 
 from collab.state import TASKS, WORKSPACE_DOCUMENTS
 from collab.workspace_documents.parts import MASK
 from tests.live_support import start_agent
-from tests.support import free_port
-from tests.test_workspaces import member as join_workspace
-from tests.test_workspaces import person, workspace
-
-Client = TestClient  # type: ignore[type-arg]
+from tests.support import Client, free_port
+from tests.workspace_support import member as join_workspace
+from tests.workspace_support import person, workspace
 
 
 async def doc(owner: Any, ws: str, method: str = "get", body: Any = None) -> tuple[int, Any]:
-    return await owner.call(method, f"/api/workspaces/{ws}/document", body)
+    answer: tuple[int, Any] = await owner.call(method, f"/api/workspaces/{ws}/document", body)
+    return answer
 
 
 async def test_created_with_its_workspace(client: Client) -> None:

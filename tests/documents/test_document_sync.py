@@ -4,29 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
 from typing import Any
 
 import asyncpg
-import pytest
-from aiohttp.test_utils import TestClient
 
-from tests.live_support import LiveSession, live_session, start_agent
+from tests.live_support import LiveSession, live_session
 from tests.node_agent import NodeAgent
-
-Client = TestClient  # type: ignore[type-arg]
-
-
-@pytest.fixture
-async def agent() -> AsyncIterator[NodeAgent]:
-    node = await start_agent()
-    yield node
-    await node.stop()
-
-
-@pytest.fixture
-async def live(client: Client) -> LiveSession:
-    return await live_session(client)
+from tests.support import Client
 
 
 def url(client: Client) -> str:
@@ -315,7 +299,7 @@ async def test_compaction_folds_updates_into_a_snapshot_without_losing_any(
 async def test_deleting_and_renaming_files(
     client: Client, live: LiveSession, agent: NodeAgent
 ) -> None:
-    from tests.test_sessions import socket_for, wait_for
+    from tests.session_support import socket_for, wait_for
 
     watcher, events = await socket_for(client, live.viewer)
     await watcher.call("session:join", {"session_id": live.session_id})

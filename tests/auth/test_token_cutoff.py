@@ -17,14 +17,13 @@ from typing import Any
 
 import asyncpg
 import jwt
-from aiohttp.test_utils import TestClient
 
 from auth.tokens import token_digest
 from collab.state import ACCOUNTS
 from kernel.context import ClientInfo
 from tests.accounts_support import STRONG_PASSWORD, bearer, link_token, outbox, register
+from tests.support import Client
 
-Client = TestClient  # type: ignore[type-arg]
 NEW_PASSWORD = "Brand-New-Passw0rd"
 
 
