@@ -382,6 +382,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         authenticate,
         max_message_bytes=settings.max_message_bytes,
         messages_per_second=settings.socket_messages_per_second,
+        bytes_per_second=settings.socket_bytes_per_second,
     )
     realtime = RealtimeServer(sio, presence, sync, authenticate, redis)
     app[SESSIONS], app[DOCUMENTS], app[DEPLOYMENTS] = sessions, documents, deployments

@@ -66,6 +66,8 @@ class Settings(BaseSettings):
 
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     socket_messages_per_second: float = Field(default=200.0, gt=0)
+    # Bytes of document messages per socket and second (bursts of twice the largest message).
+    socket_bytes_per_second: int = Field(default=512 * 1024, ge=1024)
     document_idle_seconds: float = Field(default=60.0, gt=0)
     document_compact_after: int = Field(default=500, ge=1)
     # Files one session (or workspace) may hold; creating one more gets `quota_exceeded`.

@@ -92,6 +92,13 @@ def crafted() -> Iterator[bytes]:
         yield b"\x00" + var_uint(1) + var_uint(1) + n  # delete set ranges
         yield b"\x00" + var_uint(1) + var_uint(1) + var_uint(1) + var_uint(2**32 - 2) + n
         yield n + var_uint(1) + var_uint(1)  # as a state vector
+    # Items whose parent is not a type: a character of the victim's text, a clock the
+    # victim has not written yet (held as pending, it broke the victim's next edit).
+    for parent_clock in (0, 5, 11, 12, 40):
+        header = var_uint(1) + var_uint(1) + var_uint(999) + var_uint(0)
+        parent = var_uint(0) + var_uint(VICTIM) + var_uint(parent_clock)
+        yield header + b"\x04" + parent + var_string("x") + b"\x00"
+        yield header + b"\x27" + parent + var_string("k") + b"\x00\x00"  # a type, keyed
     yield item_on_root(4, var_uint(2) + b"\xc3\x28")  # invalid UTF-8
     yield item_on_root(7, b"\x07\x00")  # a weak link
     yield item_on_root(7, b"\x05" + var_string("hook"))  # an XmlHook (read differently)
@@ -151,29 +158,106 @@ def mutate(rng: random.Random, data: bytes, pool: list[bytes]) -> bytes:
     return bytes(out)
 
 
+def structured(rng: random.Random) -> bytes:
+    """A well-formed update whose items point anywhere into the victim's document: random
+    origins, parents (named roots or item ids, types or not, written or not) and keys."""
+    contents = [
+        (1, var_uint(rng.randint(1, 4))),  # deleted
+        (3, var_uint(1) + b"z"),  # binary
+        (4, var_string(rng.choice(["a", "😀", "bc"]))),
+        (5, var_string('{"a":1}')),  # embed
+        (6, var_string("bold") + var_string(rng.choice(["true", "null"]))),  # format
+        (8, var_uint(1) + b"\x7d\x05"),  # any
+    ]
+    structs = []
+    for _ in range(rng.randint(1, 3)):
+        if rng.random() < 0.3:
+            type_kind = rng.choice([0, 1, 2, 3, 4, 6])
+            kind, content = 7, bytes([type_kind]) + (var_string("p") if type_kind == 3 else b"")
+        else:
+            kind, content = rng.choice(contents)
+        info, body = kind, b""
+        for flag in (0x80, 0x40):  # left, right origin
+            if rng.random() < 0.5:
+                info |= flag
+                body += var_uint(rng.choice([VICTIM, VICTIM, 2])) + var_uint(rng.randint(0, 40))
+        if not info & 0xC0:
+            if rng.random() < 0.5:
+                body += var_uint(1) + var_string(rng.choice(["content", "meta", "list", "new"]))
+            else:
+                body += (
+                    var_uint(0) + var_uint(rng.choice([VICTIM, 2])) + var_uint(rng.randint(0, 40))
+                )
+            if rng.random() < 0.3:
+                info |= 0x20
+                body += var_string(rng.choice(["k", "sub"]))
+        structs.append(bytes([info]) + body + content)
+    deletes = b"\x00"
+    if rng.random() < 0.3:
+        deletes = var_uint(1) + var_uint(VICTIM) + var_uint(1)
+        deletes += var_uint(rng.randint(0, 40)) + var_uint(rng.randint(1, 10))
+    header = var_uint(1) + var_uint(len(structs)) + var_uint(2) + var_uint(rng.randint(0, 3))
+    return header + b"".join(structs) + deletes
+
+
 def cases(seed: int, mutations: int) -> list[bytes]:
     rng = random.Random(seed)
     valid = valid_updates(rng, 120)
     generated = [mutate(rng, rng.choice(valid), valid) for _ in range(mutations)]
     truncations = [u[:cut] for u in valid[-1:] for cut in range(len(u))]
-    return [*crafted(), *valid, *generated, *truncations]
+    aimed = [structured(rng) for _ in range(mutations)]
+    return [*crafted(), *valid, *generated, *truncations, *aimed]
+
+
+VICTIM = 1  # the client id of the document's existing author
+
+
+def victim_document() -> bytes:
+    """What the document holds before the attack: text and a map by an ordinary client."""
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=VICTIM)
+    text = doc.get("content", type=pycrdt.Text)
+    text.insert(0, "hello world 😀 é")  # clocks count UTF-16 units
+    text.format(0, 3, {"bold": True})
+    text.insert_embed(2, {"img": 1})
+    doc.get("meta", type=pycrdt.Map)["sub"] = pycrdt.Map({"k": pycrdt.Array([1, 2])})
+    doc.get("list", type=pycrdt.Array).append(pycrdt.Text("x"))
+    xml = doc.get("xml", type=pycrdt.XmlFragment)
+    xml.children.append(pycrdt.XmlElement("p", {"c": "1"}, [pycrdt.XmlText("hi")]))
+    del text[1:3]
+    return doc.get_update()
+
+
+BASE = victim_document()
+
+
+def victims_next_edit() -> bytes:
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=VICTIM)
+    doc.apply_update(BASE)
+    before = doc.get_state()
+    doc.get("content", type=pycrdt.Text).insert(0, "more ")
+    doc.get("meta", type=pycrdt.Map)["z"] = 2
+    return doc.get_update(before)
 
 
 def exercise(case: bytes) -> str:
-    """What the server does with these bytes from a client; 'refused' or 'applied'."""
-    room = DocumentRoom(DocumentKey(uuid.uuid4(), "fuzz.py"), [])
+    """What the server does with these bytes from a client; 'refused' or 'applied'.
+
+    An accepted update must apply, leave the victim's next edit applicable (an update whose
+    items name a non-type, or a not-yet-written item, as parent used to be stored and then
+    break the file for good), reload from storage, and survive a delete of everything."""
+    room = DocumentRoom(DocumentKey(uuid.uuid4(), "fuzz.py"), [BASE])
     room.diff_since(case)  # as a sync-step-1 state vector
     try:
-        shape = check_update(case)
-        room.reserve_shared_types(shape)
+        room.admit_structure(check_update(case))
     except InvalidUpdate:
         return "refused"
     room.apply_committed(case)
+    room.apply_committed(victims_next_edit())
     room.content()
-    snapshot = room.diff_since(b"\x00")
+    reloaded: pycrdt.Doc[Any] = pycrdt.Doc()
+    for stored in (BASE, case, victims_next_edit()):
+        reloaded.apply_update(stored)
     # A client may then delete everything it sees, nested types included.
-    state: pycrdt.Doc[Any] = pycrdt.Doc()
-    state.apply_update(snapshot)
     clocks = _clocks(room.state_vector())
     delete_all = var_uint(0) + var_uint(len(clocks))
     for client, clock in clocks.items():

@@ -95,7 +95,7 @@ def parse_state(text: str) -> dict[str, Any] | None:
     if len(text) > MAX_STATE_BYTES:  # characters ≤ bytes: a cheap first cut
         raise MalformedAwareness(f"awareness states are limited to {MAX_STATE_BYTES} bytes")
     try:
-        value = json.loads(text, parse_constant=_refuse_constant)
+        value = json.loads(text, parse_constant=_refuse_constant, parse_float=_finite)
     except (ValueError, RecursionError):
         raise MalformedAwareness("an awareness state must be JSON") from None
     if value is not None and not isinstance(value, dict):
@@ -107,12 +107,19 @@ def _refuse_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
+def _finite(text: str) -> float:
+    value = float(text)
+    if value in (float("inf"), float("-inf")):  # 1e999: JSON.stringify would write null,
+        raise ValueError("number out of range")  # json.dumps writes Infinity (not JSON)
+    return value
+
+
 def stamp(state: dict[str, Any], user_id: str, username: str) -> str:
     """The state as relayed: the server's word for who sent it replaces the client's."""
     user = state.get("user")
     user = dict(user) if isinstance(user, dict) else {}
     user.update(id=user_id, name=username)
-    text = json.dumps({**state, "user": user}, separators=(",", ":"))  # ASCII-safe
+    text = json.dumps({**state, "user": user}, separators=(",", ":"), allow_nan=False)
     if len(text) > MAX_STATE_BYTES:
         raise MalformedAwareness(f"awareness states are limited to {MAX_STATE_BYTES} bytes")
     return text

@@ -17,6 +17,7 @@ import pycrdt
 from collab.documents import awareness
 from collab.documents.update_scan import (
     InvalidUpdate,
+    ItemId,
     UpdateShape,
     scan_state_vector,
     scan_update,
@@ -48,30 +49,32 @@ def check_update(update: bytes) -> UpdateShape:
     return shape
 
 
-def count_shared_types(stored: list[bytes]) -> int:
-    total = 0
+def stored_types(stored: list[bytes]) -> set[ItemId]:
+    """The shared types in a document's stored updates (pure Python: keep big ones off the
+    event loop)."""
+    types: set[ItemId] = set()
     for update in stored:
         try:
-            total += scan_update(update).shared_types
+            types |= scan_update(update).types
         except InvalidUpdate:
             log.warning("a stored update does not scan; its shared types are not counted")
-    return total
+    return types
 
 
 class TokenBucket:
-    """Per-socket message rate: `rate` a second on average, bursts up to `burst`."""
+    """A per-socket budget: `rate` a second on average, bursts up to `burst`."""
 
     def __init__(self, rate: float, burst: float) -> None:
         self.rate, self.burst = rate, burst
         self._tokens, self._at = burst, time.monotonic()
 
-    def take(self) -> bool:
+    def take(self, amount: float = 1) -> bool:
         now = time.monotonic()
         self._tokens = min(self.burst, self._tokens + (now - self._at) * self.rate)
         self._at = now
-        if self._tokens < 1:
+        if self._tokens < amount:
             return False
-        self._tokens -= 1
+        self._tokens -= amount
         return True
 
 
@@ -84,23 +87,35 @@ class Member:
     user_id: uuid.UUID
     username: str
     role: SessionRole
-    limiter: TokenBucket
+    limiter: TokenBucket  # messages
+    byte_budget: TokenBucket  # bytes: checking an update costs time in proportion to its size
     client_clocks: dict[int, int] = field(default_factory=dict)
 
 
+def apply_stored(doc: pycrdt.Doc[Any], stored: list[bytes], key: DocumentKey) -> None:
+    """Apply what was stored, one update at a time: one that does not apply (stored by an
+    older version that checked less) is skipped and logged, never a file nobody can open."""
+    for update in stored:
+        try:
+            doc.apply_update(update)
+        except Exception:
+            log.exception("skipping a stored update of %s that does not apply", key)
+
+
 class DocumentRoom:
-    def __init__(self, key: DocumentKey, stored: list[bytes]) -> None:
+    def __init__(
+        self, key: DocumentKey, stored: list[bytes], types: set[ItemId] | None = None
+    ) -> None:
         self.key = key
         self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
         self.text = self.doc.get("content", type=pycrdt.Text)
-        for update in stored:
-            self.doc.apply_update(update)
+        apply_stored(self.doc, stored, key)
         self.members: dict[str, Member] = {}
         self.awareness: dict[int, awareness.AwarenessEntry] = {}
         self.awareness_owners: dict[int, str] = {}  # client id → the user id that announced it
         self.idle_since: float | None = time.monotonic()
         self.writes_since_compaction = len(stored)
-        self.shared_types = count_shared_types(stored)
+        self.types = stored_types(stored) if types is None else types
         self.stored = bool(stored)  # False until the first update creates the file
 
     # -- document ------------------------------------------------------------------------
@@ -108,11 +123,21 @@ class DocumentRoom:
     def apply_committed(self, update: bytes) -> None:
         self.doc.apply_update(update)
 
-    def reserve_shared_types(self, shape: UpdateShape) -> None:
-        """Count an update's new types against the cap before it is committed."""
-        if self.shared_types + shape.shared_types > MAX_SHARED_TYPES:
+    def admit_structure(self, shape: UpdateShape) -> set[ItemId]:
+        """Check an update's items against this document before it is committed: every
+        parent they name must be a shared type (yrs would fail on it only when applying,
+        after it was stored, and on every load after), and the types stay under the cap.
+        Returns the types it adds, already counted (`retract` them if it is not stored)."""
+        added = set(shape.types) - self.types
+        if not shape.parents <= self.types | shape.types:
+            raise InvalidUpdate("an item's parent is not a shared type of this document")
+        if len(self.types) + len(added) > MAX_SHARED_TYPES:
             raise InvalidUpdate(f"a document holds at most {MAX_SHARED_TYPES} shared types")
-        self.shared_types += shape.shared_types
+        self.types |= added
+        return added
+
+    def retract(self, added: set[ItemId]) -> None:
+        self.types -= added
 
     def diff_since(self, state_vector: bytes) -> bytes:
         try:

@@ -24,9 +24,9 @@ import asyncpg
 import pycrdt
 
 from collab.documents.fanout import AWARENESS, UPDATE, DocumentFanout
-from collab.documents.room import DocumentRoom, check_update
+from collab.documents.room import DocumentRoom, apply_stored, check_update, stored_types
 from collab.documents.store import DocumentStore, PendingUpdate
-from collab.documents.update_scan import QuotaExceeded
+from collab.documents.update_scan import InvalidUpdate, scan_update
 from collab.documents.writer import BatchWriter
 from collab.model import DocumentKey
 
@@ -35,6 +35,11 @@ log = logging.getLogger(__name__)
 # A workspace is "active" while any of its documents has a live socket on this process; each
 # process adds its own minutes (processes serving the same workspace each count theirs).
 SECONDS_PER_ACTIVE_MINUTE = 60.0
+
+
+class QuotaExceeded(ValueError):
+    """A valid update that would create one file more than its session may hold."""
+
 
 # Updates this large are checked on a worker thread (a keystroke is ~30 bytes).
 SCAN_IN_THREAD_BYTES = 64 * 1024
@@ -171,7 +176,11 @@ class DocumentRooms:
         self._early[key] = []
         try:
             stored = await self._store.load(self._pool, key)
-            room = DocumentRoom(key, stored)
+            if sum(map(len, stored)) < SCAN_IN_THREAD_BYTES:
+                types = stored_types(stored)
+            else:  # scanning a large snapshot is pure Python: keep it off the loop
+                types = await asyncio.to_thread(stored_types, stored)
+            room = DocumentRoom(key, stored, types)
             for kind, payload in self._early.pop(key, []):
                 self._apply_remote(room, kind, payload)
             self._rooms[key] = room
@@ -199,8 +208,7 @@ class DocumentRooms:
         if not stored:
             return None
         doc: pycrdt.Doc[Any] = pycrdt.Doc()
-        for update in stored:
-            doc.apply_update(update)
+        apply_stored(doc, stored, key)
         return str(doc.get("content", type=pycrdt.Text))
 
     # -- the edit path -------------------------------------------------------------------------
@@ -213,14 +221,20 @@ class DocumentRooms:
             shape = await asyncio.to_thread(check_update, update)
         if not room.stored:
             await self._check_file_quota(room.key)
-        room.reserve_shared_types(shape)
+        added = room.admit_structure(shape)
         try:
             created = await self.writer.write(PendingUpdate(room.key, update))
         except BaseException:
-            room.shared_types -= shape.shared_types
+            room.retract(added)
             raise
         room.stored = True
-        room.apply_committed(update)
+        try:
+            room.apply_committed(update)
+        except Exception:
+            # Not expected after the checks above; if it happens, the stored update is
+            # skipped on load (apply_stored) and nobody is sent it.
+            log.exception("a committed update of %s does not apply", room.key)
+            raise InvalidUpdate("the update does not apply to this document") from None
         room.writes_since_compaction += 1
         self._resized.add(room.key)
         if room.key.in_workspace:
@@ -265,6 +279,8 @@ class DocumentRooms:
         try:
             if kind == UPDATE:
                 room.apply_committed(payload)
+                room.stored = True  # another process created the file
+                room.types |= scan_update(payload).types  # counted there, counted here
             elif kind == AWARENESS:
                 room.note_awareness(payload)
         except ValueError:

@@ -34,10 +34,6 @@ class InvalidUpdate(ValueError):
     """Bytes that are not a Yjs update (or state vector) this server will decode."""
 
 
-class QuotaExceeded(ValueError):
-    """A valid update that would create one file more than its session may hold."""
-
-
 MAX_VALUE_DEPTH = 64  # JSON-like values nested deeper are refused
 MAX_CLOCK = 2**32 - 1  # yrs keeps clocks, lengths and counts in 32 bits
 MAX_CLIENT_ID = 2**64 - 1
@@ -53,10 +49,17 @@ _TYPE_KINDS = {0, 1, 2, 3, 4, 6}
 _XML_ELEMENT = 3
 
 
+ItemId = tuple[int, int]  # (client, clock)
+
+
 @dataclass(frozen=True)
 class UpdateShape:
     structs: int
-    shared_types: int  # `ContentType` items: each can nest one level deeper than its parent
+    # The ids of its `ContentType` items (each can nest one level deeper than its parent),
+    # and the ids its items name as their parent: yrs accepts any id there when decoding
+    # and fails only when applying, after the update was stored, unless it is a type.
+    types: frozenset[ItemId] = frozenset()
+    parents: frozenset[ItemId] = frozenset()
 
 
 class _Reader:
@@ -126,17 +129,19 @@ class _Reader:
         return length
 
     def string(self) -> int:
-        """Skip a varString after checking its UTF-8; return its length in bytes."""
+        """Skip a varString after checking its UTF-8; return its length in UTF-16 units
+        (what a string item adds to its client's clock, in yrs as in Yjs)."""
         length = self.var_uint()
         start = self.pos
         self.skip(length)
         chunk = self.data[start : self.pos]
-        if not chunk.isascii():
-            try:
-                chunk.decode()
-            except UnicodeDecodeError:
-                raise InvalidUpdate("string is not UTF-8") from None
-        return length
+        if chunk.isascii():
+            return length
+        try:
+            text = chunk.decode()
+        except UnicodeDecodeError:
+            raise InvalidUpdate("string is not UTF-8") from None
+        return len(text) + sum(1 for char in text if char > "\uffff")
 
 
 def _value(reader: _Reader) -> None:
@@ -180,9 +185,10 @@ def _value(reader: _Reader) -> None:
 
 
 def _content(reader: _Reader, kind: int) -> tuple[int, bool]:
-    """Skip an item's content; return (an upper bound of its clock length, is a type)."""
+    """Skip an item's content; return (its clock length, is a type). An item of length 0
+    is dropped by yrs and does not advance the clock."""
     if kind == _STRING:
-        return max(reader.string(), 1), False  # UTF-8 bytes ≥ UTF-16 units
+        return reader.string(), False
     if kind == _ANY:
         values = reader.count(1)
         for _ in range(values):
@@ -215,10 +221,12 @@ def _content(reader: _Reader, kind: int) -> tuple[int, bool]:
 def scan_update(data: bytes) -> UpdateShape:
     """Walk a v1 update; raise InvalidUpdate unless pycrdt can safely decode it."""
     reader = _Reader(data)
-    structs = shared_types = 0
+    structs = 0
+    types: set[ItemId] = set()
+    parents: set[ItemId] = set()
     for _ in range(reader.count(3)):
         count = reader.count(1)
-        reader.var_uint(MAX_CLIENT_ID)
+        client = reader.var_uint(MAX_CLIENT_ID)
         clock = reader.var_uint()
         for _ in range(count):
             info = reader.byte()
@@ -238,12 +246,12 @@ def scan_update(data: bytes) -> UpdateShape:
                     if reader.var_uint() == 1:
                         reader.string()  # a root type's name
                     else:
-                        reader.var_uint(MAX_CLIENT_ID)
-                        reader.var_uint()
+                        parents.add((reader.var_uint(MAX_CLIENT_ID), reader.var_uint()))
                     if info & _HAS_PARENT_SUB:
                         reader.string()
                 length, is_type = _content(reader, kind)
-                shared_types += is_type
+                if is_type:
+                    types.add((client, clock))
             clock += length
             if clock > MAX_CLOCK:
                 raise InvalidUpdate("clock out of range")
@@ -256,7 +264,7 @@ def scan_update(data: bytes) -> UpdateShape:
                 raise InvalidUpdate("deleted range out of range")
     if reader.pos != reader.end:
         raise InvalidUpdate("trailing bytes")
-    return UpdateShape(structs, shared_types)
+    return UpdateShape(structs, frozenset(types), frozenset(parents))
 
 
 def scan_state_vector(data: bytes) -> None:

@@ -24,8 +24,8 @@ import socketio
 from collab.documents.awareness import MalformedAwareness
 from collab.documents.paths import InvalidPath, normalise_path
 from collab.documents.room import DocumentRoom, Member, TokenBucket
-from collab.documents.rooms import DocumentRooms
-from collab.documents.update_scan import InvalidUpdate, QuotaExceeded
+from collab.documents.rooms import DocumentRooms, QuotaExceeded
+from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate
 from collab.sessions.service import SessionService
@@ -57,10 +57,12 @@ class DocumentSync:
         *,
         max_message_bytes: int,
         messages_per_second: float,
+        bytes_per_second: int,
     ) -> None:
         self.sio = sio
         self._max_bytes = max_message_bytes
         self._rate = messages_per_second
+        self._byte_rate = bytes_per_second
         self._sockets: dict[str, tuple[DocumentRoom, Member]] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rooms = rooms
@@ -89,22 +91,37 @@ class DocumentSync:
             raise socketio.exceptions.ConnectionRefusedError("forbidden")
         room = await self.rooms.open(await self.sessions.document_key(session_id, path))
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
-        limiter = TokenBucket(self._rate, self._rate * 2)
         member = Member(
-            sid, eio_sid, namespace, session_id, user.user_id, user.username, role, limiter
+            sid,
+            eio_sid,
+            namespace,
+            session_id,
+            user.user_id,
+            user.username,
+            role,
+            limiter=TokenBucket(self._rate, self._rate * 2),
+            byte_budget=TokenBucket(self._byte_rate, 2 * max(self._max_bytes, self._byte_rate)),
         )
         room.add(member)
         self._sockets[sid] = (room, member)
         # A role change published while this socket was being set up found no socket to
         # update: read the role again now that later changes will reach it.
-        fresh = await self.sessions.role_of(session_id, user.user_id)
+        # No disconnect event follows a refused connect: forget the socket here.
+        try:
+            fresh = await self.sessions.role_of(session_id, user.user_id)
+        except BaseException:
+            self._forget(sid, room)
+            raise
         if fresh is None:
-            self._sockets.pop(sid, None)
-            room.remove(sid)
+            self._forget(sid, room)
             raise socketio.exceptions.ConnectionRefusedError("forbidden")
         member.role = fresh
         # Runs once the CONNECT packet is queued: events sent before it would be dropped.
         self._spawn(self._start_sync(room, member))
+
+    def _forget(self, sid: str, room: DocumentRoom) -> None:
+        self._sockets.pop(sid, None)
+        room.remove(sid)
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.ensure_future(coro)
@@ -165,7 +182,7 @@ class DocumentSync:
                 sid, namespace, "too_large", f"Messages are limited to {self._max_bytes} bytes."
             )
             return None
-        if not member.limiter.take():
+        if not member.limiter.take() or not member.byte_budget.take(len(data)):
             await self._refuse(sid, namespace, "rate_limited", "Too many messages; slow down.")
             return None
         return room, member, bytes(data)
@@ -210,6 +227,9 @@ class DocumentSync:
                 "too_large",
                 f"Updates are limited to {self._max_bytes} bytes",
             )
+            return
+        if not member.byte_budget.take(len(data)):
+            await self._refuse(sid, member.namespace, "rate_limited", "Too much data; slow down.")
             return
         await self._write(sid, member.namespace, room, member, bytes(data))
 

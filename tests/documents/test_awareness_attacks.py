@@ -57,7 +57,7 @@ async def test_a_state_that_is_not_json_never_reaches_anyone(
     client: Client, live: LiveSession, agent: NodeAgent
 ) -> None:
     await raw(agent, client, live, live.viewer.token)
-    for state in ("{not json", "[1, 2]", "42", '{"user": NaN}', '"x"'):
+    for state in ("{not json", "[1, 2]", "42", '{"user": NaN}', '"x"', '{"c": 1e999}'):
         errors = await send(agent, [AwarenessEntry(4242, 1, state)])
         assert errors[-1]["code"] == "invalid_update", state
     # Someone joining later gets a working client (the npm client crashed on such states).
@@ -119,7 +119,20 @@ async def test_one_socket_cannot_announce_unbounded_client_ids(
 
 
 @pytest.mark.parametrize(
-    "text", ["", "{", "[]", "1", "true", '"s"', "NaN", '{"a": Infinity}', "[" * 100_000]
+    "text",
+    [
+        "",
+        "{",
+        "[]",
+        "1",
+        "true",
+        '"s"',
+        "NaN",
+        '{"a": Infinity}',
+        '{"a": -1e999}',  # overflows to -inf: json.dumps would relay `-Infinity`
+        "[" * 100_000,  # refused by size
+        "[" * 8_000,  # within the size: refused by depth (RecursionError), not a crash
+    ],
 )
 def test_only_json_objects_and_null_are_states(text: str) -> None:
     with pytest.raises(MalformedAwareness):

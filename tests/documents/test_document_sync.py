@@ -8,6 +8,7 @@ from typing import Any
 
 import asyncpg
 
+from collab.documents import awareness
 from tests.live_support import LiveSession, live_session
 from tests.node_agent import NodeAgent
 from tests.support import Client
@@ -141,6 +142,26 @@ async def test_oversized_and_flooding_messages_get_clear_errors(
     codes = [e["code"] for e in result["syncErrors"][1:]]
     assert result["connected"] and codes and set(codes) == {"rate_limited"}
     assert len(codes) >= 30 - 10  # the burst allowance is two seconds' worth
+
+
+async def test_the_bytes_a_socket_sends_are_budgeted(make_client: Any, agent: NodeAgent) -> None:
+    """Checking an update costs time in proportion to its size, so bytes are rate limited
+    too, not only messages: a burst of twice the largest message, then the budget's rate."""
+    client = await make_client(max_message_bytes=2048, socket_bytes_per_second=4096)
+    live = await live_session(client)
+    namespace = f"/yjs|{live.room()}"
+    await agent.call(
+        "rawConnect", name="raw", url=url(client), namespace=namespace, token=live.editor.token
+    )
+    # Valid ~2,000-byte awareness updates: one client, a 1.9 KB JSON state.
+    state = '{"user":{"color":"' + "x" * 1960 + '"}}'
+    message = list(awareness.encode([awareness.AwarenessEntry(5, 1, state)]))
+    result = await agent.call(
+        "rawBurst", name="raw", event="awareness-update", bytes=message, count=8
+    )
+    codes = [e["code"] for e in result["syncErrors"]]
+    assert result["connected"] and set(codes) == {"rate_limited"}
+    assert 8 - len(codes) == 4  # 8,192 bytes of burst: four messages of ~2 KB
 
 
 async def test_who_may_connect(client: Client, live: LiveSession, agent: NodeAgent) -> None:

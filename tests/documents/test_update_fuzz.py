@@ -75,7 +75,7 @@ def test_nested_shared_types_are_capped_per_document_across_updates() -> None:
     for start in range(0, 3 * MAX_SHARED_TYPES, piece):
         update = _nested_types_continuing(start, piece)
         try:
-            room.reserve_shared_types(check_update(update))
+            room.admit_structure(check_update(update))
         except InvalidUpdate as exc:
             assert "shared types" in str(exc)
             break
@@ -84,7 +84,7 @@ def test_nested_shared_types_are_capped_per_document_across_updates() -> None:
     assert accepted <= MAX_SHARED_TYPES < accepted + piece
     # The count survives a reload from storage (it is recounted from the stored updates).
     reloaded = DocumentRoom(room.key, [room.diff_since(b"\x00")])
-    assert reloaded.shared_types == room.shared_types
+    assert reloaded.types == room.types
 
 
 def _nested_types_continuing(start: int, count: int, client: int = 7) -> bytes:
@@ -127,6 +127,7 @@ def server(tmp_path: Path, database_url: str, clean_redis: str) -> Any:
         "COLLAB_REDIS_URL": clean_redis,
         "COLLAB_SECRET_KEY": TEST_SECRET,
         "COLLAB_SOCKET_MESSAGES_PER_SECOND": "100000",
+        "COLLAB_SOCKET_BYTES_PER_SECOND": str(1 << 30),
     }
     with ServerProcess(tmp_path / "server", env) as process:
         yield process
