@@ -11,7 +11,10 @@ These rules keep the two apart:
   app's `Set-Cookie` for one of them is refused;
 - the `token` query parameter (an access token) never reaches the app, in the request
   target or in a `Referer`; neither does a bearer credential of ours;
-- a `Location` is rewritten into the preview, or refused when it leaves it.
+- a `Location` is rewritten into the preview, or refused when it leaves it;
+- response headers that act on the whole origin, not on the app's pages (`ORIGIN_WIDE`:
+  `Service-Worker-Allowed`, `Clear-Site-Data`, `Strict-Transport-Security`, `Alt-Svc`), are
+  dropped.
 """
 
 from __future__ import annotations
@@ -36,8 +39,12 @@ HOP_BY_HOP = frozenset(
     }
 )
 # Response headers that would act on the whole origin (the IDE and the API included), not on
-# the app's own pages: a service worker scope above the preview, wiping the origin's storage.
-ORIGIN_WIDE = frozenset({"service-worker-allowed", "clear-site-data"})
+# the app's own pages: a service worker scope above the preview, wiping the origin's storage,
+# pinning HTTPS for the host and its subdomains (HSTS with includeSubDomains, for years), or
+# sending the origin's later traffic to another endpoint (Alt-Svc).
+ORIGIN_WIDE = frozenset(
+    {"service-worker-allowed", "clear-site-data", "strict-transport-security", "alt-svc"}
+)
 
 TOKEN_PARAM = "token"  # noqa: S105 - the query parameter's name, not a secret
 SERVER_COOKIE_NAMESPACE = "collab"
@@ -132,12 +139,24 @@ def url_without_token(url: str) -> str:
     return urlunsplit(parts._replace(query=query_without_token(parts.query)))
 
 
-def is_server_bearer(authorization: str, is_our_key_id: Callable[[str], bool]) -> bool:
-    """Whether an `Authorization` value carries one of our credentials: an access token
-    signed with one of our keys (valid or not), or an API key. Anything else is the app's."""
+def bearer_credential(authorization: str) -> str | None:
+    """The credential of a `Bearer` `Authorization` value, None for any other scheme.
+
+    The scheme is matched case-insensitively (RFC 9110 §11.1), so `bearer x` and `BEARER x`
+    are read as the API reads them.
+    """
     scheme, _, credential = authorization.strip().partition(" ")
     credential = credential.strip()
     if scheme.lower() != "bearer" or not credential:
+        return None
+    return credential
+
+
+def is_server_bearer(authorization: str, is_our_key_id: Callable[[str], bool]) -> bool:
+    """Whether an `Authorization` value carries one of our credentials: an access token
+    signed with one of our keys (valid or not), or an API key. Anything else is the app's."""
+    credential = bearer_credential(authorization)
+    if credential is None:
         return False
     if credential.startswith(API_KEY_PREFIX):
         return True

@@ -6,7 +6,9 @@ import jwt
 import pytest
 
 from containers.proxy_headers import (
+    ORIGIN_WIDE,
     address,
+    bearer_credential,
     connection_named,
     cookie_without_server_cookies,
     end_to_end,
@@ -87,6 +89,25 @@ def test_the_token_parameter_never_passes() -> None:
         == "https://ide.example/preview/x/?x=1#top"
     )
     assert url_without_token("https://ide.example/") == "https://ide.example/"
+
+
+def test_headers_acting_on_the_whole_origin_are_dropped_from_answers() -> None:
+    answer = [
+        ("Strict-Transport-Security", "max-age=63072000; includeSubDomains; preload"),
+        ("strict-transport-security", "max-age=0"),
+        ("Alt-Svc", 'h3=":443"; ma=86400'),
+        ("Service-Worker-Allowed", "/"),
+        ("Clear-Site-Data", '"*"'),
+        ("Content-Security-Policy", "default-src 'self'"),  # the app's own pages only
+    ]
+    assert end_to_end(answer, ORIGIN_WIDE) == [("Content-Security-Policy", "default-src 'self'")]
+
+
+def test_a_bearer_credential_is_read_whatever_the_schemes_case() -> None:
+    for value in ("Bearer abc", "bearer abc", "BEARER  abc ", " BeArEr abc"):
+        assert bearer_credential(value) == "abc", value
+    for value in ("Basic abc", "Bearer", "Bearer  ", "Bearerabc", "", "Token abc"):
+        assert bearer_credential(value) is None, value
 
 
 def test_only_our_bearer_credentials_are_recognised() -> None:
