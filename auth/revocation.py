@@ -1,7 +1,9 @@
 """Telling every server process that a user's sessions ended, so live sockets close.
 
 Published on a Redis channel; the real-time layer subscribes and disconnects that user's
-sockets. Access tokens are cut off independently by `users.tokens_valid_after`.
+sockets. Access tokens are cut off independently: each carries the user's token generation
+(its `gen` claim), which ending every session raises (`users.token_generation`), so a token
+of an older generation is refused at once, even one issued within the same second.
 """
 
 from __future__ import annotations
