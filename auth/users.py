@@ -7,6 +7,7 @@ whichever path they come by (the API, OAuth, the command line).
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -59,6 +60,31 @@ class User:
         }
 
 
+@dataclass(frozen=True)
+class Profile:
+    """What other people may be shown of a user (the email only to those allowed to see it)."""
+
+    user_id: uuid.UUID
+    username: str
+    email: str
+    first_name: str | None
+    last_name: str | None
+    profile_image_url: str | None
+
+    def public(self, *, show_email: bool) -> dict[str, Any]:
+        shown = {
+            "user_id": str(self.user_id),
+            "username": self.username,
+            "email": self.email,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+            "profile_image_url": self.profile_image_url,
+        }
+        if not show_email:
+            del shown["email"]
+        return shown
+
+
 def _user(row: asyncpg.Record | None) -> User | None:
     return User(**dict(row)) if row is not None else None
 
@@ -78,6 +104,19 @@ def _conflict_from(exc: asyncpg.UniqueViolationError) -> Conflict:
 class UserStore:
     async def by_id(self, db: Executor, user_id: uuid.UUID) -> User | None:
         return _user(await db.fetchrow(f"SELECT {_COLUMNS} FROM users WHERE user_id = $1", user_id))
+
+    async def profiles(
+        self, db: Executor, user_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, Profile]:
+        """user id → profile, in one query; ids of accounts that are gone are left out."""
+        if not user_ids:
+            return {}
+        rows = await db.fetch(
+            """SELECT user_id, username, email, first_name, last_name, profile_image_url
+               FROM users WHERE user_id = ANY($1::uuid[])""",
+            list(user_ids),
+        )
+        return {r["user_id"]: Profile(**dict(r)) for r in rows}
 
     async def token_generation(self, db: Executor, user_id: uuid.UUID) -> int:
         """The generation new access tokens carry, read under a share lock on the user's row

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Collection
 from typing import Any
 
 import asyncpg
@@ -92,6 +93,39 @@ class WorkspaceStore:
             user_id,
         )
         return Role(value) if value else None
+
+    async def roles_in(
+        self, db: Executor, ws_id: uuid.UUID, user_ids: Collection[uuid.UUID]
+    ) -> dict[uuid.UUID, Role]:
+        """user id → active role in the workspace, for those of these users who hold one."""
+        if not user_ids:
+            return {}
+        rows = await db.fetch(
+            "SELECT user_id, role FROM workspace_permissions "
+            "WHERE ws_id = $1 AND user_id = ANY($2::uuid[]) AND status = 'active'",
+            ws_id,
+            list(user_ids),
+        )
+        return {r["user_id"]: Role(r["role"]) for r in rows}
+
+    async def roles_of_user(self, db: Executor, user_id: uuid.UUID) -> dict[uuid.UUID, Role]:
+        """workspace id → the user's active role, for every workspace they are a member of."""
+        rows = await db.fetch(
+            "SELECT ws_id, role FROM workspace_permissions "
+            "WHERE user_id = $1 AND status = 'active'",
+            user_id,
+        )
+        return {r["ws_id"]: Role(r["role"]) for r in rows}
+
+    async def names(self, db: Executor) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+        """workspace id → (owner id, name), for every workspace."""
+        rows = await db.fetch("SELECT ws_id, owner_id, name FROM workspaces")
+        return {r["ws_id"]: (r["owner_id"], r["name"]) for r in rows}
+
+    async def name(self, db: Executor, ws_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+        """(owner id, name) of the workspace, None when there is no such workspace."""
+        row = await db.fetchrow("SELECT owner_id, name FROM workspaces WHERE ws_id = $1", ws_id)
+        return (row["owner_id"], row["name"]) if row is not None else None
 
     # -- who may still invite ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from typing import Any, Protocol
 
 import asyncpg
@@ -54,7 +54,8 @@ class MembershipFollower(Protocol):
 
 class WorkspaceAccess:
     """The questions other packages ask about workspaces: who holds which role, who may
-    still invite. Read-only, so it is built before anything that follows workspaces."""
+    still invite, what a workspace is called. Built before anything that follows workspaces;
+    its one change is a rename made from the workspace document."""
 
     def __init__(self, pool: asyncpg.Pool, store: WorkspaceStore) -> None:
         self._pool = pool
@@ -68,6 +69,33 @@ class WorkspaceAccess:
     ) -> Role | None:
         """The user's active role, asked on `db` when given (a transaction sees its change)."""
         return await self._store.role(db or self._pool, ws_id, user_id)
+
+    async def roles_in(
+        self,
+        ws_id: uuid.UUID,
+        user_ids: Collection[uuid.UUID],
+        db: asyncpg.Connection | asyncpg.Pool | None = None,
+    ) -> dict[uuid.UUID, Role]:
+        """The active roles of these users (members only), in one query."""
+        return await self._store.roles_in(db or self._pool, ws_id, user_ids)
+
+    async def workspaces_of(
+        self, user_id: uuid.UUID, db: asyncpg.Connection | asyncpg.Pool | None = None
+    ) -> dict[uuid.UUID, Role]:
+        """workspace id → the user's active role, for every workspace they are a member of."""
+        return await self._store.roles_of_user(db or self._pool, user_id)
+
+    async def names(self) -> dict[uuid.UUID, tuple[uuid.UUID, str]]:
+        """workspace id → (owner id, name), for every workspace."""
+        return await self._store.names(self._pool)
+
+    async def name(self, ws_id: uuid.UUID) -> tuple[uuid.UUID, str] | None:
+        """(owner id, name), None when there is no such workspace."""
+        return await self._store.name(self._pool, ws_id)
+
+    async def rename(self, conn: asyncpg.Connection, ws_id: uuid.UUID, name: str) -> None:
+        """A rename made from the workspace document, in the caller's transaction."""
+        await self._store.update(conn, ws_id, {"name": name})
 
     async def require(
         self,

@@ -83,8 +83,6 @@ KNOWN_CROSSINGS: dict[str, set[str]] = {
     # Dynamic sessions' running deployments; participants' activity; a viewer's role.
     "sessions": {"containers.store"},
     "session_participants": {"containers.store"},
-    # Pairing a workspace with its document, and renaming it from the document.
-    "workspaces": {"collab.workspace_documents.service"},
 }
 
 NEVER_CROSSED = ("deployments", "past_deployments", "deployment_participants")

@@ -99,13 +99,12 @@ class WorkspaceDocuments:
 
     async def repair(self) -> tuple[int, int]:
         """Pair every workspace with exactly one document; return (created, removed)."""
-        rows = await self._pool.fetch("SELECT ws_id, owner_id, name FROM workspaces")
-        workspaces = {r["ws_id"]: r for r in rows}
+        workspaces = await self._workspaces.names()
         documents = await self.store.ws_ids()
         made = 0
         for ws_id in workspaces.keys() - documents:
-            row = workspaces[ws_id]
-            await self.created(ws_id, row["owner_id"], row["name"])
+            owner_id, name = workspaces[ws_id]
+            await self.created(ws_id, owner_id, name)
             made += 1
         orphans = documents - workspaces.keys()
         for ws_id in orphans:
@@ -125,12 +124,10 @@ class WorkspaceDocuments:
         document = await self.store.get(ws_id)
         if document is None:
             # The pairing was broken (e.g. the store was down during creation): mend it now.
-            row = await self._pool.fetchrow(
-                "SELECT owner_id, name FROM workspaces WHERE ws_id = $1", ws_id
-            )
-            if row is None:
+            workspace = await self._workspaces.name(ws_id)
+            if workspace is None:
                 raise NotFound("No such workspace.")
-            await self.created(ws_id, row["owner_id"], row["name"])
+            await self.created(ws_id, *workspace)
             document = await self.store.get(ws_id)
             assert document is not None
         return document
@@ -180,9 +177,7 @@ class WorkspaceDocuments:
         )
         async with self._pool.acquire() as conn, conn.transaction():
             if "name" in parts:
-                await conn.execute(
-                    "UPDATE workspaces SET name = $2 WHERE ws_id = $1", ws_id, parts["name"]
-                )
+                await self._workspaces.rename(conn, ws_id, parts["name"])
             await self._audit.record(conn, entry, actor.client)
             await self.store.set_parts(ws_id, parts, within=conn)
 
