@@ -6,6 +6,7 @@ The pycrdt document only ever holds committed updates, so whatever it answers (a
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 import uuid
@@ -116,6 +117,9 @@ class DocumentRoom:
         self.idle_since: float | None = time.monotonic()
         self.writes_since_compaction = len(stored)
         self.types = stored_types(stored) if types is None else types
+        # Per client, the clock after the last change admitted (see admit_structure).
+        self.clocks = scan_state_vector(self.doc.get_state())
+        self.admission = asyncio.Lock()  # keeps admission in arrival order
         self.stored = bool(stored)  # False until the first update creates the file
 
     # -- document ------------------------------------------------------------------------
@@ -124,20 +128,74 @@ class DocumentRoom:
         self.doc.apply_update(update)
 
     def admit_structure(self, shape: UpdateShape) -> set[ItemId]:
-        """Check an update's items against this document before it is committed: every
-        parent they name must be a shared type (yrs would fail on it only when applying,
-        after it was stored, and on every load after), and the types stay under the cap.
-        Returns the types it adds, already counted (`retract` them if it is not stored)."""
-        added = set(shape.types) - self.types
-        if not shape.parents <= self.types | shape.types:
+        """Check an update's items against this document before it is committed.
+
+        yrs checks an item's place only when applying it, after we stored it, and keeps
+        what it cannot place yet as pending, to fail when someone else's edit arrives: an
+        update that passed decoding could break the file for good. So, against the clocks
+        admitted so far (in arrival order, committed or on their way): each client's
+        writes must continue where the document is (no gap), everything referred to and
+        deleted must exist already or be written by this update, every parent named must
+        be a shared type, and the types stay under the cap. Returns the types it adds
+        (`retract` them if it is not stored)."""
+        known = self.clocks
+        for client, (start, _) in shape.writes.items():
+            if start > known.get(client, 0):
+                raise InvalidUpdate("it continues changes this document does not have")
+
+        if any(clock >= known.get(client, 0) for client, clock in shape.refs):
+            raise InvalidUpdate("an item refers to one this document does not have")
+        for client, _, end in shape.deletes:
+            written = shape.writes.get(client, (0, 0))[1]
+            if end > max(known.get(client, 0), written):
+                raise InvalidUpdate("it deletes changes this document does not have")
+        # A type id written before (a duplicate) is ignored by yrs: only new ones count.
+        added = {item for item in shape.types if item[1] >= known.get(item[0], 0)}
+        if not shape.parents <= self.types | added:
             raise InvalidUpdate("an item's parent is not a shared type of this document")
         if len(self.types) + len(added) > MAX_SHARED_TYPES:
             raise InvalidUpdate(f"a document holds at most {MAX_SHARED_TYPES} shared types")
         self.types |= added
+        self._advance(shape)
         return added
 
+    def apply_admitted(self, update: bytes, shape: UpdateShape) -> bool:
+        """Apply a committed update; False if yrs refused it or could not place all of it
+        (what it holds as pending would fail at someone else's next edit): the caller must
+        then drop it from storage and `reload`."""
+        try:
+            self.doc.apply_update(update)
+        except Exception:
+            log.exception("an admitted update of %s does not apply", self.key)
+            return False
+        state = scan_state_vector(self.doc.get_state())
+        return all(state.get(client, 0) >= end for client, (_, end) in shape.writes.items())
+
+    def reload(self, stored: list[bytes]) -> None:
+        """Start over from what is stored (the sockets stay)."""
+        self.doc = pycrdt.Doc()
+        self.text = self.doc.get("content", type=pycrdt.Text)
+        apply_stored(self.doc, stored, self.key)
+        self.types = stored_types(stored)
+        self.clocks = scan_state_vector(self.doc.get_state())
+
     def retract(self, added: set[ItemId]) -> None:
+        """An admitted update was not stored: forget its types, and fall back to the
+        clocks of what is applied (updates admitted after it may then be refused)."""
         self.types -= added
+        self.clocks = scan_state_vector(self.doc.get_state())
+
+    def note_remote(self, update: bytes) -> None:
+        """An update another process committed and this one applied."""
+        shape = scan_update(update)
+        self.types |= {item for item in shape.types if item[1] >= self.clocks.get(item[0], 0)}
+        self._advance(shape)
+        self.stored = True  # another process may have created the file
+
+    def _advance(self, shape: UpdateShape) -> None:
+        for client, (_, end) in shape.writes.items():
+            if end > self.clocks.get(client, 0):
+                self.clocks[client] = end
 
     def diff_since(self, state_vector: bytes) -> bytes:
         try:

@@ -26,7 +26,7 @@ import pycrdt
 from collab.documents.fanout import AWARENESS, UPDATE, DocumentFanout
 from collab.documents.room import DocumentRoom, apply_stored, check_update, stored_types
 from collab.documents.store import DocumentStore, PendingUpdate
-from collab.documents.update_scan import InvalidUpdate, scan_update
+from collab.documents.update_scan import InvalidUpdate
 from collab.documents.writer import BatchWriter
 from collab.model import DocumentKey
 
@@ -215,26 +215,27 @@ class DocumentRooms:
 
     async def submit(self, room: DocumentRoom, update: bytes, origin_sid: str | None) -> None:
         """Validate, commit, apply, relay. Raises InvalidUpdate before touching anything."""
-        if len(update) < SCAN_IN_THREAD_BYTES:
-            shape = check_update(update)
-        else:  # up to ~0.2 s of pure Python for 1 MB: the loop keeps running meanwhile
-            shape = await asyncio.to_thread(check_update, update)
-        if not room.stored:
-            await self._check_file_quota(room.key)
-        added = room.admit_structure(shape)
+        async with room.admission:  # FIFO: updates are admitted and queued as they came
+            if len(update) < SCAN_IN_THREAD_BYTES:
+                shape = check_update(update)
+            else:  # up to ~0.3 s of pure Python for 1 MB: the loop keeps running meanwhile
+                shape = await asyncio.to_thread(check_update, update)
+            if not room.stored:
+                await self._check_file_quota(room.key)
+            added = room.admit_structure(shape)
+            stored = self.writer.enqueue(PendingUpdate(room.key, update))
         try:
-            created = await self.writer.write(PendingUpdate(room.key, update))
+            created = await stored
         except BaseException:
             room.retract(added)
             raise
         room.stored = True
-        try:
-            room.apply_committed(update)
-        except Exception:
-            # Not expected after the checks above; if it happens, the stored update is
-            # skipped on load (apply_stored) and nobody is sent it.
-            log.exception("a committed update of %s does not apply", room.key)
-            raise InvalidUpdate("the update does not apply to this document") from None
+        if not room.apply_admitted(update, shape):
+            # Not expected after the checks above, which predict how yrs places items; if
+            # yrs disagrees, nobody has been sent the update yet: take it back out.
+            await self._store.discard(self._pool, room.key, update)
+            room.reload(await self._store.load(self._pool, room.key))
+            raise InvalidUpdate("the update does not fit this document")
         room.writes_since_compaction += 1
         self._resized.add(room.key)
         if room.key.in_workspace:
@@ -279,8 +280,7 @@ class DocumentRooms:
         try:
             if kind == UPDATE:
                 room.apply_committed(payload)
-                room.stored = True  # another process created the file
-                room.types |= scan_update(payload).types  # counted there, counted here
+                room.note_remote(payload)
             elif kind == AWARENESS:
                 room.note_awareness(payload)
         except ValueError:

@@ -99,6 +99,15 @@ class DocumentStore:
         )
         return count
 
+    async def discard(self, db: Executor, key: DocumentKey, data: bytes) -> None:
+        """Take back a stored update nobody was sent (see DocumentRooms.submit)."""
+        await db.execute(
+            "DELETE FROM document_updates WHERE scope_id = $1 AND path = $2 AND data = $3",
+            key.scope_id,
+            key.path,
+            data,
+        )
+
     async def delete(self, db: Executor, key: DocumentKey) -> bool:
         deleted = await db.fetchval(
             "DELETE FROM documents WHERE scope_id = $1 AND path = $2 RETURNING true",

@@ -27,7 +27,7 @@ clients, per client varUint id, varUint ranges, each varUint clock, varUint leng
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 class InvalidUpdate(ValueError):
@@ -60,6 +60,13 @@ class UpdateShape:
     # and fails only when applying, after the update was stored, unless it is a type.
     types: frozenset[ItemId] = frozenset()
     parents: frozenset[ItemId] = frozenset()
+    # Every id outside itself its items refer to (origins, parents), the clocks it writes
+    # per client (start, end), and the ranges its delete set names (client, start, end). A
+    # document must already hold what it refers to: yrs keeps what it cannot place as
+    # "pending", and a pending item fails later, when someone else's edit arrives.
+    refs: frozenset[ItemId] = frozenset()
+    writes: dict[int, tuple[int, int]] = field(default_factory=dict)
+    deletes: tuple[tuple[int, int, int], ...] = ()
 
 
 class _Reader:
@@ -218,35 +225,64 @@ def _content(reader: _Reader, kind: int) -> tuple[int, bool]:
     return 1, False
 
 
+def _refer(refs: set[ItemId], item: ItemId, client: int, start: int, clock: int) -> None:
+    """Note what the item at (client, clock) refers to. yrs places an item only after what
+    it refers to: a later item of this update is never placed (it stays pending, to fail
+    later); an earlier one (or itself, as yrs writes for some right origins) needs nothing."""
+    if item[0] == client and item[1] > clock:
+        raise InvalidUpdate("an item refers to a later one")
+    if item[0] != client or item[1] < start:
+        refs.add(item)  # outside this update: the document must hold it
+
+
 def scan_update(data: bytes) -> UpdateShape:
     """Walk a v1 update; raise InvalidUpdate unless pycrdt can safely decode it."""
     reader = _Reader(data)
     structs = 0
     types: set[ItemId] = set()
     parents: set[ItemId] = set()
+    refs: set[ItemId] = set()
+    writes: dict[int, tuple[int, int]] = {}
     for _ in range(reader.count(3)):
         count = reader.count(1)
         client = reader.var_uint(MAX_CLIENT_ID)
-        clock = reader.var_uint()
+        start = clock = reader.var_uint()
+        if client in writes:
+            raise InvalidUpdate("a client appears twice")
+
         for _ in range(count):
             info = reader.byte()
-            if info in (_GC, _SKIP):
+            if info == _GC:
                 length = reader.var_uint()
+            elif info == _SKIP:  # a gap: what follows could not be placed
+                raise InvalidUpdate("updates with gaps are not accepted")
             else:
                 kind = info & 0x1F
                 if kind in (_GC, _SKIP) or kind > _DOC:
                     raise InvalidUpdate(f"unsupported struct {info}")
                 if info & _HAS_ORIGIN:
-                    reader.var_uint(MAX_CLIENT_ID)
-                    reader.var_uint()
+                    _refer(
+                        refs,
+                        (reader.var_uint(MAX_CLIENT_ID), reader.var_uint()),
+                        client,
+                        start,
+                        clock,
+                    )
                 if info & _HAS_RIGHT_ORIGIN:
-                    reader.var_uint(MAX_CLIENT_ID)
-                    reader.var_uint()
+                    _refer(
+                        refs,
+                        (reader.var_uint(MAX_CLIENT_ID), reader.var_uint()),
+                        client,
+                        start,
+                        clock,
+                    )
                 if not info & (_HAS_ORIGIN | _HAS_RIGHT_ORIGIN):
                     if reader.var_uint() == 1:
                         reader.string()  # a root type's name
                     else:
-                        parents.add((reader.var_uint(MAX_CLIENT_ID), reader.var_uint()))
+                        parent = (reader.var_uint(MAX_CLIENT_ID), reader.var_uint())
+                        parents.add(parent)
+                        _refer(refs, parent, client, start, clock)
                     if info & _HAS_PARENT_SUB:
                         reader.string()
                 length, is_type = _content(reader, kind)
@@ -256,22 +292,33 @@ def scan_update(data: bytes) -> UpdateShape:
             if clock > MAX_CLOCK:
                 raise InvalidUpdate("clock out of range")
             structs += 1
+        writes[client] = (start, clock)
+    deletes = []
     for _ in range(reader.count(2)):
-        reader.var_uint(MAX_CLIENT_ID)
+        client = reader.var_uint(MAX_CLIENT_ID)
         for _ in range(reader.count(2)):
             start = reader.var_uint()
-            if start + reader.var_uint() > MAX_CLOCK:
+            end = start + reader.var_uint()
+            if end > MAX_CLOCK:
                 raise InvalidUpdate("deleted range out of range")
+            deletes.append((client, start, end))
     if reader.pos != reader.end:
         raise InvalidUpdate("trailing bytes")
-    return UpdateShape(structs, frozenset(types), frozenset(parents))
+    for ref_client, ref_clock in refs:  # into another client's writes of this same update
+        if ref_client in writes and ref_clock >= writes[ref_client][0]:
+            raise InvalidUpdate("an item refers to another client's item of the same update")
+    return UpdateShape(
+        structs, frozenset(types), frozenset(parents), frozenset(refs), writes, tuple(deletes)
+    )
 
 
-def scan_state_vector(data: bytes) -> None:
-    """Walk a v1 state vector: varUint n, then n pairs of varUint client, varUint clock."""
+def scan_state_vector(data: bytes) -> dict[int, int]:
+    """Read a v1 state vector: varUint n, then n pairs of varUint client, varUint clock."""
     reader = _Reader(data)
+    clocks = {}
     for _ in range(reader.count(2)):
-        reader.var_uint(MAX_CLIENT_ID)
-        reader.var_uint()
+        client = reader.var_uint(MAX_CLIENT_ID)
+        clocks[client] = reader.var_uint()
     if reader.pos != reader.end:
         raise InvalidUpdate("trailing bytes")
+    return clocks

@@ -40,10 +40,15 @@ class BatchWriter:
 
     async def write(self, update: PendingUpdate) -> bool:
         """Store one update durably; True when it created its document."""
+        return await self.enqueue(update)
+
+    def enqueue(self, update: PendingUpdate) -> asyncio.Future[bool]:
+        """Queue one update (updates commit in the order queued); the future says when it
+        is stored, and whether it created its document."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.append((update, future))
         self._wake.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         while True:
