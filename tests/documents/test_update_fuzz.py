@@ -257,3 +257,43 @@ async def test_a_live_server_survives_thousands_of_hostile_messages_on_every_eve
             base = f"{again.url}/api/sessions/{session_id}/files"
             assert isinstance(await api(http, "GET", f"{base}/fuzz.py", owner.token), str)
             assert await api(http, "GET", f"{base}/canary.py", owner.token) == "canary text"
+
+
+async def test_an_update_naming_a_future_parent_cannot_break_the_file(
+    tmp_path: Path, database_url: str, clean_redis: str
+) -> None:
+    """The review's attack: an item whose parent is the victim's next (unwritten) item
+    decoded fine, was stored, and made the victim's next edit fail, and every later load."""
+    env = {
+        "COLLAB_DATABASE_URL": database_url,
+        "COLLAB_REDIS_URL": clean_redis,
+        "COLLAB_SECRET_KEY": TEST_SECRET,
+        "COLLAB_DOCUMENT_IDLE_SECONDS": "0.5",
+    }
+    with ServerProcess(tmp_path / "server", env) as server:
+        async with aiohttp.ClientSession() as http:
+            session_id, owner, editor = await setup_session(http, server.url)
+        namespace = f"/yjs|{session_id}/main.py"
+        victim, victim_errors = await _document_socket(server.url, namespace, owner.token)
+        doc: pycrdt.Doc[Any] = pycrdt.Doc()
+        text = doc.get("content", type=pycrdt.Text)
+        text.insert(0, "hello")
+        await victim.emit("sync-update", doc.get_update(), namespace=namespace)
+        attacker, attacker_errors = await _document_socket(server.url, namespace, editor.token)
+        var, string = yjs_fuzz.var_uint, yjs_fuzz.var_string
+        parent = var(0) + var(doc.client_id) + var(6)  # the victim's next item
+        evil = var(1) + var(1) + var(999) + var(0) + b"\x04" + parent + string("x") + b"\x00"
+        await attacker.emit("sync-update", evil, namespace=namespace)
+        await _wait_for(lambda: bool(attacker_errors))
+        assert attacker_errors[0]["code"] == "invalid_update"
+        before = doc.get_state()
+        text.insert(5, " world")
+        await victim.emit("sync-update", doc.get_update(before), namespace=namespace)
+        await asyncio.sleep(0.5)
+        assert victim_errors == []
+        await victim.disconnect()
+        await attacker.disconnect()
+        await asyncio.sleep(2)  # the room is dropped; the next read loads from storage
+        async with aiohttp.ClientSession() as http:
+            url = f"{server.url}/api/sessions/{session_id}/files/main.py"
+            assert await api(http, "GET", url, owner.token) == "hello world"
