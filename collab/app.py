@@ -271,7 +271,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     authenticate = app[ACCOUNTS].authenticate
     events = SessionEvents(redis)
     session_store = SessionStore()
-    scopes = SessionScopes(pool, session_store)
+    scopes = SessionScopes(pool, session_store, UserStore())
 
     async def announce(key: DocumentKey, event: str, payload: dict[str, Any]) -> None:
         """Tell the members of every session that sees this document."""
@@ -288,8 +288,8 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
 
     docker = app[DOCKER]
     containers = Containers(docker) if docker is not None else None
-    deployment_store = DeploymentStore()
-    live_files = LiveFiles(pool, deployment_store, containers)
+    deployment_store = DeploymentStore(scopes.viewer)
+    live_files = LiveFiles(pool, deployment_store, containers, scopes.dynamic)
 
     async def files_changed(changed: dict[DocumentKey, str]) -> None:
         by_session: dict[uuid.UUID, dict[str, str]] = {}
@@ -349,7 +349,8 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         AuditLog(),
         events,
         settings.base_url,
-        access.role_of,
+        access,
+        UserStore(),
         workspace_documents.count,
         deployments.stop_session,
         settings.max_sessions_per_user,
@@ -405,7 +406,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
     async def is_participant(session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
         return await sessions.role_of(session_id, user_id) is not None
 
-    store = DeploymentStore()
+    store = DeploymentStore(sessions.scopes.viewer)
     preview = PreviewProxy(
         pool, store, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant
     )
@@ -418,6 +419,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
             store,
             app[DEPLOYMENTS],
             Containers(docker),
+            sessions.scopes.with_presence,
             idle_seconds=settings.deploy_idle_seconds,
             max_lifetime_seconds=settings.deploy_max_lifetime_seconds,
             interval=settings.deploy_check_interval_seconds,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from collections.abc import Awaitable, Callable, Collection
 
 import asyncpg
 
@@ -13,20 +14,31 @@ from containers.store import DeploymentStore
 
 log = logging.getLogger(__name__)
 
+# Those of these sessions that are dynamic (asked of the sessions package).
+DynamicOf = Callable[[Collection[uuid.UUID]], Awaitable[set[uuid.UUID]]]
+
 
 class LiveFiles:
     def __init__(
-        self, pool: asyncpg.Pool, store: DeploymentStore, containers: Containers | None
+        self,
+        pool: asyncpg.Pool,
+        store: DeploymentStore,
+        containers: Containers | None,
+        dynamic_of: DynamicOf,
     ) -> None:
         self._pool = pool
         self._store = store
         self._containers = containers
+        self._dynamic_of = dynamic_of
 
     async def write_changes(self, session_files: dict[uuid.UUID, dict[str, str]]) -> None:
         """session id → {path: text} for every changed file of that session."""
         if self._containers is None or not session_files:
             return
-        for row in await self._store.running_dynamic(self._pool, list(session_files)):
+        dynamic = await self._dynamic_of(session_files.keys())
+        if not dynamic:
+            return
+        for row in await self._store.running_of_sessions(self._pool, list(dynamic)):
             try:
                 await self._containers.put_files(
                     row["container_id"], session_files[row["session_id"]]

@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import uuid
+from collections.abc import Awaitable, Callable, Collection
 
 import asyncpg
 
@@ -24,6 +25,10 @@ from containers.store import DeploymentStore, Status
 
 log = logging.getLogger(__name__)
 
+# Those of these sessions where a participant was present within the last seconds (asked of
+# the sessions package).
+PresentIn = Callable[[Collection[uuid.UUID], float], Awaitable[set[uuid.UUID]]]
+
 
 class Reaper:
     def __init__(
@@ -32,6 +37,7 @@ class Reaper:
         store: DeploymentStore,
         deployments: Deployments,
         containers: Containers,
+        present_in: PresentIn,
         *,
         idle_seconds: float,
         max_lifetime_seconds: float,
@@ -41,6 +47,7 @@ class Reaper:
         self._store = store
         self._deployments = deployments
         self._containers = containers
+        self._present_in = present_in
         self._idle = idle_seconds
         self._lifetime = max_lifetime_seconds
         self._interval = interval
@@ -67,6 +74,9 @@ class Reaper:
 
     async def sweep(self) -> None:
         rows = await self._store.running_for_review(self._pool, self._idle, self._lifetime)
+        # Idle: no preview traffic and no participant present for the idle time.
+        quiet = {row["session_id"] for row in rows if row["quiet"]}
+        present = await self._present_in(quiet, self._idle) if quiet else set()
         for row in rows:
             state = (
                 await self._containers.state(row["container_id"]) if row["container_id"] else None
@@ -78,7 +88,7 @@ class Reaper:
                 )
             elif row["expired"]:
                 await self._deployments.stop(None, row["deployment_id"], "maximum lifetime reached")
-            elif row["idle"]:
+            elif row["quiet"] and row["session_id"] not in present:
                 await self._deployments.stop(None, row["deployment_id"], "idle")
 
     async def reconcile(self) -> tuple[int, int, int]:

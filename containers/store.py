@@ -14,13 +14,16 @@ for the reconciler at start-up: a live row whose container still runs is adopted
 
 Every update names the statuses it moves from in its WHERE clause, taken from the table
 below; the SQL is otherwise exactly what the services ran before. Methods take a pool or a
-connection (`Executor`), as every store does.
+connection (`Executor`), as every store does. The session tables and `users` are other
+packages': what a deployment needs of them (which sessions are dynamic, who is present, who
+a preview's viewer is) is asked of the sessions package, never read here.
 """
 
 from __future__ import annotations
 
 import enum
 import uuid
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 
@@ -56,6 +59,11 @@ class IllegalTransition(ValueError):
     pass
 
 
+# Who someone looking at a preview is to its session: (their email, the role their
+# participant row grants, or viewer without one); None when the account is gone.
+ViewerOf = Callable[[uuid.UUID, uuid.UUID], Awaitable[tuple[str, str] | None]]
+
+
 def may_move(old: Status, new: Status, *, recovering: bool = False) -> bool:
     return new in TRANSITIONS[old] or (recovering and new in RECOVERY.get(old, frozenset()))
 
@@ -80,6 +88,9 @@ _REARM = _in(sources(Status.RUNNING, recovering=True))  # starting, stopping
 
 
 class DeploymentStore:
+    def __init__(self, viewer_of: ViewerOf) -> None:
+        self._viewer_of = viewer_of
+
     # -- reserving a port and starting -----------------------------------------------------
 
     async def lock_reservations(self, conn: asyncpg.Connection) -> None:
@@ -234,14 +245,13 @@ class DeploymentStore:
         )
         return rows
 
-    async def running_dynamic(
+    async def running_of_sessions(
         self, db: Executor, session_ids: list[uuid.UUID]
     ) -> list[asyncpg.Record]:
-        """Running deployments, with a container, of those sessions that are dynamic."""
+        """Running deployments, with a container, of those sessions."""
         rows: list[asyncpg.Record] = await db.fetch(
             f"""SELECT d.deployment_id, d.container_id, d.session_id FROM deployments d
-               JOIN sessions s USING (session_id)
-               WHERE s.is_dynamic AND d.status = '{Status.RUNNING.value}'
+               WHERE d.status = '{Status.RUNNING.value}'
                  AND d.container_id IS NOT NULL AND d.session_id = ANY($1::uuid[])""",
             session_ids,
         )
@@ -258,17 +268,20 @@ class DeploymentStore:
     async def record_viewer(
         self, db: Executor, deployment_id: uuid.UUID, user_id: uuid.UUID, session_id: uuid.UUID
     ) -> None:
+        """A participant looked at the preview (the session package says who they are)."""
+        viewer = await self._viewer_of(session_id, user_id)
+        if viewer is None:
+            return  # the account is gone
+        email, role = viewer
         await db.execute(
             """INSERT INTO deployment_participants (deployment_id, user_id, email, role)
-               SELECT $1, $2, u.email, coalesce(p.role, 'viewer') FROM users u
-               LEFT JOIN session_participants p ON p.user_id = u.user_id
-                    AND p.session_id = $3
-               WHERE u.user_id = $2
+               VALUES ($1, $2, $3, $4)
                ON CONFLICT (deployment_id, user_id)
                DO UPDATE SET last_active = now(), is_active = true""",
             deployment_id,
             user_id,
-            session_id,
+            email,
+            role,
         )
 
     # -- the reaper and the reconciler ------------------------------------------------------
@@ -276,14 +289,11 @@ class DeploymentStore:
     async def running_for_review(
         self, db: Executor, idle_seconds: float, max_lifetime_seconds: float
     ) -> list[asyncpg.Record]:
-        """Every running deployment, with whether it is idle and whether it lived too long."""
+        """Every running deployment, with whether its preview had no traffic for the idle
+        time (`quiet`) and whether it lived too long (`expired`)."""
         rows: list[asyncpg.Record] = await db.fetch(
-            f"""SELECT d.deployment_id, d.container_id,
-                      d.last_active < now() - make_interval(secs => $1)
-                      AND NOT EXISTS (SELECT 1 FROM session_participants p
-                                      WHERE p.session_id = d.session_id AND p.is_active
-                                      AND p.last_active > now() - make_interval(secs => $1))
-                          AS idle,
+            f"""SELECT d.deployment_id, d.container_id, d.session_id,
+                      d.last_active < now() - make_interval(secs => $1) AS quiet,
                       d.started_at < now() - make_interval(secs => $2) AS expired
                FROM deployments d WHERE d.status = '{Status.RUNNING.value}'""",
             idle_seconds,

@@ -6,8 +6,9 @@ about the code as written, including imports under TYPE_CHECKING and inside func
   invitations: every module of `auth/` declares which of those it belongs to, below.
 - No import cycle between packages (`kernel`, `config`, `auth`, `containers`, each
   subpackage of `collab`, and each module directly under `collab/`).
-- Each table's SQL lives in its owner's module; `deployments` and its two companion tables
-  only in `containers/store.py`. Known crossings are listed and must stay exact.
+- Each table's SQL lives in its owner's package, with no exception; `deployments` and its
+  two companion tables only in `containers/store.py`. Another package asks the owner (a
+  function it passes at construction), never names the table.
 """
 
 from __future__ import annotations
@@ -71,18 +72,6 @@ TABLE_OWNERS: dict[str, str] = {
     "user_sessions": "auth.workspace_store",
     "audit_logs": "kernel.audit",
     "schema_migrations": "collab.migrate",
-}
-# Modules of another package whose SQL names a table: each one a known debt, listed so that
-# no new one appears unnoticed (inside its owner's package a table may be read freely). The
-# list must stay exact: remove an entry once it is paid.
-KNOWN_CROSSINGS: dict[str, set[str]] = {
-    # Names and emails of participants; the email of a preview's viewer.
-    "users": {"collab.sessions.store", "containers.store"},
-    # The effective session role is bounded by the workspace role in one statement.
-    "workspace_permissions": {"collab.sessions.store"},
-    # Dynamic sessions' running deployments; participants' activity; a viewer's role.
-    "sessions": {"containers.store"},
-    "session_participants": {"containers.store"},
 }
 
 NEVER_CROSSED = ("deployments", "past_deployments", "deployment_participants")
@@ -278,15 +267,14 @@ def test_every_table_has_an_owner() -> None:
     assert _tables() - set(TABLE_OWNERS) == set(), "name the owner of each new table"
 
 
-def test_tables_are_queried_by_their_owners_and_known_crossings_only() -> None:
+def test_every_tables_sql_lives_in_its_owners_package_only() -> None:
     crossings = {}
     for table, modules in table_users().items():
         owner = package_of(TABLE_OWNERS[table])
         outside = {m for m in modules if package_of(m) != owner}
         if outside:
-            crossings[table] = outside
-    assert crossings == KNOWN_CROSSINGS, (
-        "a table is queried outside its owner (move the SQL into the owner's store and ask "
-        "it), or a known crossing was paid off (remove it from KNOWN_CROSSINGS): "
-        f"found {crossings}"
+            crossings[table] = sorted(outside)
+    assert crossings == {}, (
+        "a table is queried outside its owner's package: move the SQL into the owner's store "
+        f"and ask the owner (a function passed at construction): {crossings}"
     )

@@ -19,7 +19,6 @@ from redis.asyncio import Redis
 
 from collab.documents.store import DocumentStore
 from collab.sessions.service import SessionService
-from collab.sessions.store import SessionStore, participant_json
 
 PRESENCE_KEY = "collab:presence:{}"
 
@@ -48,7 +47,6 @@ class Presence:
         self.sio = sio
         self._joined: dict[str, set[uuid.UUID]] = defaultdict(set)
         self.sessions = sessions
-        self.session_store = SessionStore()
         self.documents = DocumentStore()
         self.redis = redis
         self.pool = pool
@@ -98,13 +96,9 @@ class Presence:
     async def _arrive(self, session_id: uuid.UUID, user_id: uuid.UUID, sid: str) -> None:
         count = await self.redis.hincrby(PRESENCE_KEY.format(session_id), str(user_id), 1)
         if count == 1:
-            await self.session_store.set_active(self.pool, session_id, user_id, True)
-            rows = await self.session_store.participants(self.pool, session_id)
+            await self.sessions.present(session_id, user_id, True)
             # Sent to every member: without the email, which only owners see.
-            me = next(
-                (participant_json(r, show_email=False) for r in rows if r["user_id"] == user_id),
-                None,
-            )
+            me = await self.sessions.seen_by_members(session_id, user_id)
             if me is not None:
                 await self.sio.emit(
                     "participant:joined", me, room=room_of(session_id), skip_sid=sid
@@ -117,7 +111,7 @@ class Presence:
         count = await self.redis.hincrby(key, str(user_id), -1)
         if count <= 0:
             await self.redis.hdel(key, str(user_id))
-            await self.session_store.set_active(self.pool, session_id, user_id, False)
+            await self.sessions.present(session_id, user_id, False)
             if announce:
                 await self.sio.emit(
                     "participant:left",

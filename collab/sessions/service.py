@@ -15,12 +15,17 @@ Rules:
   email works only for the account with that email. A link works only while its maker may
   still grant its role, and a maker's links are revoked when they are removed or demoted.
 - Participants' emails are shown to the session's owners and to each person themself only.
+
+The session tables are this package's; workspace roles and people's names and emails are
+auth's, asked through `WorkspaceRoles` and `People`. The rules themselves are pure functions
+in `roles.py`.
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Collection
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import asyncpg
@@ -29,8 +34,10 @@ from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
 from collab.model import SessionRole
 from collab.sessions.events import SessionEvents
+from collab.sessions.participants import Participant, People
+from collab.sessions.roles import effective_role, may_grant, socket_role
 from collab.sessions.scopes import SessionScopes
-from collab.sessions.store import SessionStore, invitation_json, participant_json, session_json
+from collab.sessions.store import SessionStore, invitation_json, session_json
 from collab.sessions.validation import (
     ParticipantPatch,
     SessionInput,
@@ -39,17 +46,25 @@ from collab.sessions.validation import (
 )
 from kernel.audit import AuditEntry, AuditLog
 from kernel.context import Actor
-from kernel.errors import Conflict, Forbidden, Gone, NotFound, RateLimited
+from kernel.errors import Conflict, Forbidden, Gone, NotFound, RateLimited, Unauthenticated
 from kernel.sql import Executor
 
 
-class WorkspaceRoleOf(Protocol):
-    """Answers "what role has this user in that workspace?" (auth's WorkspaceAccess.role_of),
-    on `db` when given, so that a transaction sees its own change."""
+class WorkspaceRoles(Protocol):
+    """Who holds which role in a workspace (auth's WorkspaceAccess), asked on `db` when given,
+    so that a transaction sees its own change."""
 
-    async def __call__(
+    async def role_of(
         self, ws_id: uuid.UUID, user_id: uuid.UUID, db: Executor | None = None
     ) -> Role | None: ...
+
+    async def roles_in(
+        self, ws_id: uuid.UUID, user_ids: Collection[uuid.UUID], db: Executor | None = None
+    ) -> dict[uuid.UUID, Role]: ...
+
+    async def workspaces_of(
+        self, user_id: uuid.UUID, db: Executor | None = None
+    ) -> dict[uuid.UUID, Role]: ...
 
 
 # What else stops when a session is archived (its deployments).
@@ -62,9 +77,29 @@ AfterCommit = Callable[[], Awaitable[None]]
 ARCHIVED = "The session is archived."
 
 
-def _socket_role(row: asyncpg.Record) -> SessionRole:
-    """What an open socket may do: the effective role, read-only while archived."""
-    return SessionRole.VIEWER if row["status"] == "archived" else SessionRole(row["role"])
+@dataclass(frozen=True)
+class SessionAccess:
+    """A session and what one person may do in it."""
+
+    row: asyncpg.Record  # the session, and that person's participant row (or NULLs)
+    role: SessionRole | None  # effective; None: no access at all
+    workspace_role: Role | None
+
+    @property
+    def joined(self) -> bool:
+        return self.row["participant_role"] is not None
+
+    @property
+    def in_workspace(self) -> bool:
+        return self.row["ws_id"] is not None
+
+    @property
+    def archived(self) -> bool:
+        return bool(self.row["status"] == "archived")
+
+    @property
+    def role_value(self) -> str | None:
+        return self.role.value if self.role is not None else None
 
 
 def _quota_reached(limit: int) -> RateLimited:
@@ -84,7 +119,8 @@ class SessionService:
         audit: AuditLog,
         events: SessionEvents,
         base_url: str,
-        workspace_role_of: WorkspaceRoleOf,
+        workspaces: WorkspaceRoles,
+        people: People,
         count_for_workspace: WorkspaceCounter,
         on_archived: SessionArchived,
         max_sessions_per_user: int = 100,
@@ -92,17 +128,42 @@ class SessionService:
         self._pool = pool
         self._store = store
         self._audit = audit
-        # Where a session's files live, and which sessions see a document.
+        # The read-only questions other packages ask of sessions (documents, deployments).
+        self.scopes = scopes
         self.document_key = scopes.document_key
         self.sessions_sharing = scopes.sessions_sharing
         self._events = events
         self._base_url = base_url
-        self._workspace_role_of = workspace_role_of
+        self._workspaces = workspaces
+        self._people = people
         self._count_for_workspace = count_for_workspace
         self._max_sessions = max_sessions_per_user
         self._on_archived = on_archived
 
     # -- the questions every check asks ------------------------------------------------------
+
+    async def _access(
+        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> SessionAccess | None:
+        """The session and this person's effective role (None: no such session). One query,
+        and a second for a workspace's session (the workspace role, asked on `db`)."""
+        row = await self._store.access(db, session_id, user_id)
+        if row is None:
+            return None
+        workspace_role = None
+        if row["ws_id"] is not None:
+            workspace_role = await self._workspaces.role_of(row["ws_id"], user_id, db)
+        role = effective_role(
+            row["participant_role"],
+            row["joined_via"],
+            workspace_role,
+            in_workspace=row["ws_id"] is not None,
+        )
+        return SessionAccess(row, role, workspace_role)
+
+    async def _email_of(self, db: Executor, user_id: uuid.UUID) -> str | None:
+        profile = (await self._people.profiles(db, [user_id])).get(user_id)
+        return profile.email if profile is not None else None
 
     async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
         """What a socket of this user may do in the session (None: it may not connect).
@@ -110,12 +171,32 @@ class SessionService:
         Asked on every connection. A workspace member opening a session of that workspace
         for the first time becomes a participant here.
         """
-        row = await self._store.with_role(self._pool, session_id, user_id)
-        if row is None or row["role"] is None:
+        access = await self._access(self._pool, session_id, user_id)
+        if access is None or access.role is None:
             return None
-        if row["not_joined"]:
-            await self._store.add_participant(self._pool, session_id, user_id)
-        return _socket_role(row)
+        if not access.joined:
+            email = await self._email_of(self._pool, user_id)
+            if email is not None:
+                await self._store.add_participant(self._pool, session_id, user_id, email)
+        return socket_role(access.role, archived=access.archived)
+
+    async def _require(
+        self,
+        db: Executor,
+        actor: Actor,
+        session_id: uuid.UUID,
+        minimum: SessionRole,
+        *,
+        even_if_archived: bool = False,
+    ) -> tuple[SessionAccess, SessionRole]:
+        access = await self._access(db, session_id, actor.user_id)
+        if access is None or access.role is None:
+            raise NotFound("No such session.")
+        if access.role.rank < minimum.rank:
+            raise Forbidden(f"This needs the {minimum.value} role in the session.")
+        if minimum.can_write and access.archived and not even_if_archived:
+            raise Conflict(ARCHIVED)
+        return access, access.role
 
     async def require(
         self,
@@ -131,34 +212,29 @@ class SessionService:
         Every HTTP check goes through here. Asking for editor or owner is asking to change
         the session, which an archived one refuses (409) unless `even_if_archived`.
         """
-        row = await self._store.with_role(db, session_id, actor.user_id)
-        if row is None or row["role"] is None:
-            raise NotFound("No such session.")
-        role = SessionRole(row["role"])
-        if role.rank < minimum.rank:
-            raise Forbidden(f"This needs the {minimum.value} role in the session.")
-        if minimum.can_write and row["status"] == "archived" and not even_if_archived:
-            raise Conflict(ARCHIVED)
-        return row, role
+        access, role = await self._require(
+            db, actor, session_id, minimum, even_if_archived=even_if_archived
+        )
+        return access.row, role
 
     async def authorize(
         self, actor: Actor, session_id: uuid.UUID, minimum: SessionRole
     ) -> SessionRole:
-        _, role = await self.require(self._pool, actor, session_id, minimum)
+        _, role = await self._require(self._pool, actor, session_id, minimum)
         return role
 
     async def _require_inviter(
         self, db: Any, actor: Actor, session_id: uuid.UUID, *, even_if_archived: bool = False
-    ) -> tuple[asyncpg.Record, SessionRole]:
-        row, role = await self.require(
+    ) -> tuple[SessionAccess, SessionRole]:
+        access, role = await self._require(
             db, actor, session_id, SessionRole.EDITOR, even_if_archived=even_if_archived
         )
-        if row["ws_id"] is not None and row["ws_role"] not in (Role.OWNER, Role.ADMIN):
+        if access.in_workspace and access.workspace_role not in (Role.OWNER, Role.ADMIN):
             # A link to a workspace's session opens the workspace's files to an outsider.
             raise Forbidden(
                 "On a workspace's session, only the workspace's owners and admins invite."
             )
-        return row, role
+        return access, role
 
     async def _audit_session(
         self, conn: Any, actor: Actor, action: str, session_id: uuid.UUID, **values: Any
@@ -173,17 +249,18 @@ class SessionService:
         """Tell these people's open sockets in the session, on every process, what they may
         do now: write or only read, or nothing (disconnected)."""
         for user_id in user_ids:
-            row = await self._store.with_role(self._pool, session_id, user_id)
-            if row is None or row["role"] is None:
+            access = await self._access(self._pool, session_id, user_id)
+            if access is None or access.role is None:
                 await self._events.removed(session_id, user_id)
             else:
-                await self._events.role_changed(session_id, user_id, _socket_role(row).value)
+                role = socket_role(access.role, archived=access.archived)
+                await self._events.role_changed(session_id, user_id, role.value)
 
     # -- sessions ---------------------------------------------------------------------------
 
     async def create(self, actor: Actor, data: SessionInput) -> dict[str, Any]:
         if data.ws_id is not None:
-            ws_role = await self._workspace_role_of(data.ws_id, actor.user_id)
+            ws_role = await self._workspaces.role_of(data.ws_id, actor.user_id)
             if ws_role is None:
                 raise NotFound("No such workspace.")
             if not ws_role.at_least(Role.EDITOR):
@@ -191,20 +268,38 @@ class SessionService:
         async with self._pool.acquire() as conn, conn.transaction():
             if await self._store.owned_live_count(conn, actor.user_id) >= self._max_sessions:
                 raise _quota_reached(self._max_sessions)
-            row = await self._store.create(conn, actor.user_id, data.model_dump())
+            email = await self._email_of(conn, actor.user_id)
+            if email is None:
+                raise Unauthenticated("The account no longer exists.")
+            row = await self._store.create(conn, actor.user_id, email, data.model_dump())
             await self._audit_session(
                 conn, actor, "session.created", row["session_id"], new_value=data.model_dump()
             )
         if data.ws_id is not None:
             await self._count_for_workspace(data.ws_id, {"sessions": 1})
-        return session_json(row)
+        return session_json(row, row["role"])
 
     async def list_for(self, actor: Actor) -> list[dict[str, Any]]:
-        return [session_json(r) for r in await self._store.for_user(self._pool, actor.user_id)]
+        """The sessions the actor may see (two queries: their rows, their workspace roles)."""
+        rows = await self._store.for_user(self._pool, actor.user_id)
+        workspace_roles = {}
+        if any(r["ws_id"] is not None for r in rows):
+            workspace_roles = await self._workspaces.workspaces_of(actor.user_id)
+        listed = []
+        for row in rows:
+            role = effective_role(
+                row["participant_role"],
+                row["joined_via"],
+                workspace_roles.get(row["ws_id"]),
+                in_workspace=row["ws_id"] is not None,
+            )
+            if role is not None:
+                listed.append(session_json(row, role.value))
+        return listed
 
     async def get(self, actor: Actor, session_id: uuid.UUID) -> dict[str, Any]:
-        row, _ = await self.require(self._pool, actor, session_id, SessionRole.VIEWER)
-        return session_json(row)
+        row, role = await self.require(self._pool, actor, session_id, SessionRole.VIEWER)
+        return session_json(row, role.value)
 
     async def update(
         self, actor: Actor, session_id: uuid.UUID, patch: SessionPatch
@@ -233,9 +328,9 @@ class SessionService:
                     old_value={k: row[k] for k in changes},
                     new_value=changes,
                 )
-            fresh = await self._store.with_role(conn, session_id, actor.user_id)
+            fresh = await self._access(conn, session_id, actor.user_id)
         assert fresh is not None
-        session = session_json(fresh)
+        session = session_json(fresh.row, fresh.role_value)
         if changes.get("status", row["status"]) != row["status"]:
             # Archived: every open socket reads only; active again: each writes as before.
             await self._push_access(session_id, await self._store.user_ids(self._pool, session_id))
@@ -258,6 +353,51 @@ class SessionService:
 
     # -- participants -----------------------------------------------------------------------
 
+    async def _participants(self, db: Executor, session_id: uuid.UUID) -> list[Participant]:
+        """Everyone with access to the session, each with their effective role, in join order.
+
+        Three queries at most, whatever the number of people: the rows, the workspace roles
+        of a workspace's session, the profiles.
+        """
+        rows = await self._store.participants(db, session_id)
+        if not rows:
+            return []
+        ws_id = rows[0]["ws_id"]
+        user_ids = [r["user_id"] for r in rows]
+        workspace_roles = await self._workspaces.roles_in(ws_id, user_ids, db) if ws_id else {}
+        with_access: list[tuple[asyncpg.Record, SessionRole]] = []
+        for row in rows:
+            role = effective_role(
+                row["role"],
+                row["joined_via"],
+                workspace_roles.get(row["user_id"]),
+                in_workspace=ws_id is not None,
+            )
+            if role is not None:
+                with_access.append((row, role))
+        profiles = await self._people.profiles(db, [row["user_id"] for row, _ in with_access])
+        # A participant whose account is gone by now is left out, as the join on users did.
+        return [
+            Participant(row, role, profiles[row["user_id"]])
+            for row, role in with_access
+            if row["user_id"] in profiles
+        ]
+
+    async def _participant(
+        self, db: Executor, session_id: uuid.UUID, participant_id: uuid.UUID
+    ) -> asyncpg.Record | None:
+        """A participant with access, with the role their row grants (before any bound)."""
+        row = await self._store.participant(db, session_id, participant_id)
+        if row is None:
+            return None
+        workspace_role = None
+        if row["ws_id"] is not None:
+            workspace_role = await self._workspaces.role_of(row["ws_id"], row["user_id"], db)
+        role = effective_role(
+            row["role"], row["joined_via"], workspace_role, in_workspace=row["ws_id"] is not None
+        )
+        return row if role is not None else None
+
     async def participants(self, actor: Actor, session_id: uuid.UUID) -> list[dict[str, Any]]:
         _, role = await self.require(self._pool, actor, session_id, SessionRole.VIEWER)
         return await self._participants_seen_by(session_id, actor.user_id, role)
@@ -266,31 +406,43 @@ class SessionService:
         self, session_id: uuid.UUID, user_id: uuid.UUID
     ) -> list[dict[str, Any]]:
         """The participant list as this user may see it (the Socket.IO `session:join` ack)."""
-        row = await self._store.with_role(self._pool, session_id, user_id)
-        if row is None or row["role"] is None:
+        access = await self._access(self._pool, session_id, user_id)
+        if access is None or access.role is None:
             return []
-        return await self._participants_seen_by(session_id, user_id, SessionRole(row["role"]))
+        return await self._participants_seen_by(session_id, user_id, access.role)
 
     async def _participants_seen_by(
         self, session_id: uuid.UUID, user_id: uuid.UUID, role: SessionRole
     ) -> list[dict[str, Any]]:
         return [
-            participant_json(r, show_email=role is SessionRole.OWNER or r["user_id"] == user_id)
-            for r in await self._store.participants(self._pool, session_id)
+            p.json(show_email=role is SessionRole.OWNER or p.user_id == user_id)
+            for p in await self._participants(self._pool, session_id)
         ]
+
+    async def present(self, session_id: uuid.UUID, user_id: uuid.UUID, present: bool) -> None:
+        """Someone's first socket arrived in the session (True), or their last one left."""
+        await self._store.set_active(self._pool, session_id, user_id, present)
+
+    async def seen_by_members(
+        self, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> dict[str, Any] | None:
+        """This person as every member is shown them (no email); None without access."""
+        mine = (p for p in await self._participants(self._pool, session_id) if p.user_id == user_id)
+        found = next(mine, None)
+        return found.json(show_email=False) if found is not None else None
 
     async def set_role(
         self, actor: Actor, session_id: uuid.UUID, participant_id: uuid.UUID, data: ParticipantPatch
     ) -> dict[str, Any]:
         async with self._pool.acquire() as conn, conn.transaction():
-            await self.require(conn, actor, session_id, SessionRole.OWNER)
-            target = await self._store.participant(conn, session_id, participant_id)
+            await self._require(conn, actor, session_id, SessionRole.OWNER)
+            target = await self._participant(conn, session_id, participant_id)
             if target is None:
                 raise NotFound("No such participant.")
             if target["role"] == SessionRole.OWNER:
                 raise Conflict("The owner's role cannot change.")
             await self._store.set_participant_role(conn, participant_id, data.role)
-            await self._store.revoke_links_beyond(conn, target["user_id"], session_id=session_id)
+            await self._revoke_links_beyond(conn, target["user_id"], session_id=session_id)
             await self._audit_session(
                 conn,
                 actor,
@@ -299,25 +451,23 @@ class SessionService:
                 old_value={"role": target["role"]},
                 new_value={"role": data.role, "user_id": str(target["user_id"])},
             )
-            rows = await self._store.participants(conn, session_id)
-        updated = next(r for r in rows if r["participant_id"] == participant_id)
+            rows = await self._participants(conn, session_id)
+        updated = next(p for p in rows if p.participant_id == participant_id)
         await self._push_access(session_id, [target["user_id"]])
-        await self._events.emit(
-            session_id, "participant:updated", participant_json(updated, show_email=False)
-        )
-        return participant_json(updated, show_email=True)
+        await self._events.emit(session_id, "participant:updated", updated.json(show_email=False))
+        return updated.json(show_email=True)
 
     async def remove(self, actor: Actor, session_id: uuid.UUID, participant_id: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
             # Anyone may leave, even an archived session; removing others is a change.
-            row, role = await self.require(conn, actor, session_id, SessionRole.VIEWER)
-            target = await self._store.participant(conn, session_id, participant_id)
+            access, role = await self._require(conn, actor, session_id, SessionRole.VIEWER)
+            target = await self._participant(conn, session_id, participant_id)
             if target is None:
                 raise NotFound("No such participant.")
             leaving = target["user_id"] == actor.user_id
             if not leaving and role is not SessionRole.OWNER:
                 raise Forbidden("Only the owner removes participants.")
-            if not leaving and row["status"] == "archived":
+            if not leaving and access.archived:
                 raise Conflict(ARCHIVED)
             if target["role"] == SessionRole.OWNER:
                 raise Conflict("The owner cannot leave their own session; delete it instead.")
@@ -350,10 +500,10 @@ class SessionService:
         """
         had_place = await self._store.places_in_workspace(conn, ws_id, user_id)
         # Asked on this transaction's connection: it sees the change being made.
-        is_member = await self._workspace_role_of(ws_id, user_id, conn) is not None
+        is_member = await self._workspaces.role_of(ws_id, user_id, conn) is not None
         if not is_member:
             await self._store.drop_workspace_rows(conn, ws_id, user_id)
-        await self._store.revoke_links_beyond(conn, user_id, ws_id=ws_id)
+        await self._revoke_links_beyond(conn, user_id, ws_id=ws_id)
 
         async def announce() -> None:
             for session_id in await self._store.of_workspace(self._pool, ws_id):
@@ -367,8 +517,8 @@ class SessionService:
         await self._push_access(session_id, [user_id])
         if participant_id is None:
             return
-        rows = await self._store.participants(self._pool, session_id)
-        mine = next((r for r in rows if r["participant_id"] == participant_id), None)
+        rows = await self._participants(self._pool, session_id)
+        mine = next((p for p in rows if p.participant_id == participant_id), None)
         if mine is None:
             await self._events.emit(
                 session_id,
@@ -376,11 +526,52 @@ class SessionService:
                 {"participant_id": str(participant_id), "user_id": str(user_id)},
             )
         else:
-            await self._events.emit(
-                session_id, "participant:updated", participant_json(mine, show_email=False)
-            )
+            await self._events.emit(session_id, "participant:updated", mine.json(show_email=False))
 
     # -- invitations and join links ----------------------------------------------------------
+
+    async def _may_grant(
+        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID | None, role: str
+    ) -> bool:
+        """Whether this person may hand out `role` in the session now (invite or redeem)."""
+        if user_id is None:
+            return False  # the link's maker deleted their account
+        access = await self._access(db, session_id, user_id)
+        if access is None:
+            return False
+        return may_grant(
+            access.role, access.workspace_role, in_workspace=access.in_workspace, granted=role
+        )
+
+    async def _revoke_links_beyond(
+        self,
+        db: Executor,
+        user_id: uuid.UUID,
+        *,
+        session_id: uuid.UUID | None = None,
+        ws_id: uuid.UUID | None = None,
+    ) -> int:
+        """Revoke the pending links this person made (in one session, or in every session of
+        a workspace) that they may no longer hand out. Asked on `db`: the transaction that
+        changed their role sees its change."""
+        links = await self._store.pending_links_by(db, user_id, session_id=session_id, ws_id=ws_id)
+        workspace_roles = {
+            w: await self._workspaces.role_of(w, user_id, db)
+            for w in {link["ws_id"] for link in links if link["ws_id"] is not None}
+        }
+        beyond = []
+        for link in links:
+            in_workspace = link["ws_id"] is not None
+            workspace_role = workspace_roles.get(link["ws_id"])
+            role = effective_role(
+                link["participant_role"],
+                link["joined_via"],
+                workspace_role,
+                in_workspace=in_workspace,
+            )
+            if not may_grant(role, workspace_role, in_workspace=in_workspace, granted=link["role"]):
+                beyond.append(link["invitation_id"])
+        return await self._store.revoke_links(db, beyond)
 
     def join_url(self, token: str) -> str:
         return f"{self._base_url}/api/join/{token}"
@@ -440,18 +631,17 @@ class SessionService:
         result: dict[str, Any] | None = None
         refusal = "This join link has expired or was already used."
         async with self._pool.acquire() as conn, conn.transaction():
-            invitation = await self._store.invitation_for_redeeming(
-                conn, token_digest(token), actor.user_id
-            )
-            if invitation is None:
+            invitation = await self._store.invitation_for_redeeming(conn, token_digest(token))
+            email = await self._email_of(conn, actor.user_id)
+            if invitation is None or email is None:
                 raise NotFound("No such invitation.")
             if invitation["status"] == "pending" and not invitation["expired"]:
                 if invitation["session_status"] == "archived":
                     raise Conflict(ARCHIVED)  # the link stays pending for when it is active
-                if await self._store.may_grant(
+                if await self._may_grant(
                     conn, invitation["session_id"], invitation["invited_by"], invitation["role"]
                 ):
-                    result = await self._admit(conn, actor, invitation)
+                    result = await self._admit(conn, actor, invitation, email)
                 else:
                     await self._store.mark_invitation(conn, invitation["invitation_id"], "revoked")
                     refusal = "This join link was revoked: its maker may no longer grant it."
@@ -467,15 +657,14 @@ class SessionService:
         return result
 
     async def _admit(
-        self, conn: asyncpg.Connection, actor: Actor, invitation: asyncpg.Record
+        self, conn: asyncpg.Connection, actor: Actor, invitation: asyncpg.Record, email: str
     ) -> dict[str, Any]:
-        email = invitation["email"]
-        if email is not None and email.lower() != invitation["user_email"].lower():
+        """Make the actor (whose account has `email`) a participant through this link."""
+        addressed_to = invitation["email"]
+        if addressed_to is not None and addressed_to.lower() != email.lower():
             raise Forbidden("This invitation is for someone else.")
         session_id = invitation["session_id"]
-        await self._store.admit(
-            conn, session_id, actor.user_id, invitation["user_email"], invitation["role"]
-        )
+        await self._store.admit(conn, session_id, actor.user_id, email, invitation["role"])
         await self._store.mark_invitation(conn, invitation["invitation_id"], "accepted")
         await self._audit_session(
             conn,
@@ -484,12 +673,12 @@ class SessionService:
             session_id,
             new_value={"role": invitation["role"]},
         )
-        rows = await self._store.participants(conn, session_id)
-        joined = next((r for r in rows if r["user_id"] == actor.user_id), None)
-        session = await self._store.with_role(conn, session_id, actor.user_id)
+        rows = await self._participants(conn, session_id)
+        joined = next((p for p in rows if p.user_id == actor.user_id), None)
+        session = await self._access(conn, session_id, actor.user_id)
         if joined is None or session is None:
             raise Forbidden("This link cannot give you access to this session.")
         return {
-            "session": session_json(session),
-            "participant": participant_json(joined, show_email=True),
+            "session": session_json(session.row, session.role_value),
+            "participant": joined.json(show_email=True),
         }

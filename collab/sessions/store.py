@@ -13,34 +13,6 @@ _SESSION = """s.session_id, s.name, s.description, s.language, s.framework, s.is
     s.owner_id, s.status, s.created_at, s.updated_at, s.last_active, s.ws_id"""
 
 
-def _access_joins(user: str) -> str:
-    """That person's participant row `p` and active membership `wp` of session `s`'s workspace."""
-    return f"""LEFT JOIN session_participants p
-          ON p.session_id = s.session_id AND p.user_id = {user}
-        LEFT JOIN workspace_permissions wp
-          ON wp.ws_id = s.ws_id AND wp.user_id = {user} AND wp.status = 'active'"""
-
-
-# The role someone really holds in session `s`, from `p` and `wp` (NULL: no access at all).
-# - A session of no workspace: the participant's role.
-# - A workspace session, for the workspace's members: the participant's role (editor before
-#   they first open it), but never more than viewer for a workspace viewer.
-# - A workspace session, for anyone else: only what a join link gave them. Rows of owners and
-#   of members who came in through the workspace count only while they are members.
-EFFECTIVE_ROLE = """CASE
-    WHEN s.ws_id IS NULL THEN p.role
-    WHEN wp.role IS NULL THEN CASE WHEN p.joined_via = 'invitation' THEN p.role END
-    WHEN wp.role = 'viewer' THEN 'viewer'
-    ELSE coalesce(p.role, 'editor') END"""
-
-_RANK = "array_position(ARRAY['viewer', 'editor', 'owner']::varchar[], {})"
-
-# Whether that person may now hand out `{}` with a join link: owners and editors, up to their
-# own role; on a workspace session only the workspace's owners and admins.
-_MAY_GRANT = f"""coalesce(({EFFECTIVE_ROLE}) IN ('owner', 'editor')
-        AND (s.ws_id IS NULL OR wp.role IN ('owner', 'admin'))
-        AND {_RANK.format(EFFECTIVE_ROLE)} >= {_RANK.format("{}")}, false)"""
-
 _INVITATION = """i.invitation_id, i.email, i.role, i.message, i.invited_by,
     CASE WHEN i.status = 'pending' AND i.expires_at <= now() THEN 'expired' ELSE i.status END
         AS status, i.created_at, i.expires_at, i.responded_at"""
@@ -50,7 +22,8 @@ def _iso(value: Any) -> Any:
     return value.isoformat() if hasattr(value, "isoformat") else value
 
 
-def session_json(row: asyncpg.Record) -> dict[str, Any]:
+def session_json(row: asyncpg.Record, role: str | None) -> dict[str, Any]:
+    """A session as its participant sees it, with their effective role."""
     data = {
         k: _iso(row[k])
         for k in (
@@ -70,29 +43,7 @@ def session_json(row: asyncpg.Record) -> dict[str, Any]:
         "owner_id": str(row["owner_id"]),
         **data,
         "ws_id": str(row["ws_id"]) if row["ws_id"] else None,
-        "role": row["role"],
-    }
-
-
-def participant_json(row: asyncpg.Record, *, show_email: bool) -> dict[str, Any]:
-    """A participant; the email only for those allowed to see it (owners, the person)."""
-    user = {
-        "user_id": str(row["user_id"]),
-        "username": row["username"],
-        "email": row["email"],
-        "first_name": row["first_name"],
-        "last_name": row["last_name"],
-        "profile_image_url": row["profile_image_url"],
-    }
-    if not show_email:
-        del user["email"]
-    return {
-        "participant_id": str(row["participant_id"]),
-        "user": user,
-        "role": row["role"],
-        "joined_at": row["joined_at"].isoformat(),
-        "last_active": row["last_active"].isoformat(),
-        "is_active": row["is_active"],
+        "role": role,
     }
 
 
@@ -101,14 +52,19 @@ def invitation_json(row: asyncpg.Record) -> dict[str, Any]:
 
 
 class SessionStore:
-    async def with_role(
+    """Every query on the session tables. What someone may do is decided from the rows these
+    answer (`collab/sessions/roles.py`); people's names and workspace roles are auth's."""
+
+    async def access(
         self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID
     ) -> asyncpg.Record | None:
-        """The session, with the user's effective role (None: no access) and workspace role."""
+        """The session, with that person's participant row (`participant_role` and
+        `joined_via` are NULL when they have none)."""
         row: asyncpg.Record | None = await db.fetchrow(
-            f"""SELECT {_SESSION}, {EFFECTIVE_ROLE} AS role, p.role IS NULL AS not_joined,
-                       wp.role AS ws_role
-                FROM sessions s {_access_joins("$2")}
+            f"""SELECT {_SESSION}, p.role AS participant_role, p.joined_via
+                FROM sessions s
+                LEFT JOIN session_participants p
+                  ON p.session_id = s.session_id AND p.user_id = $2
                 WHERE s.session_id = $1""",
             session_id,
             user_id,
@@ -116,7 +72,7 @@ class SessionStore:
         return row
 
     async def add_participant(
-        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID
+        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID, email: str
     ) -> None:
         """A workspace member opening one of its sessions for the first time.
 
@@ -125,19 +81,18 @@ class SessionStore:
         """
         await db.execute(
             """INSERT INTO session_participants (session_id, user_id, email, role, joined_via)
-               SELECT $1, $2, email, 'editor', 'workspace' FROM users WHERE user_id = $2
+               VALUES ($1, $2, $3, 'editor', 'workspace')
                ON CONFLICT (session_id, user_id) DO NOTHING""",
             session_id,
             user_id,
+            email,
         )
 
     async def for_user(self, db: Executor, user_id: uuid.UUID) -> list[asyncpg.Record]:
+        """The sessions where this person has a participant row, most recently active first."""
         rows: list[asyncpg.Record] = await db.fetch(
-            f"""SELECT {_SESSION}, {EFFECTIVE_ROLE} AS role FROM sessions s
+            f"""SELECT {_SESSION}, p.role AS participant_role, p.joined_via FROM sessions s
                 JOIN session_participants p ON p.session_id = s.session_id AND p.user_id = $1
-                LEFT JOIN workspace_permissions wp
-                  ON wp.ws_id = s.ws_id AND wp.user_id = $1 AND wp.status = 'active'
-                WHERE {EFFECTIVE_ROLE} IS NOT NULL
                 ORDER BY s.last_active DESC, s.session_id""",
             user_id,
         )
@@ -161,8 +116,9 @@ class SessionStore:
         return count
 
     async def create(
-        self, conn: asyncpg.Connection, owner_id: uuid.UUID, fields: dict[str, Any]
+        self, conn: asyncpg.Connection, owner_id: uuid.UUID, email: str, fields: dict[str, Any]
     ) -> asyncpg.Record:
+        """The session, and its owner as its first participant."""
         row: asyncpg.Record = await conn.fetchrow(
             f"""WITH s AS (
                     INSERT INTO sessions (name, description, language, framework, is_dynamic,
@@ -171,8 +127,7 @@ class SessionStore:
                 p AS (
                     INSERT INTO session_participants (session_id, user_id, email, role,
                                                       joined_via)
-                    SELECT s.session_id, $6, u.email, 'owner', 'owner' FROM s, users u
-                    WHERE u.user_id = $6 RETURNING role)
+                    SELECT s.session_id, $6, $8, 'owner', 'owner' FROM s RETURNING role)
                 SELECT {_SESSION}, p.role FROM s, p""",
             fields["name"],
             fields.get("description"),
@@ -181,6 +136,7 @@ class SessionStore:
             fields.get("is_dynamic", False),
             owner_id,
             fields.get("ws_id"),
+            email,
         )
         return row
 
@@ -191,18 +147,15 @@ class SessionStore:
         )
 
     async def participants(self, db: Executor, session_id: uuid.UUID) -> list[asyncpg.Record]:
-        """Everyone with access to the session, each with their effective role."""
+        """Every participant row of the session, with the session's workspace, in join order
+        (with access or not: the caller bounds each by the workspace role)."""
         rows: list[asyncpg.Record] = await db.fetch(
-            f"""SELECT p.participant_id, {EFFECTIVE_ROLE} AS role, p.joined_at, p.last_active,
-                       p.is_active, u.user_id, u.username, u.email, u.first_name, u.last_name,
-                       u.profile_image_url
-                FROM sessions s
-                JOIN session_participants p ON p.session_id = s.session_id
-                JOIN users u ON u.user_id = p.user_id
-                LEFT JOIN workspace_permissions wp
-                  ON wp.ws_id = s.ws_id AND wp.user_id = p.user_id AND wp.status = 'active'
-                WHERE s.session_id = $1 AND {EFFECTIVE_ROLE} IS NOT NULL
-                ORDER BY p.joined_at, p.participant_id""",
+            """SELECT p.participant_id, p.user_id, p.role, p.joined_via, p.joined_at,
+                      p.last_active, p.is_active, s.ws_id
+               FROM sessions s
+               JOIN session_participants p ON p.session_id = s.session_id
+               WHERE s.session_id = $1
+               ORDER BY p.joined_at, p.participant_id""",
             session_id,
         )
         return rows
@@ -210,15 +163,12 @@ class SessionStore:
     async def participant(
         self, db: Executor, session_id: uuid.UUID, participant_id: uuid.UUID
     ) -> asyncpg.Record | None:
-        """A participant with access, with the role their row grants (before any bound)."""
+        """A participant row of the session, with the session's workspace (access unchecked)."""
         row: asyncpg.Record | None = await db.fetchrow(
-            f"""SELECT p.participant_id, p.user_id, p.role
-                FROM sessions s
-                JOIN session_participants p ON p.session_id = s.session_id
-                LEFT JOIN workspace_permissions wp
-                  ON wp.ws_id = s.ws_id AND wp.user_id = p.user_id AND wp.status = 'active'
-                WHERE s.session_id = $1 AND p.participant_id = $2
-                  AND {EFFECTIVE_ROLE} IS NOT NULL""",
+            """SELECT p.participant_id, p.user_id, p.role, p.joined_via, s.ws_id
+               FROM sessions s
+               JOIN session_participants p ON p.session_id = s.session_id
+               WHERE s.session_id = $1 AND p.participant_id = $2""",
             session_id,
             participant_id,
         )
@@ -246,6 +196,40 @@ class SessionStore:
                 "UPDATE sessions SET last_active = now() WHERE session_id = $1", session_id
             )
 
+    # -- what deployments ask -----------------------------------------------------------------
+
+    async def dynamic(self, db: Executor, session_ids: list[uuid.UUID]) -> set[uuid.UUID]:
+        """Those of these sessions that are dynamic (their edits go into running containers)."""
+        rows = await db.fetch(
+            "SELECT session_id FROM sessions WHERE is_dynamic AND session_id = ANY($1::uuid[])",
+            session_ids,
+        )
+        return {r["session_id"] for r in rows}
+
+    async def recently_active(
+        self, db: Executor, session_ids: list[uuid.UUID], within_seconds: float
+    ) -> set[uuid.UUID]:
+        """Those of these sessions with a participant present within the last seconds."""
+        rows = await db.fetch(
+            """SELECT DISTINCT session_id FROM session_participants
+               WHERE session_id = ANY($1::uuid[]) AND is_active
+                 AND last_active > now() - make_interval(secs => $2)""",
+            session_ids,
+            within_seconds,
+        )
+        return {r["session_id"] for r in rows}
+
+    async def participant_role(
+        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID
+    ) -> str | None:
+        """The role this person's participant row grants (before any bound), None without one."""
+        role: str | None = await db.fetchval(
+            "SELECT role FROM session_participants WHERE session_id = $1 AND user_id = $2",
+            session_id,
+            user_id,
+        )
+        return role
+
     # -- workspace sessions -------------------------------------------------------------------
 
     async def of_workspace(self, db: Executor, ws_id: uuid.UUID) -> list[uuid.UUID]:
@@ -264,21 +248,6 @@ class SessionStore:
         )
 
     # -- join links ---------------------------------------------------------------------------
-
-    async def may_grant(
-        self, db: Executor, session_id: uuid.UUID, user_id: uuid.UUID | None, role: str
-    ) -> bool:
-        """Whether this person may hand out `role` in the session now (invite or redeem)."""
-        if user_id is None:
-            return False  # the link's maker deleted their account
-        allowed: bool = await db.fetchval(
-            f"""SELECT {_MAY_GRANT.format("$3::varchar")}
-                FROM sessions s {_access_joins("$2")} WHERE s.session_id = $1""",
-            session_id,
-            user_id,
-            role,
-        )
-        return bool(allowed)
 
     async def invitations(self, db: Executor, session_id: uuid.UUID) -> list[asyncpg.Record]:
         rows: list[asyncpg.Record] = await db.fetch(
@@ -310,28 +279,39 @@ class SessionStore:
         )
         return int(done.split()[-1])
 
-    async def revoke_links_beyond(
+    async def pending_links_by(
         self,
         db: Executor,
         user_id: uuid.UUID,
         *,
         session_id: uuid.UUID | None = None,
         ws_id: uuid.UUID | None = None,
-    ) -> int:
-        """Revoke the pending links this person made (in one session, or in every session of
-        a workspace) that they may no longer hand out."""
-        done: str = await db.execute(
-            f"""UPDATE session_invitations SET status = 'revoked', responded_at = now()
-                WHERE invitation_id IN (
-                    SELECT i.invitation_id FROM session_invitations i
-                    JOIN sessions s ON s.session_id = i.session_id
-                    {_access_joins("i.invited_by")}
-                    WHERE i.invited_by = $1 AND i.status = 'pending'
-                      AND (s.session_id = $2 OR s.ws_id = $3)
-                      AND NOT {_MAY_GRANT.format("i.role")})""",
+    ) -> list[asyncpg.Record]:
+        """The pending links this person made (in one session, or in every session of a
+        workspace), each with its session's workspace and the maker's participant row there."""
+        rows: list[asyncpg.Record] = await db.fetch(
+            """SELECT i.invitation_id, i.role, s.ws_id, p.role AS participant_role,
+                      p.joined_via
+               FROM session_invitations i
+               JOIN sessions s ON s.session_id = i.session_id
+               LEFT JOIN session_participants p
+                 ON p.session_id = s.session_id AND p.user_id = i.invited_by
+               WHERE i.invited_by = $1 AND i.status = 'pending'
+                 AND (s.session_id = $2 OR s.ws_id = $3)""",
             user_id,
             session_id,
             ws_id,
+        )
+        return rows
+
+    async def revoke_links(self, db: Executor, invitation_ids: list[uuid.UUID]) -> int:
+        """Revoke those links that are still pending."""
+        if not invitation_ids:
+            return 0
+        done: str = await db.execute(
+            """UPDATE session_invitations SET status = 'revoked', responded_at = now()
+               WHERE invitation_id = ANY($1::uuid[]) AND status = 'pending'""",
+            invitation_ids,
         )
         return int(done.split()[-1])
 
@@ -401,16 +381,14 @@ class SessionStore:
         return row
 
     async def invitation_for_redeeming(
-        self, conn: asyncpg.Connection, token_hash: str, user_id: uuid.UUID
+        self, conn: asyncpg.Connection, token_hash: str
     ) -> asyncpg.Record | None:
-        """The link with that token, locked, with the redeemer's email and the session status."""
+        """The link with that token, locked, with the session's status."""
         row: asyncpg.Record | None = await conn.fetchrow(
-            """SELECT i.*, i.expires_at <= now() AS expired, u.email AS user_email,
-                      s.status AS session_status
-               FROM session_invitations i JOIN sessions s USING (session_id), users u
-               WHERE i.token_hash = $1 AND u.user_id = $2 FOR UPDATE OF i""",
+            """SELECT i.*, i.expires_at <= now() AS expired, s.status AS session_status
+               FROM session_invitations i JOIN sessions s USING (session_id)
+               WHERE i.token_hash = $1 FOR UPDATE OF i""",
             token_hash,
-            user_id,
         )
         return row
 
