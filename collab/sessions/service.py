@@ -7,7 +7,8 @@ Rules:
   (unless a join link brought them in from outside the workspace). Changes reach open
   sockets at once.
 - An archived session is read-only for everyone: every change answers 409 until its owner
-  sets it active again (deleting it stays possible).
+  sets it active again. What only takes access away stays possible: deleting it, leaving,
+  the owner removing someone, revoking a join link.
 - The owner changes, archives or deletes it, changes roles and removes people; anyone may
   leave. The owner's own role is fixed.
 - Owners and editors invite, never to a role above their own; on a workspace session only the
@@ -459,16 +460,15 @@ class SessionService:
 
     async def remove(self, actor: Actor, session_id: uuid.UUID, participant_id: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            # Anyone may leave, even an archived session; removing others is a change.
-            access, role = await self._require(conn, actor, session_id, SessionRole.VIEWER)
+            # Anyone may leave, and the owner may remove people, even from an archived session:
+            # both only take access away (unarchiving first would reopen writes for everyone).
+            _, role = await self._require(conn, actor, session_id, SessionRole.VIEWER)
             target = await self._participant(conn, session_id, participant_id)
             if target is None:
                 raise NotFound("No such participant.")
             leaving = target["user_id"] == actor.user_id
             if not leaving and role is not SessionRole.OWNER:
                 raise Forbidden("Only the owner removes participants.")
-            if not leaving and access.archived:
-                raise Conflict(ARCHIVED)
             if target["role"] == SessionRole.OWNER:
                 raise Conflict("The owner cannot leave their own session; delete it instead.")
             await self._store.remove_participant(conn, participant_id)
@@ -615,7 +615,8 @@ class SessionService:
 
     async def revoke(self, actor: Actor, session_id: uuid.UUID, invitation_id: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._require_inviter(conn, actor, session_id)
+            # Even on an archived session: revoking only takes access away.
+            await self._require_inviter(conn, actor, session_id, even_if_archived=True)
             revoked = await self._store.revoke_invitation(conn, session_id, invitation_id)
             if revoked is None:
                 raise NotFound("No pending join link with that id in this session.")

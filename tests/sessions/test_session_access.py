@@ -394,8 +394,8 @@ async def test_an_archived_session_is_read_only_everywhere_until_unarchived(
         (live.editor, "post", f"{base}/invitations", {"role": "viewer"}),
         (live.editor, "post", f"{base}/deployments", None),
         (live.owner, "patch", f"{base}/participants/{viewer_pid}", {"role": "editor"}),
-        (live.owner, "delete", f"{base}/participants/{viewer_pid}", None),
-        (live.owner, "delete", f"{base}/invitations/{pending['invitation_id']}", None),
+        # Removing someone and revoking a link stay possible: see
+        # test_an_archived_sessions_owner_still_takes_access_away.
         (newcomer, "post", f"/api/join/{pending['token']}", None),
     ]:
         status, answer = await call(client, who, method, path, body)
@@ -411,6 +411,46 @@ async def test_an_archived_session_is_read_only_everywhere_until_unarchived(
     assert (await call(client, newcomer, "post", f"/api/join/{pending['token']}"))[0] == 200
 
 
+async def test_an_archived_sessions_owner_still_takes_access_away(client: Client) -> None:
+    """A leaked link or a participant gone rogue: the owner archives the session at once, then
+    revokes the link and removes the person, without unarchiving (which would reopen writes
+    for everyone meanwhile)."""
+    live = await live_session(client)
+    base = f"/api/sessions/{live.session_id}"
+    _, leaked = await call(client, live.owner, "post", f"{base}/invitations", {"role": "editor"})
+    editor_pid = await live.participant_id(client, live.editor)
+    removal = f"{base}/participants/{editor_pid}"
+    revocation = f"{base}/invitations/{leaked['invitation_id']}"
+    editor_socket, _ = await socket_for(client, live.editor)
+    try:
+        assert (await editor_socket.call("session:join", {"session_id": live.session_id}))["ok"]
+        assert (await call(client, live.owner, "patch", base, {"status": "archived"}))[0] == 200
+
+        # Archived or not, only the owner removes others and only inviters revoke.
+        for path in (removal, revocation):
+            status, body = await call(client, live.viewer, "delete", path)
+            assert (status, body["error"]["code"]) == (403, "forbidden"), path
+
+        assert (await call(client, live.owner, "delete", revocation))[0] == 204
+        assert (await call(client, live.owner, "delete", removal))[0] == 204
+        _, session = await call(client, live.owner, "get", base)
+        assert session["status"] == "archived"  # it never reopened
+        assert (await call(client, live.editor, "get", base))[0] == 404
+        ack = await editor_socket.call("session:join", {"session_id": live.session_id})
+        assert ack["ok"] is False and ack["error"]["code"] == "not_found"
+    finally:
+        await editor_socket.disconnect()
+    _, links = await call(client, live.owner, "get", f"{base}/invitations")
+    assert {i["invitation_id"]: i["status"] for i in links}[leaked["invitation_id"]] == "revoked"
+
+    # Active again, neither the link nor the person comes back.
+    assert (await call(client, live.owner, "patch", base, {"status": "active"}))[0] == 200
+    outsider = Member("outsider", await _register(client, "outsider"))
+    status, body = await call(client, outsider, "post", f"/api/join/{leaked['token']}")
+    assert (status, body["error"]["code"]) == (410, "gone")
+    assert (await call(client, live.editor, "get", base))[0] == 404
+
+
 # -- every route that changes a session checks both -------------------------------------------
 
 SAMPLE_BODIES: dict[tuple[str, str], Any] = {
@@ -420,8 +460,15 @@ SAMPLE_BODIES: dict[tuple[str, str], Any] = {
     ("PATCH", "/api/sessions/{session_id}/files/{path}"): {"path": "moved.py"},
     ("POST", "/api/sessions/{session_id}/deployments"): {},
 }
+SESSION = "/api/sessions/{session_id}"
 # Deleting an archived session is allowed: archive first, delete later is the usual order.
-ALLOWED_WHEN_ARCHIVED = {("DELETE", "/api/sessions/{session_id}")}
+# Removing a participant and revoking a join link are too: they only take access away, and
+# having to unarchive first would reopen writes for everyone meanwhile.
+ALLOWED_WHEN_ARCHIVED = {
+    ("DELETE", SESSION),
+    ("DELETE", SESSION + "/participants/{participant_id}"),
+    ("DELETE", SESSION + "/invitations/{invitation_id}"),
+}
 
 
 def session_routes(app: web.Application, *, writes_only: bool) -> list[tuple[str, str]]:
@@ -472,6 +519,9 @@ async def test_every_session_write_route_refuses_an_archived_session(client: Cli
             continue
         status, body = await drive(client, live.owner, method, template, values)
         assert (status, body) == (409, {"error": ARCHIVED}), (method, template, body)
+    for method, template in sorted(ALLOWED_WHEN_ARCHIVED - {("DELETE", SESSION)}):
+        status, body = await drive(client, live.owner, method, template, values)
+        assert status == 204, (method, template, body)
     assert (await call(client, live.owner, "delete", base))[0] == 204
 
 
