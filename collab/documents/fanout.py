@@ -1,8 +1,9 @@
 """Document traffic between server processes, over one Redis pub/sub channel.
 
-Each message: origin (8 bytes) | kind (1 byte: U update, A awareness) | key length (2 bytes)
-| key (`w|s` + `scope_id/path`, UTF-8) | payload. A process ignores its own messages. Publishing
-is pipelined by one task so the edit path never waits on Redis.
+Each message: origin (8 bytes) | kind (1 byte: U update, A awareness) | author (16 bytes: the
+user whose socket sent an update, zeros when none) | key length (2 bytes) | key (`w|s` +
+`scope_id/path`, UTF-8) | payload. A process ignores its own messages. Publishing is
+pipelined by one task so the edit path never waits on Redis.
 """
 
 from __future__ import annotations
@@ -24,21 +25,26 @@ log = logging.getLogger(__name__)
 CHANNEL = "collab:documents"
 UPDATE, AWARENESS = b"U", b"A"
 
-Receiver = Callable[[DocumentKey, bytes, bytes], Awaitable[None]]
+Receiver = Callable[[DocumentKey, bytes, bytes, uuid.UUID | None], Awaitable[None]]
+NOBODY = bytes(16)
 
 
-def encode(origin: bytes, kind: bytes, key: DocumentKey, payload: bytes) -> bytes:
+def encode(
+    origin: bytes, kind: bytes, key: DocumentKey, payload: bytes, author: uuid.UUID | None = None
+) -> bytes:
     name = f"{'w' if key.in_workspace else 's'}{key.scope_id}/{key.path}".encode()
-    return origin + kind + len(name).to_bytes(2, "big") + name + payload
+    by = author.bytes if author is not None else NOBODY
+    return origin + kind + by + len(name).to_bytes(2, "big") + name + payload
 
 
-def decode(message: bytes) -> tuple[bytes, bytes, DocumentKey, bytes]:
-    origin, kind = message[:8], message[8:9]
-    length = int.from_bytes(message[9:11], "big")
-    name = message[11 : 11 + length].decode()
+def decode(message: bytes) -> tuple[bytes, bytes, DocumentKey, bytes, uuid.UUID | None]:
+    origin, kind, by = message[:8], message[8:9], message[9:25]
+    length = int.from_bytes(message[25:27], "big")
+    name = message[27 : 27 + length].decode()
     scope, _, path = name[1:].partition("/")
     key = DocumentKey(uuid.UUID(scope), path, in_workspace=name[:1] == "w")
-    return origin, kind, key, message[11 + length :]
+    author = uuid.UUID(bytes=by) if by != NOBODY else None
+    return origin, kind, key, message[27 + length :], author
 
 
 class DocumentFanout:
@@ -68,8 +74,10 @@ class DocumentFanout:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=5)
 
-    def publish(self, kind: bytes, key: DocumentKey, payload: bytes) -> None:
-        self._outbox.put_nowait(encode(self.origin, kind, key, payload))
+    def publish(
+        self, kind: bytes, key: DocumentKey, payload: bytes, author: uuid.UUID | None = None
+    ) -> None:
+        self._outbox.put_nowait(encode(self.origin, kind, key, payload, author))
 
     async def _publish_loop(self) -> None:
         while True:
@@ -103,9 +111,9 @@ class DocumentFanout:
 
     async def _deliver(self, raw: bytes, receive: Receiver) -> None:
         try:
-            origin, kind, key, payload = decode(raw)
+            origin, kind, key, payload, author = decode(raw)
         except (ValueError, UnicodeDecodeError):
             log.warning("ignoring a malformed document fan-out message")
             return
         if origin != self.origin:
-            await receive(key, kind, payload)
+            await receive(key, kind, payload, author)

@@ -120,6 +120,7 @@ class DocumentRoom:
         # Per client, the clock after the last change admitted (see admit_structure).
         self.clocks = scan_state_vector(self.doc.get_state())
         self.admission = asyncio.Lock()  # keeps admission in arrival order
+        self.writers: dict[int, uuid.UUID] = {}  # Yjs client id → the user writing under it
         self.stored = bool(stored)  # False until the first update creates the file
 
     # -- document ------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class DocumentRoom:
     def apply_committed(self, update: bytes) -> None:
         self.doc.apply_update(update)
 
-    def admit_structure(self, shape: UpdateShape) -> set[ItemId]:
+    def admit_structure(self, shape: UpdateShape, author: uuid.UUID | None = None) -> set[ItemId]:
         """Check an update's items against this document before it is committed.
 
         yrs checks an item's place only when applying it, after we stored it, and keeps
@@ -137,7 +138,15 @@ class DocumentRoom:
         writes must continue where the document is (no gap), everything referred to and
         deleted must exist already or be written by this update, every parent named must
         be a shared type, and the types stay under the cap. Returns the types it adds
-        (`retract` them if it is not stored)."""
+        (`retract` them if it is not stored).
+
+        A Yjs client id is one editor's: writing under another person's id would make
+        yrs drop that person's next edits as duplicates. So the first person seen writing
+        under an id (here, or on another process) owns it while the document is loaded."""
+        for client in shape.writes:
+            owner = self.writers.get(client)
+            if owner is not None and author is not None and owner != author:
+                raise InvalidUpdate("those changes belong to another person's editor")
         known = self.clocks
         for client, (start, _) in shape.writes.items():
             if start > known.get(client, 0):
@@ -157,6 +166,9 @@ class DocumentRoom:
             raise InvalidUpdate(f"a document holds at most {MAX_SHARED_TYPES} shared types")
         self.types |= added
         self._advance(shape)
+        if author is not None:
+            for client in shape.writes:
+                self.writers.setdefault(client, author)
         return added
 
     def apply_admitted(self, update: bytes, shape: UpdateShape) -> bool:
@@ -185,9 +197,12 @@ class DocumentRoom:
         self.types -= added
         self.clocks = scan_state_vector(self.doc.get_state())
 
-    def note_remote(self, update: bytes) -> None:
+    def note_remote(self, update: bytes, author: uuid.UUID | None = None) -> None:
         """An update another process committed and this one applied."""
         shape = scan_update(update)
+        if author is not None:
+            for client in shape.writes:
+                self.writers.setdefault(client, author)
         self.types |= {item for item in shape.types if item[1] >= self.clocks.get(item[0], 0)}
         self._advance(shape)
         self.stored = True  # another process may have created the file

@@ -82,7 +82,7 @@ class DocumentRooms:
         self._max_files = max_files_per_scope
         self._rooms: dict[DocumentKey, DocumentRoom] = {}
         self._loading: dict[DocumentKey, asyncio.Future[DocumentRoom]] = {}
-        self._early: dict[DocumentKey, list[tuple[bytes, bytes]]] = {}
+        self._early: dict[DocumentKey, list[tuple[bytes, bytes, uuid.UUID | None]]] = {}
         self._compacting: set[DocumentKey] = set()
         self._tasks: set[asyncio.Task[None]] = set()
         self._reaper: asyncio.Task[None] | None = None
@@ -181,8 +181,8 @@ class DocumentRooms:
             else:  # scanning a large snapshot is pure Python: keep it off the loop
                 types = await asyncio.to_thread(stored_types, stored)
             room = DocumentRoom(key, stored, types)
-            for kind, payload in self._early.pop(key, []):
-                self._apply_remote(room, kind, payload)
+            for kind, payload, author in self._early.pop(key, []):
+                self._apply_remote(room, kind, payload, author)
             self._rooms[key] = room
             future.set_result(room)
             return room
@@ -213,7 +213,13 @@ class DocumentRooms:
 
     # -- the edit path -------------------------------------------------------------------------
 
-    async def submit(self, room: DocumentRoom, update: bytes, origin_sid: str | None) -> None:
+    async def submit(
+        self,
+        room: DocumentRoom,
+        update: bytes,
+        origin_sid: str | None,
+        author: uuid.UUID | None = None,
+    ) -> None:
         """Validate, commit, apply, relay. Raises InvalidUpdate before touching anything."""
         async with room.admission:  # FIFO: updates are admitted and queued as they came
             if len(update) < SCAN_IN_THREAD_BYTES:
@@ -222,7 +228,7 @@ class DocumentRooms:
                 shape = await asyncio.to_thread(check_update, update)
             if not room.stored:
                 await self._check_file_quota(room.key)
-            added = room.admit_structure(shape)
+            added = room.admit_structure(shape, author)
             stored = self.writer.enqueue(PendingUpdate(room.key, update))
         try:
             created = await stored
@@ -241,7 +247,7 @@ class DocumentRooms:
         if room.key.in_workspace:
             self._edits[room.key.scope_id] += 1
         await self._send_all(room, "sync-update", update, origin_sid)
-        self.fanout.publish(UPDATE, room.key, update)
+        self.fanout.publish(UPDATE, room.key, update, author)
         if created:
             self._spawn(self.on_file_created(room.key))
         if room.writes_since_compaction >= self._compact_after:
@@ -258,15 +264,17 @@ class DocumentRooms:
         await self._send_all(room, "awareness-update", update, origin_sid)
         self.fanout.publish(AWARENESS, room.key, update)
 
-    async def receive_remote(self, key: DocumentKey, kind: bytes, payload: bytes) -> None:
+    async def receive_remote(
+        self, key: DocumentKey, kind: bytes, payload: bytes, author: uuid.UUID | None
+    ) -> None:
         """Traffic from another process: already committed there, so apply and relay."""
         if key in self._early:
-            self._early[key].append((kind, payload))
+            self._early[key].append((kind, payload, author))
             return
         room = self._rooms.get(key)
         if room is None:
             return  # not loaded here: it will be read from storage when it is
-        self._apply_remote(room, kind, payload)
+        self._apply_remote(room, kind, payload, author)
         event = "sync-update" if kind == UPDATE else "awareness-update"
         await self._send_all(room, event, payload, None)
 
@@ -276,11 +284,13 @@ class DocumentRooms:
         for namespace, eio_sids in room.recipients(origin_sid).items():
             await self._send(namespace, event, payload, eio_sids)
 
-    def _apply_remote(self, room: DocumentRoom, kind: bytes, payload: bytes) -> None:
+    def _apply_remote(
+        self, room: DocumentRoom, kind: bytes, payload: bytes, author: uuid.UUID | None
+    ) -> None:
         try:
             if kind == UPDATE:
                 room.apply_committed(payload)
-                room.note_remote(payload)
+                room.note_remote(payload, author)
             elif kind == AWARENESS:
                 room.note_awareness(payload)
         except ValueError:

@@ -194,7 +194,7 @@ class DocumentSync:
             await self._refuse(sid, namespace, "read_only", "Viewers cannot edit this file.")
             return
         try:
-            await self.rooms.submit(room, update, sid)
+            await self.rooms.submit(room, update, sid, member.user_id)
         except InvalidUpdate as exc:
             await self._refuse(sid, namespace, "invalid_update", f"That update was refused: {exc}.")
         except QuotaExceeded as exc:

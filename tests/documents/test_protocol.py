@@ -12,12 +12,16 @@ from collab.documents.paths import InvalidPath, normalise_path
 from collab.model import DocumentKey
 
 
+@pytest.mark.parametrize("author", [None, uuid.uuid4()])
 @pytest.mark.parametrize("in_workspace", [False, True])
 @pytest.mark.parametrize("kind", [UPDATE, AWARENESS])
-def test_fanout_messages_round_trip(in_workspace: bool, kind: bytes) -> None:
+def test_fanout_messages_round_trip(
+    in_workspace: bool, kind: bytes, author: uuid.UUID | None
+) -> None:
     key = DocumentKey(uuid.uuid4(), "src/dir with space/ünïcode.py", in_workspace)
-    origin, got_kind, got_key, payload = decode(encode(b"\x01" * 8, kind, key, b"\x00\xffdata"))
-    assert (origin, got_kind, payload) == (b"\x01" * 8, kind, b"\x00\xffdata")
+    message = encode(b"\x01" * 8, kind, key, b"\x00\xffdata", author)
+    origin, got_kind, got_key, payload, got_author = decode(message)
+    assert (origin, got_kind, payload, got_author) == (b"\x01" * 8, kind, b"\x00\xffdata", author)
     assert got_key == key and got_key.in_workspace is in_workspace
 
 

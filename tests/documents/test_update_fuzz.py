@@ -297,3 +297,58 @@ async def test_an_update_naming_a_future_parent_cannot_break_the_file(
         async with aiohttp.ClientSession() as http:
             url = f"{server.url}/api/sessions/{session_id}/files/main.py"
             assert await api(http, "GET", url, owner.token) == "hello world"
+
+
+def test_a_client_id_belongs_to_the_first_person_writing_under_it() -> None:
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=5)
+    text = doc.get("content", type=pycrdt.Text)
+    text.insert(0, "alice")
+    first = doc.get_update()
+    room = DocumentRoom(DocumentKey(uuid.uuid4(), "f.py"), [])
+    room.admit_structure(check_update(first), alice)
+    room.apply_committed(first)
+    before = doc.get_state()
+    text.insert(5, "!")
+    next_edit = doc.get_update(before)
+    # Bob writing under Alice's id first would make yrs drop her edit as a duplicate.
+    with pytest.raises(InvalidUpdate, match="another person"):
+        room.admit_structure(check_update(next_edit), bob)
+    room.admit_structure(check_update(next_edit), alice)
+    # Ids seen in another process's updates are claimed too.
+    other: pycrdt.Doc[Any] = pycrdt.Doc(client_id=6)
+    other.get("content", type=pycrdt.Text).insert(0, "x")
+    room.apply_committed(other.get_update())
+    room.note_remote(other.get_update(), alice)
+    assert room.writers == {5: alice, 6: alice}
+
+
+async def test_nobody_can_write_under_someone_elses_client_id(server: ServerProcess) -> None:
+    async with aiohttp.ClientSession() as http:
+        session_id, owner, editor = await setup_session(http, server.url)
+    namespace = f"/yjs|{session_id}/main.py"
+    victim, victim_errors = await _document_socket(server.url, namespace, owner.token)
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    text = doc.get("content", type=pycrdt.Text)
+    text.insert(0, "mine")
+    await victim.emit("sync-update", doc.get_update(), namespace=namespace)
+    await asyncio.sleep(0.3)
+    # The attacker writes the victim's next item under the victim's id.
+    forged: pycrdt.Doc[Any] = pycrdt.Doc(client_id=doc.client_id)
+    forged.apply_update(doc.get_update())
+    state = forged.get_state()
+    forged.get("content", type=pycrdt.Text).insert(4, " (forged)")
+    attacker, attacker_errors = await _document_socket(server.url, namespace, editor.token)
+    await attacker.emit("sync-update", forged.get_update(state), namespace=namespace)
+    await _wait_for(lambda: bool(attacker_errors))
+    assert attacker_errors[0]["code"] == "invalid_update"
+    before = doc.get_state()
+    text.insert(4, " and yours")
+    await victim.emit("sync-update", doc.get_update(before), namespace=namespace)
+    await asyncio.sleep(0.3)
+    assert victim_errors == []
+    async with aiohttp.ClientSession() as http:
+        url = f"{server.url}/api/sessions/{session_id}/files/main.py"
+        assert await api(http, "GET", url, owner.token) == "mine and yours"
+    await victim.disconnect()
+    await attacker.disconnect()
