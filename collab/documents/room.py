@@ -50,16 +50,31 @@ def check_update(update: bytes) -> UpdateShape:
     return shape
 
 
-def stored_types(stored: list[bytes]) -> set[ItemId]:
-    """The shared types in a document's stored updates (pure Python: keep big ones off the
-    event loop)."""
-    types: set[ItemId] = set()
+@dataclass
+class Structure:
+    """What admission needs to know of a document beyond its clocks (see admit_structure)."""
+
+    types: set[ItemId] = field(default_factory=set)
+    pair_halves: set[ItemId] = field(default_factory=set)
+
+    def add(self, shape: UpdateShape, known: dict[int, int]) -> set[ItemId]:
+        """Note an update's new types and surrogate pairs; return the new types."""
+        added = {item for item in shape.types if item[1] >= known.get(item[0], 0)}
+        self.types |= added
+        self.pair_halves |= shape.pair_halves
+        return added
+
+
+def stored_structure(stored: list[bytes]) -> Structure:
+    """The shared types and surrogate pairs in a document's stored updates (pure Python:
+    keep big ones off the event loop)."""
+    structure = Structure()
     for update in stored:
         try:
-            types |= scan_update(update).types
+            structure.add(scan_update(update), {})
         except InvalidUpdate:
-            log.warning("a stored update does not scan; its shared types are not counted")
-    return types
+            log.warning("a stored update does not scan; its structure is not counted")
+    return structure
 
 
 class TokenBucket:
@@ -105,7 +120,7 @@ def apply_stored(doc: pycrdt.Doc[Any], stored: list[bytes], key: DocumentKey) ->
 
 class DocumentRoom:
     def __init__(
-        self, key: DocumentKey, stored: list[bytes], types: set[ItemId] | None = None
+        self, key: DocumentKey, stored: list[bytes], structure: Structure | None = None
     ) -> None:
         self.key = key
         self.doc: pycrdt.Doc[Any] = pycrdt.Doc()
@@ -116,7 +131,7 @@ class DocumentRoom:
         self.awareness_owners: dict[int, str] = {}  # client id → the user id that announced it
         self.idle_since: float | None = time.monotonic()
         self.writes_since_compaction = len(stored)
-        self.types = stored_types(stored) if types is None else types
+        self.structure = stored_structure(stored) if structure is None else structure
         # Per client, the clock after the last change admitted (see admit_structure).
         self.clocks = scan_state_vector(self.doc.get_state())
         self.admission = asyncio.Lock()  # keeps admission in arrival order
@@ -124,6 +139,10 @@ class DocumentRoom:
         self.stored = bool(stored)  # False until the first update creates the file
 
     # -- document ------------------------------------------------------------------------
+
+    @property
+    def types(self) -> set[ItemId]:
+        return self.structure.types
 
     def apply_committed(self, update: bytes) -> None:
         self.doc.apply_update(update)
@@ -137,7 +156,8 @@ class DocumentRoom:
         admitted so far (in arrival order, committed or on their way): each client's
         writes must continue where the document is (no gap), everything referred to and
         deleted must exist already or be written by this update, every parent named must
-        be a shared type, and the types stay under the cap. Returns the types it adds
+        be a shared type, the types stay under the cap, and no edit splits a character
+        written as a UTF-16 surrogate pair (yrs mishandles that). Returns the types it adds
         (`retract` them if it is not stored).
 
         A Yjs client id is one editor's: writing under another person's id would make
@@ -158,13 +178,20 @@ class DocumentRoom:
             written = shape.writes.get(client, (0, 0))[1]
             if end > max(known.get(client, 0), written):
                 raise InvalidUpdate("it deletes changes this document does not have")
+        halves = self.structure.pair_halves | shape.pair_halves
+        if (
+            any((client, clock + 1) in halves for client, clock in shape.lefts)
+            or any(item in halves for item in shape.rights)
+            or any((c, s) in halves or (c, e) in halves for c, s, e in shape.deletes)
+        ):
+            raise InvalidUpdate("an edit would split a character in two")
         # A type id written before (a duplicate) is ignored by yrs: only new ones count.
         added = {item for item in shape.types if item[1] >= known.get(item[0], 0)}
         if not shape.parents <= self.types | added:
             raise InvalidUpdate("an item's parent is not a shared type of this document")
         if len(self.types) + len(added) > MAX_SHARED_TYPES:
             raise InvalidUpdate(f"a document holds at most {MAX_SHARED_TYPES} shared types")
-        self.types |= added
+        self.structure.add(shape, known)
         self._advance(shape)
         if author is not None:
             for client in shape.writes:
@@ -188,13 +215,13 @@ class DocumentRoom:
         self.doc = pycrdt.Doc()
         self.text = self.doc.get("content", type=pycrdt.Text)
         apply_stored(self.doc, stored, self.key)
-        self.types = stored_types(stored)
+        self.structure = stored_structure(stored)
         self.clocks = scan_state_vector(self.doc.get_state())
 
     def retract(self, added: set[ItemId]) -> None:
         """An admitted update was not stored: forget its types, and fall back to the
         clocks of what is applied (updates admitted after it may then be refused)."""
-        self.types -= added
+        self.structure.types -= added
         self.clocks = scan_state_vector(self.doc.get_state())
 
     def note_remote(self, update: bytes, author: uuid.UUID | None = None) -> None:
@@ -203,7 +230,7 @@ class DocumentRoom:
         if author is not None:
             for client in shape.writes:
                 self.writers.setdefault(client, author)
-        self.types |= {item for item in shape.types if item[1] >= self.clocks.get(item[0], 0)}
+        self.structure.add(shape, self.clocks)
         self._advance(shape)
         self.stored = True  # another process may have created the file
 

@@ -24,7 +24,7 @@ import asyncpg
 import pycrdt
 
 from collab.documents.fanout import AWARENESS, UPDATE, DocumentFanout
-from collab.documents.room import DocumentRoom, apply_stored, check_update, stored_types
+from collab.documents.room import DocumentRoom, apply_stored, check_update, stored_structure
 from collab.documents.store import DocumentStore, PendingUpdate
 from collab.documents.update_scan import InvalidUpdate
 from collab.documents.writer import BatchWriter
@@ -177,10 +177,10 @@ class DocumentRooms:
         try:
             stored = await self._store.load(self._pool, key)
             if sum(map(len, stored)) < SCAN_IN_THREAD_BYTES:
-                types = stored_types(stored)
+                structure = stored_structure(stored)
             else:  # scanning a large snapshot is pure Python: keep it off the loop
-                types = await asyncio.to_thread(stored_types, stored)
-            room = DocumentRoom(key, stored, types)
+                structure = await asyncio.to_thread(stored_structure, stored)
+            room = DocumentRoom(key, stored, structure)
             for kind, payload, author in self._early.pop(key, []):
                 self._apply_remote(room, kind, payload, author)
             self._rooms[key] = room

@@ -67,6 +67,12 @@ class UpdateShape:
     refs: frozenset[ItemId] = frozenset()
     writes: dict[int, tuple[int, int]] = field(default_factory=dict)
     deletes: tuple[tuple[int, int, int], ...] = ()
+    # Every left and right origin named, and the id of the second half of each surrogate
+    # pair its text writes: yrs mishandles an edit that splits a pair (the document then
+    # encodes to another text than it holds, or to one that cannot be read back).
+    lefts: frozenset[ItemId] = frozenset()
+    rights: frozenset[ItemId] = frozenset()
+    pair_halves: frozenset[ItemId] = frozenset()
 
 
 class _Reader:
@@ -135,6 +141,28 @@ class _Reader:
         self.skip(length)
         return length
 
+    def utf16(self) -> tuple[int, list[int]]:
+        """Skip a varString (checked as for `string`); return its length in UTF-16 units
+        and the offsets of its characters that take two (surrogate pairs)."""
+        length = self.var_uint()
+        start = self.pos
+        self.skip(length)
+        chunk = self.data[start : self.pos]
+        if chunk.isascii():
+            return length, []
+        try:
+            text = chunk.decode()
+        except UnicodeDecodeError:
+            raise InvalidUpdate("string is not UTF-8") from None
+        units, pairs = 0, []
+        for char in text:
+            if char > "\uffff":
+                pairs.append(units)
+                units += 2
+            else:
+                units += 1
+        return units, pairs
+
     def string(self) -> int:
         """Skip a varString after checking its UTF-8; return its length in UTF-16 units
         (what a string item adds to its client's clock, in yrs as in Yjs)."""
@@ -194,8 +222,6 @@ def _value(reader: _Reader) -> None:
 def _content(reader: _Reader, kind: int) -> tuple[int, bool]:
     """Skip an item's content; return (its clock length, is a type). An item of length 0
     is dropped by yrs and does not advance the clock."""
-    if kind == _STRING:
-        return reader.string(), False
     if kind == _ANY:
         values = reader.count(1)
         for _ in range(values):
@@ -243,6 +269,9 @@ def scan_update(data: bytes) -> UpdateShape:
     parents: set[ItemId] = set()
     refs: set[ItemId] = set()
     writes: dict[int, tuple[int, int]] = {}
+    lefts: set[ItemId] = set()
+    rights: set[ItemId] = set()
+    halves: set[ItemId] = set()
     for _ in range(reader.count(3)):
         count = reader.count(1)
         client = reader.var_uint(MAX_CLIENT_ID)
@@ -261,21 +290,13 @@ def scan_update(data: bytes) -> UpdateShape:
                 if kind in (_GC, _SKIP) or kind > _DOC:
                     raise InvalidUpdate(f"unsupported struct {info}")
                 if info & _HAS_ORIGIN:
-                    _refer(
-                        refs,
-                        (reader.var_uint(MAX_CLIENT_ID), reader.var_uint()),
-                        client,
-                        start,
-                        clock,
-                    )
+                    left = (reader.var_uint(MAX_CLIENT_ID), reader.var_uint())
+                    lefts.add(left)
+                    _refer(refs, left, client, start, clock)
                 if info & _HAS_RIGHT_ORIGIN:
-                    _refer(
-                        refs,
-                        (reader.var_uint(MAX_CLIENT_ID), reader.var_uint()),
-                        client,
-                        start,
-                        clock,
-                    )
+                    right = (reader.var_uint(MAX_CLIENT_ID), reader.var_uint())
+                    rights.add(right)
+                    _refer(refs, right, client, start, clock)
                 if not info & (_HAS_ORIGIN | _HAS_RIGHT_ORIGIN):
                     if reader.var_uint() == 1:
                         reader.string()  # a root type's name
@@ -285,9 +306,13 @@ def scan_update(data: bytes) -> UpdateShape:
                         _refer(refs, parent, client, start, clock)
                     if info & _HAS_PARENT_SUB:
                         reader.string()
-                length, is_type = _content(reader, kind)
-                if is_type:
-                    types.add((client, clock))
+                if kind == _STRING:
+                    length, pairs = reader.utf16()
+                    halves.update((client, clock + at + 1) for at in pairs)
+                else:
+                    length, is_type = _content(reader, kind)
+                    if is_type:
+                        types.add((client, clock))
             clock += length
             if clock > MAX_CLOCK:
                 raise InvalidUpdate("clock out of range")
@@ -308,7 +333,15 @@ def scan_update(data: bytes) -> UpdateShape:
         if ref_client in writes and ref_clock >= writes[ref_client][0]:
             raise InvalidUpdate("an item refers to another client's item of the same update")
     return UpdateShape(
-        structs, frozenset(types), frozenset(parents), frozenset(refs), writes, tuple(deletes)
+        structs,
+        frozenset(types),
+        frozenset(parents),
+        frozenset(refs),
+        writes,
+        tuple(deletes),
+        frozenset(lefts),
+        frozenset(rights),
+        frozenset(halves),
     )
 
 

@@ -352,3 +352,29 @@ async def test_nobody_can_write_under_someone_elses_client_id(server: ServerProc
         assert await api(http, "GET", url, owner.token) == "mine and yours"
     await victim.disconnect()
     await attacker.disconnect()
+
+
+@pytest.mark.parametrize(
+    "edit",
+    [
+        b"\x00" + b"\x01\x05\x01\x01\x01",  # delete clock 1: the emoji's first half
+        b"\x00" + b"\x01\x05\x01\x02\x01",  # delete clock 2: its second half
+        # insert "x" with left origin (5, 1): between the two halves
+        b"\x01\x01\x06\x00\x84\x05\x01\x01x\x00",
+        # insert "x" with right origin (5, 2): the same place, from the other side
+        b"\x01\x01\x06\x00\x44\x05\x02\x01x\x00",
+    ],
+    ids=["first-half", "second-half", "after-first-half", "before-second-half"],
+)
+def test_an_edit_cannot_split_a_character_in_two(edit: bytes) -> None:
+    """yrs mishandles it: the document then encodes to another text than it holds, or to
+    one that cannot be read back (a newcomer would get that)."""
+    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=5)
+    doc.get("content", type=pycrdt.Text).insert(0, "a😀b")  # clocks 0, 1-2, 3
+    room = DocumentRoom(DocumentKey(uuid.uuid4(), "e.py"), [doc.get_update()])
+    with pytest.raises(InvalidUpdate, match="split a character"):
+        room.admit_structure(check_update(edit))
+    whole = b"\x00" + b"\x01\x05\x01\x01\x02"  # the whole character is fine
+    room.admit_structure(check_update(whole))
+    room.apply_committed(whole)
+    assert room.content() == _text_of(room.diff_since(b"\x00")) == "ab"
