@@ -32,8 +32,10 @@ class Tail(Input):
 @routes.post("/api/sessions/{session_id}/deployments")
 async def deploy(request: web.Request) -> web.Response:
     who = await actor(request)
-    body = await request.read()
-    data = parse(DeployInput, await read_json(request)) if body else DeployInput()
+    # No body at all means the defaults; any body is read by the strict `read_json` (the
+    # same bytes: aiohttp keeps what `read()` returned).
+    has_body = bool(await request.read())
+    data = parse(DeployInput, await read_json(request)) if has_body else DeployInput()
     session, _ = await request.app[SESSIONS].require(
         request.app[DB_POOL], who, path_uuid(request, "session_id", "session"), SessionRole.EDITOR
     )

@@ -13,6 +13,7 @@ import pytest
 
 from containers.engine import LABEL_DEPLOYMENT
 from tests.deploy_support import deploy, session_with_files, wait_status
+from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
 from tests.support import Client
 
@@ -125,6 +126,25 @@ async def test_who_may_deploy(client: Client, agent: NodeAgent) -> None:
     assert (
         await client.get("/api/deployments/not-a-uuid", headers=live.owner.headers)
     ).status == 404
+
+
+async def test_a_deploy_body_is_read_as_strictly_as_any_other(
+    client: Client, live: LiveSession
+) -> None:
+    """No body means the defaults; a body goes through the strict reader every JSON route
+    uses: hostile JSON is a 400, never a 500 (deep nesting) or a half-read value (NaN)."""
+    url = f"/api/sessions/{live.session_id}/deployments"
+    headers = {**live.owner.headers, "Content-Type": "application/json"}
+    for body in (b'{"public": NaN}', b'{"public": -Infinity}', b"[" * 1_000_000, b"[]", b"  "):
+        refused = await client.post(url, data=body, headers=headers)
+        assert refused.status == 400, body[:20]
+        assert (await refused.json())["error"]["code"] == "invalid_json", body[:20]
+    started = await client.post(url, headers=live.owner.headers)
+    assert started.status == 202, await started.text()
+    did = (await started.json())["deployment_id"]
+    shown = await client.get(f"/api/deployments/{did}", headers=live.owner.headers)
+    assert (await shown.json())["public"] is False
+    await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
 
 
 async def test_concurrent_deploys_get_distinct_ports(
