@@ -49,7 +49,7 @@ from collab.http import (
 )
 from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middleware
 from collab.log import request_id_middleware
-from collab.model import DocumentKey
+from collab.model import DocumentKey, SessionRole
 from collab.realtime.broadcast import send_event
 from collab.realtime.presence import Presence
 from collab.realtime.server import RealtimeServer, add_socketio_routes, socket_server
@@ -96,6 +96,8 @@ from containers.reaper import Reaper
 from containers.store import DeploymentStore
 from kernel.audit import AuditLog
 from kernel.background import BackgroundTasks
+from kernel.context import Actor, ClientInfo
+from kernel.errors import Forbidden, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -404,12 +406,19 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
     settings, pool, sessions = app[SETTINGS], app[DB_POOL], app[SESSIONS]
 
     async def is_participant(session_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-        return await sessions.role_of(session_id, user_id) is not None
+        # A read (unlike `role_of`, which makes a workspace member a participant).
+        looker = Actor(user_id, ClientInfo(None, None))
+        try:
+            await sessions.authorize(looker, session_id, SessionRole.VIEWER)
+        except (NotFound, Forbidden):
+            return False
+        return True
 
     store = DeploymentStore(sessions.scopes.viewer)
     preview = PreviewProxy(
-        pool, store, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant
+        pool, store, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant, app[REDIS]
     )
+    await preview.start()
     app[PREVIEW] = preview
     docker = app[DOCKER]
     reaper = None

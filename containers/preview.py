@@ -10,9 +10,15 @@ keeps the deployment from being reaped as idle.
 
 The app is not trusted with anything of the server's: `proxy_headers` says what crosses.
 A preview cookie is honoured only while its user is active, has not ended every session
-since (the same token generation as access tokens), and is still a participant: checked
-on every request, and every `RECHECK_EVERY` seconds on an open WebSocket. When the app
-fails, the visitor gets a fixed 502 and the reason goes to the log.
+since (the same token generation as access tokens), and still has access to the session:
+a yes is kept for at most `VERDICT_TTL` seconds and dropped at once when the control
+channel says it changed (`preview_access`), and an open WebSocket is re-checked every
+`RECHECK_EVERY` seconds. Looking is a read: it never makes anyone a session participant.
+When the app fails, the visitor gets a fixed 502 and the reason goes to the log.
+
+A running deployment's row is kept for `ROW_TTL` seconds and activity is recorded at most
+every `ACTIVITY_EVERY` seconds, so a page of many assets from a known viewer costs no
+database round trip per request.
 """
 
 from __future__ import annotations
@@ -23,21 +29,23 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
 import jwt
 from aiohttp import web
 from multidict import CIMultiDict
+from redis.asyncio import Redis
 from yarl import URL
 
 from auth.keys import SigningKeys
 from auth.users import User, UserStore
+from containers.preview_access import VerdictFeed, Verdicts, Viewer
 from containers.proxy_headers import (
     ORIGIN_WIDE,
     TOKEN_PARAM,
     address,
+    bearer_credential,
     cookie_without_server_cookies,
     end_to_end,
     is_server_bearer,
@@ -73,11 +81,12 @@ REQUEST_REPLACED = frozenset(
 UPSTREAM_FAILED = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 
 Authenticate = Callable[[str], Awaitable[User]]
+# "Has this user access to that session?": a read, it must not make them a participant.
 IsParticipant = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
 
 
-def _bad_gateway(message: str) -> BadGateway:
-    return BadGateway(message)
+class _AppFailed(BadGateway):
+    """The app did not answer (rather than answering something the proxy refuses)."""
 
 
 def _reason(exc: BaseException) -> str:
@@ -85,14 +94,6 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.ClientResponseError):
         return f"{type(exc).__name__}: {exc.status} {exc.message}"
     return repr(exc)
-
-
-@dataclass(frozen=True)
-class Viewer:
-    """A participant looking, and the token generation their credential was issued under."""
-
-    user_id: uuid.UUID
-    generation: int
 
 
 class PreviewProxy:
@@ -103,7 +104,9 @@ class PreviewProxy:
         keys: SigningKeys,
         authenticate: Authenticate,
         is_participant: IsParticipant,
+        redis: Redis | None = None,
     ) -> None:
+        """Without `redis` (no control channel to hear changes on), no verdict is kept."""
         self._pool = pool
         self._store = store
         self._keys = keys
@@ -116,6 +119,14 @@ class PreviewProxy:
         )
         self._rows: dict[uuid.UUID, tuple[float, asyncpg.Record | None]] = {}
         self._recorded: dict[tuple[uuid.UUID, uuid.UUID | None], float] = {}
+        self._verdicts = Verdicts()
+        self._feed = (
+            VerdictFeed(redis, self._verdicts, self._forget_row) if redis is not None else None
+        )
+
+    async def start(self) -> None:
+        if self._feed is not None:
+            await self._feed.start()
 
     async def _deployment(self, deployment_id: uuid.UUID) -> asyncpg.Record | None:
         now = time.monotonic()
@@ -130,7 +141,24 @@ class PreviewProxy:
             self._rows[deployment_id] = (now, row)
         return row
 
+    def _forget_row(self, deployment_id: uuid.UUID) -> None:
+        """Its status changed (a `deployment:status` event, from any process)."""
+        self._rows.pop(deployment_id, None)
+
+    async def _gone(self, deployment_id: uuid.UUID) -> ServiceError | None:
+        """After the app failed: whether that is because the deployment stopped meanwhile
+        (its row may have been kept while it was running)."""
+        self._forget_row(deployment_id)
+        row = await self._store.get(self._pool, deployment_id)
+        if row is None:
+            return NotFound("No such deployment.")
+        if row["status"] != Status.RUNNING:
+            return Unavailable(f"The deployment is {row['status']}.")
+        return None
+
     async def close(self) -> None:
+        if self._feed is not None:
+            await self._feed.stop()
         await self._http.close()
 
     # -- who may look ---------------------------------------------------------------------------
@@ -162,14 +190,24 @@ class PreviewProxy:
         except (jwt.InvalidTokenError, KeyError, ValueError, TypeError):
             return None
 
-    async def _honoured(self, session_id: uuid.UUID, viewer: Viewer) -> bool:
-        """Whether a viewer's credential still stands: the account is active, has not ended
-        every session since (logout-all, password reset, deactivation move the token
-        generation, exactly as for access tokens), and is still a participant."""
+    async def _still_stands(self, session_id: uuid.UUID, viewer: Viewer) -> bool:
+        """Whether a viewer's credential still stands, asked of the database: the account is
+        active, has not ended every session since (logout-all, password reset, deactivation
+        move the token generation, exactly as for access tokens), and has access."""
         user = await self._users.by_id(self._pool, viewer.user_id)
         if user is None or not user.is_active or user.token_generation != viewer.generation:
             return False
         return await self._is_participant(session_id, viewer.user_id)
+
+    async def _honoured(self, session_id: uuid.UUID, viewer: Viewer) -> bool:
+        """`_still_stands`, answered from a recent yes when there is one."""
+        if self._feed is not None and await self._feed.still_stands(session_id, viewer):
+            return True
+        epoch = self._verdicts.epoch
+        if not await self._still_stands(session_id, viewer):
+            return False
+        self._verdicts.grant(session_id, viewer, epoch)
+        return True
 
     async def _viewer(self, request: web.Request, row: asyncpg.Record) -> Viewer | None:
         """The participant looking, None for an anonymous look at a public preview."""
@@ -177,17 +215,18 @@ class PreviewProxy:
         if viewer is not None and not await self._honoured(row["session_id"], viewer):
             viewer = None
         if viewer is None:
-            token = (
-                request.query.get(TOKEN_PARAM)
-                or request.headers.get("Authorization", "").removeprefix("Bearer ").strip()
+            token = request.query.get(TOKEN_PARAM) or bearer_credential(
+                request.headers.get("Authorization", "")
             )
             if token:
                 try:
                     user = await self._authenticate(token)
                 except ServiceError:
                     user = None
-                if user is not None and await self._is_participant(row["session_id"], user.user_id):
+                if user is not None:
                     viewer = Viewer(user.user_id, user.token_generation)
+                    if not await self._honoured(row["session_id"], viewer):
+                        viewer = None
         if viewer is None and not row["public"]:
             raise Unauthenticated("This preview is private: open it with ?token=<access token>.")
         return viewer
@@ -213,7 +252,7 @@ class PreviewProxy:
             deployment_id = uuid.UUID(request.match_info["deployment_id"])
         except ValueError:
             raise NotFound("No such deployment.") from None
-        row = await self._store.get(self._pool, deployment_id)
+        row = await self._deployment(deployment_id)
         if row is None:
             raise NotFound("No such deployment.")
         viewer = await self._viewer(request, row)
@@ -250,13 +289,19 @@ class PreviewProxy:
             encoded=True,
         )
         headers = self._upstream_headers(request, prefix)
-        if websocket:
-            return await self._websocket(request, upstream, headers, prefix, row, viewer)
         own = {("127.0.0.1", row["port"]), ("localhost", row["port"])}
         public = address(request.scheme, request.host)
         if public is not None:
             own.add(public)
-        return await self._http_request(request, upstream, headers, prefix, app_path, own)
+        try:
+            if websocket:
+                return await self._websocket(request, upstream, headers, prefix, row, viewer)
+            return await self._http_request(request, upstream, headers, prefix, app_path, own)
+        except _AppFailed:
+            gone = await self._gone(deployment_id)
+            if gone is not None:
+                raise gone from None
+            raise
 
     def _upstream_headers(self, request: web.Request, prefix: str) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()
@@ -301,7 +346,7 @@ class PreviewProxy:
                 if moved is None:
                     log.warning("preview %s: the app redirected outside: %.200r", prefix, value)
                     if 300 <= answer.status < 400:
-                        raise _bad_gateway("The app redirected outside its preview.")
+                        raise BadGateway("The app redirected outside its preview.")
                     continue
                 value = moved
             headers.add(name, value)
@@ -337,7 +382,7 @@ class PreviewProxy:
                 app_path,
                 _reason(exc),
             )
-            raise _bad_gateway("The app did not answer.") from None
+            raise _AppFailed("The app did not answer.") from None
 
     async def _relay_body(
         self,
@@ -378,7 +423,7 @@ class PreviewProxy:
             )
         except UPSTREAM_FAILED as exc:
             log.warning("preview %s: the app refused a WebSocket: %s", prefix, _reason(exc))
-            raise _bad_gateway("The app did not accept the WebSocket.") from None
+            raise _AppFailed("The app did not accept the WebSocket.") from None
         client_ws = web.WebSocketResponse(protocols=[app_ws.protocol] if app_ws.protocol else ())
         await client_ws.prepare(request)
 
@@ -416,7 +461,7 @@ class PreviewProxy:
         while True:
             await asyncio.sleep(RECHECK_EVERY)
             try:
-                still = await self._honoured(session_id, viewer)
+                still = await self._still_stands(session_id, viewer)
             except (asyncpg.PostgresError, OSError) as exc:
                 log.warning("preview WebSocket closed: its viewer could not be checked: %r", exc)
                 still = False

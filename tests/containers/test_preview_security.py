@@ -9,9 +9,11 @@ malicious app, or a visitor's leaked credential) and checks what got through.
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import logging
+import time
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -19,15 +21,19 @@ from typing import Any
 from urllib.parse import urlencode
 
 import aiohttp
+import asyncpg
 import pytest
 
 from collab.state import ACCOUNTS
+from containers.preview import ROW_TTL
+from containers.preview_access import VERDICT_TTL
 from kernel.context import ClientInfo
 from tests.accounts_support import link_token, outbox, register
 from tests.deploy_support import deploy, session_with_files, wait_status
 from tests.live_support import LiveSession, Member
 from tests.node_agent import NodeAgent
 from tests.support import Client
+from tests.workspace_support import Person, member, workspace
 
 PROBE = r"""
 import base64, hashlib, json, os, struct
@@ -266,12 +272,19 @@ async def test_an_app_cannot_set_the_servers_cookies(
             # Headers that act on the whole origin, not on the app's own pages.
             "Service-Worker-Allowed: /",
             'Clear-Site-Data: "cookies"',
+            "Strict-Transport-Security: max-age=63072000; includeSubDomains; preload",
+            'Alt-Svc: h3="evil.example:443"; ma=2592000',
         )
     )
     assert answer.status == 200
     assert answer.headers.getall("Set-Cookie") == ["app_session=1; Path=/"]
-    assert "Service-Worker-Allowed" not in answer.headers
-    assert "Clear-Site-Data" not in answer.headers
+    for origin_wide in (
+        "Service-Worker-Allowed",
+        "Clear-Site-Data",
+        "Strict-Transport-Security",
+        "Alt-Svc",
+    ):
+        assert origin_wide not in answer.headers, origin_wide
     await stop(client, live, did)
 
 
@@ -442,4 +455,114 @@ async def test_the_owner_of_a_removed_cookie_still_sees_a_public_preview_anonymo
     await client.post("/api/auth/logout-all", headers=live.viewer.headers)
     page = await browser.get(f"/preview/{did}/", headers={"Cookie": f"collab_preview={cookie}"})
     assert page.status == 200  # public: anyone may look, as nobody in particular
+    await stop(client, live, did)
+
+
+async def test_a_bearer_credential_is_read_whatever_the_schemes_case(
+    client: Client, agent: NodeAgent, browser: aiohttp.ClientSession
+) -> None:
+    live, did = await probe(client, agent, "bc")
+    # RFC 9110: the scheme is case-insensitive, as the API reads it.
+    for scheme in ("bearer", "BEARER", "Bearer"):
+        page = await browser.get(
+            f"/preview/{did}/", headers={"Authorization": f"{scheme}  {live.viewer.token}"}
+        )
+        assert page.status == 200, (scheme, await page.text())
+        seen = await page.json()
+        assert header(seen, "Authorization") == [], scheme  # and still ours, not the app's
+    await stop(client, live, did)
+
+
+async def test_what_the_proxy_read_is_kept_briefly_and_no_longer(
+    client: Client, agent: NodeAgent, browser: aiohttp.ClientSession, database_url: str
+) -> None:
+    """A page of many assets costs no database round trip per request: the deployment's row
+    is kept ROW_TTL seconds and a viewer's yes VERDICT_TTL seconds. A change made straight
+    in the database (so no event announces it) shows how long each is kept: within its
+    bound the proxy does not ask again, and after it, it does."""
+    live, did = await probe(client, agent, "ca")
+    cookie = {"Cookie": f"collab_preview={await preview_cookie(browser, did, live.viewer)}"}
+    conn = await asyncpg.connect(database_url)
+    try:
+        # The viewer's yes is kept: they lose access in the database, and still see pages.
+        assert (await browser.get(f"/preview/{did}/", headers=cookie)).status == 200
+        await conn.execute(
+            "DELETE FROM session_participants WHERE session_id = $1 AND user_id = $2",
+            uuid.UUID(live.session_id),
+            uuid.UUID(live.viewer.user_id),
+        )
+        changed = time.monotonic()
+        assert (await browser.get(f"/preview/{did}/app.js", headers=cookie)).status == 200
+        assert time.monotonic() - changed < VERDICT_TTL  # else the line above proved nothing
+        # ... for VERDICT_TTL at most.
+        while (await browser.get(f"/preview/{did}/", headers=cookie)).status == 200:
+            assert time.monotonic() - changed < VERDICT_TTL + 0.5, "the yes outlived its bound"
+            await asyncio.sleep(0.05)
+
+        # The row is kept: the deployment turns public, and for a moment it is still private.
+        await asyncio.sleep(ROW_TTL)
+        assert (await browser.get(f"/preview/{did}/", headers=live.owner.headers)).status == 200
+        await conn.execute(
+            "UPDATE deployments SET public = true WHERE deployment_id = $1", uuid.UUID(did)
+        )
+        changed = time.monotonic()
+        assert (await browser.get(f"/preview/{did}/")).status == 401
+        assert time.monotonic() - changed < ROW_TTL
+        while (await browser.get(f"/preview/{did}/")).status == 401:
+            assert time.monotonic() - changed < ROW_TTL + 0.5, "the row outlived its bound"
+            await asyncio.sleep(0.05)
+    finally:
+        await conn.close()
+
+    # A kept row does not outlive its deployment: once it stops, a visitor gets 503 (the
+    # deployment is stopped), not a 502 from a container that is gone.
+    assert (await browser.get(f"/preview/{did}/")).status == 200
+    stopped = await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
+    assert stopped.status == 202, await stopped.text()
+    gone = await browser.get(f"/preview/{did}/")
+    assert gone.status == 503, await gone.text()
+    assert await gone.json() == {
+        "error": {"code": "unavailable", "message": "The deployment is stopped."}
+    }
+
+
+async def test_looking_at_a_preview_makes_nobody_a_participant(
+    client: Client, agent: NodeAgent, browser: aiohttp.ClientSession
+) -> None:
+    """A workspace member may look at the previews of the workspace's sessions; looking is a
+    read, it does not make them a participant of the session."""
+    owner = Member("wpowner", await register(client, "wpowner"))
+    looker = Member("wplooker", await register(client, "wplooker"))
+    ws = await workspace(Person(client, owner.pair))
+    await member(Person(client, owner.pair), ws, Person(client, looker.pair), "viewer")
+    created = await client.post(
+        "/api/sessions",
+        json={"name": "On the workspace", "language": "python", "ws_id": ws},
+        headers=owner.headers,
+    )
+    assert created.status == 201, await created.text()
+    session_id = (await created.json())["session_id"]
+    url = str(client.make_url("")).rstrip("/")
+    await agent.call("connect", name="wp", url=url, room=f"{session_id}/main.py", token=owner.token)
+    await agent.call("insert", name="wp", index=0, text=PROBE)
+    await agent.call("close", name="wp")
+    await asyncio.sleep(0.3)
+    live = LiveSession(session_id, owner, owner, looker)
+    started = await deploy(client, owner, live)
+    did = started["deployment_id"]
+    running = await wait_status(client, owner, did, "running", "failed")
+    assert running["status"] == "running", running
+
+    value = await preview_cookie(browser, did, looker)
+    await check_cookie_ends(browser, did, value, 200)
+    assert (await browser.get(f"/preview/{did}/", headers=looker.headers)).status == 200
+    listed = await client.get(f"/api/sessions/{session_id}/participants", headers=owner.headers)
+    assert [p["user"]["user_id"] for p in await listed.json()] == [owner.user_id]
+
+    # Leaving the workspace ends their look at once, though their yes was just kept.
+    removed = await client.delete(
+        f"/api/workspaces/{ws}/members/{looker.user_id}", headers=owner.headers
+    )
+    assert removed.status in (200, 204), await removed.text()
+    await check_cookie_ends(browser, did, value)
     await stop(client, live, did)
