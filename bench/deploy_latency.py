@@ -8,7 +8,9 @@ Run by hand (needs a Docker Engine and the runtime images: `collab runtimes buil
    (create, copy the files, start) to the first 200 on its port: what the engine itself
    costs, with no server in between.
 2. Proxy throughput: requests per second and median latency for a small page through
-   `/preview/{id}/`, against the container's published port directly.
+   `/preview/{id}/`, against the container's published port directly: a public preview
+   (anonymous visitors), and a private one browsed with its preview cookie (every request
+   is the viewer's credential being honoured).
 Prints a table; compare the columns of one run.
 """
 
@@ -39,11 +41,16 @@ from tests.support import ServerProcess, free_port  # noqa: E402
 PAGE = "<h1>benchmark</h1>" * 20
 
 
-async def first_200(http: aiohttp.ClientSession, url: str, within: float = 60) -> None:
+async def first_200(
+    http: aiohttp.ClientSession,
+    url: str,
+    within: float = 60,
+    headers: dict[str, str] | None = None,
+) -> None:
     deadline = time.monotonic() + within
     while time.monotonic() < deadline:
         try:
-            async with http.get(url) as response:
+            async with http.get(url, headers=headers) as response:
                 if response.status == 200:
                     await response.read()
                     return
@@ -74,15 +81,27 @@ async def deploy_and_open(
     return started, preview
 
 
+async def preview_cookie(http: aiohttp.ClientSession, preview: str, token: str) -> str:
+    """The private preview's cookie, as a browser gets it on its first visit."""
+    async with http.get(f"{preview}?token={token}", allow_redirects=False) as response:
+        assert response.status == 302, await response.text()
+        return response.cookies["collab_preview"].value
+
+
 async def throughput(
-    http: aiohttp.ClientSession, url: str, total: int, concurrency: int
+    http: aiohttp.ClientSession,
+    url: str,
+    total: int,
+    concurrency: int,
+    headers: dict[str, str] | None = None,
 ) -> tuple[float, float]:
     latencies: list[float] = []
 
     async def worker(count: int) -> None:
         for _ in range(count):
             start = time.perf_counter()
-            async with http.get(url) as response:
+            async with http.get(url, headers=headers) as response:
+                assert response.status == 200, response.status
                 await response.read()
             latencies.append(time.perf_counter() - start)
 
@@ -155,10 +174,24 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                 await containers.remove(container_id)
 
             started, preview = await deploy_and_open(http, server.url, session["session_id"], token)
+            private = await call(
+                http,
+                "POST",
+                f"{server.url}/api/sessions/{session['session_id']}/deployments",
+                token,
+            )
+            private_preview = f"{server.url}/preview/{private['deployment_id']}/"
+            await first_200(http, private_preview, headers={"Authorization": f"Bearer {token}"})
+            cookie = {
+                "Cookie": f"collab_preview={await preview_cookie(http, private_preview, token)}"
+            }
         connector = aiohttp.TCPConnector(limit=concurrency)
-        async with aiohttp.ClientSession(connector=connector) as http:
+        async with aiohttp.ClientSession(
+            connector=connector, cookie_jar=aiohttp.DummyCookieJar()
+        ) as http:
             direct_port = await _port_of(started["deployment_id"])
             proxied = await throughput(http, preview, requests, concurrency)
+            with_cookie = await throughput(http, private_preview, requests, concurrency, cookie)
             direct = await throughput(
                 http, f"http://127.0.0.1:{direct_port}/", requests, concurrency
             )
@@ -175,6 +208,14 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
     print(
         f"{'request latency, median ms':<34} | {proxied[1]:>10.2f} | {direct[1]:>12.2f} | "
         f"{proxied[1] / direct[1]:.2f}"
+    )
+    print(
+        f"{'private, cookie: requests/s':<34} | {with_cookie[0]:>10.0f} | "
+        f"{direct[0]:>12.0f} | {with_cookie[0] / direct[0]:.2f}"
+    )
+    print(
+        f"{'private, cookie: latency, ms':<34} | {with_cookie[1]:>10.2f} | "
+        f"{direct[1]:>12.2f} | {with_cookie[1] / direct[1]:.2f}"
     )
 
 
