@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from collab.documents.update_scan import (
 from collab.model import DocumentKey
 from tests import yjs_fuzz
 from tests.cluster_support import api, setup_session
+from tests.live_support import Member
 from tests.support import REPO, TEST_SECRET, ServerProcess, http_get
 
 # The reported attack, byte for byte: a ContentAny of arrays nested 30,000 deep.
@@ -170,6 +172,7 @@ def server(tmp_path: Path, database_url: str, clean_redis: str) -> Any:
         "COLLAB_SECRET_KEY": TEST_SECRET,
         "COLLAB_SOCKET_MESSAGES_PER_SECOND": "100000",
         "COLLAB_SOCKET_BYTES_PER_SECOND": str(1 << 30),
+        "COLLAB_DOCUMENT_IDLE_SECONDS": "0.5",
     }
     with ServerProcess(tmp_path / "server", env) as process:
         yield process
@@ -259,99 +262,86 @@ async def test_a_live_server_survives_thousands_of_hostile_messages_on_every_eve
             assert await api(http, "GET", f"{base}/canary.py", owner.token) == "canary text"
 
 
+@dataclass
+class Editors:
+    """A session's owner (the victim, already editing `main.py`) and an editor (attacker)."""
+
+    session_id: str
+    owner: Member
+    namespace: str
+    victim: Any
+    victim_errors: list[Any]
+    doc: pycrdt.Doc[Any]
+    attacker: Any
+    attacker_errors: list[Any]
+
+    async def victim_types(self, index: int, text: str) -> None:
+        before = self.doc.get_state()
+        self.doc.get("content", type=pycrdt.Text).insert(index, text)
+        await self.victim.emit("sync-update", self.doc.get_update(before), namespace=self.namespace)
+
+    async def attacker_is_refused(self, update: bytes) -> None:
+        await self.attacker.emit("sync-update", update, namespace=self.namespace)
+        await _wait_for(lambda: bool(self.attacker_errors))
+        assert self.attacker_errors[0]["code"] == "invalid_update"
+
+    async def file(self, base: str) -> Any:
+        async with aiohttp.ClientSession() as http:
+            url = f"{base}/api/sessions/{self.session_id}/files/main.py"
+            return await api(http, "GET", url, self.owner.token)
+
+    async def close(self) -> None:
+        await self.victim.disconnect()
+        await self.attacker.disconnect()
+
+
+async def _editors(base: str, first_text: str) -> Editors:
+    async with aiohttp.ClientSession() as http:
+        session_id, owner, editor = await setup_session(http, base)
+    namespace = f"/yjs|{session_id}/main.py"
+    victim, victim_errors = await _document_socket(base, namespace, owner.token)
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.get("content", type=pycrdt.Text).insert(0, first_text)
+    await victim.emit("sync-update", doc.get_update(), namespace=namespace)
+    await asyncio.sleep(0.3)
+    attacker, attacker_errors = await _document_socket(base, namespace, editor.token)
+    return Editors(
+        session_id, owner, namespace, victim, victim_errors, doc, attacker, attacker_errors
+    )
+
+
 async def test_an_update_naming_a_future_parent_cannot_break_the_file(
-    tmp_path: Path, database_url: str, clean_redis: str
+    server: ServerProcess,
 ) -> None:
     """The review's attack: an item whose parent is the victim's next (unwritten) item
     decoded fine, was stored, and made the victim's next edit fail, and every later load."""
-    env = {
-        "COLLAB_DATABASE_URL": database_url,
-        "COLLAB_REDIS_URL": clean_redis,
-        "COLLAB_SECRET_KEY": TEST_SECRET,
-        "COLLAB_DOCUMENT_IDLE_SECONDS": "0.5",
-    }
-    with ServerProcess(tmp_path / "server", env) as server:
-        async with aiohttp.ClientSession() as http:
-            session_id, owner, editor = await setup_session(http, server.url)
-        namespace = f"/yjs|{session_id}/main.py"
-        victim, victim_errors = await _document_socket(server.url, namespace, owner.token)
-        doc: pycrdt.Doc[Any] = pycrdt.Doc()
-        text = doc.get("content", type=pycrdt.Text)
-        text.insert(0, "hello")
-        await victim.emit("sync-update", doc.get_update(), namespace=namespace)
-        attacker, attacker_errors = await _document_socket(server.url, namespace, editor.token)
-        var, string = yjs_fuzz.var_uint, yjs_fuzz.var_string
-        parent = var(0) + var(doc.client_id) + var(6)  # the victim's next item
-        evil = var(1) + var(1) + var(999) + var(0) + b"\x04" + parent + string("x") + b"\x00"
-        await attacker.emit("sync-update", evil, namespace=namespace)
-        await _wait_for(lambda: bool(attacker_errors))
-        assert attacker_errors[0]["code"] == "invalid_update"
-        before = doc.get_state()
-        text.insert(5, " world")
-        await victim.emit("sync-update", doc.get_update(before), namespace=namespace)
-        await asyncio.sleep(0.5)
-        assert victim_errors == []
-        await victim.disconnect()
-        await attacker.disconnect()
-        await asyncio.sleep(2)  # the room is dropped; the next read loads from storage
-        async with aiohttp.ClientSession() as http:
-            url = f"{server.url}/api/sessions/{session_id}/files/main.py"
-            assert await api(http, "GET", url, owner.token) == "hello world"
-
-
-def test_a_client_id_belongs_to_the_first_person_writing_under_it() -> None:
-    alice, bob = uuid.uuid4(), uuid.uuid4()
-    doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=5)
-    text = doc.get("content", type=pycrdt.Text)
-    text.insert(0, "alice")
-    first = doc.get_update()
-    room = DocumentRoom(DocumentKey(uuid.uuid4(), "f.py"), [])
-    room.admit_structure(check_update(first), alice)
-    room.apply_committed(first)
-    before = doc.get_state()
-    text.insert(5, "!")
-    next_edit = doc.get_update(before)
-    # Bob writing under Alice's id first would make yrs drop her edit as a duplicate.
-    with pytest.raises(InvalidUpdate, match="another person"):
-        room.admit_structure(check_update(next_edit), bob)
-    room.admit_structure(check_update(next_edit), alice)
-    # Ids seen in another process's updates are claimed too.
-    other: pycrdt.Doc[Any] = pycrdt.Doc(client_id=6)
-    other.get("content", type=pycrdt.Text).insert(0, "x")
-    room.apply_committed(other.get_update())
-    room.note_remote(other.get_update(), alice)
-    assert room.writers == {5: alice, 6: alice}
+    editors = await _editors(server.url, "hello")
+    var, string = yjs_fuzz.var_uint, yjs_fuzz.var_string
+    parent = var(0) + var(editors.doc.client_id) + var(6)  # the victim's next item
+    await editors.attacker_is_refused(
+        var(1) + var(1) + var(999) + var(0) + b"\x04" + parent + string("x") + b"\x00"
+    )
+    await editors.victim_types(5, " world")
+    await asyncio.sleep(0.5)
+    assert editors.victim_errors == []
+    await editors.close()
+    await asyncio.sleep(2)  # the room is dropped; the next read loads from storage
+    assert await editors.file(server.url) == "hello world"
 
 
 async def test_nobody_can_write_under_someone_elses_client_id(server: ServerProcess) -> None:
-    async with aiohttp.ClientSession() as http:
-        session_id, owner, editor = await setup_session(http, server.url)
-    namespace = f"/yjs|{session_id}/main.py"
-    victim, victim_errors = await _document_socket(server.url, namespace, owner.token)
-    doc: pycrdt.Doc[Any] = pycrdt.Doc()
-    text = doc.get("content", type=pycrdt.Text)
-    text.insert(0, "mine")
-    await victim.emit("sync-update", doc.get_update(), namespace=namespace)
-    await asyncio.sleep(0.3)
+    editors = await _editors(server.url, "mine")
     # The attacker writes the victim's next item under the victim's id.
-    forged: pycrdt.Doc[Any] = pycrdt.Doc(client_id=doc.client_id)
-    forged.apply_update(doc.get_update())
+    forged: pycrdt.Doc[Any] = pycrdt.Doc(client_id=editors.doc.client_id)
+    forged.apply_update(editors.doc.get_update())
     state = forged.get_state()
     forged.get("content", type=pycrdt.Text).insert(4, " (forged)")
-    attacker, attacker_errors = await _document_socket(server.url, namespace, editor.token)
-    await attacker.emit("sync-update", forged.get_update(state), namespace=namespace)
-    await _wait_for(lambda: bool(attacker_errors))
-    assert attacker_errors[0]["code"] == "invalid_update"
-    before = doc.get_state()
-    text.insert(4, " and yours")
-    await victim.emit("sync-update", doc.get_update(before), namespace=namespace)
+    await editors.attacker_is_refused(forged.get_update(state))
+    await editors.victim_types(4, " and yours")
     await asyncio.sleep(0.3)
-    assert victim_errors == []
-    async with aiohttp.ClientSession() as http:
-        url = f"{server.url}/api/sessions/{session_id}/files/main.py"
-        assert await api(http, "GET", url, owner.token) == "mine and yours"
-    await victim.disconnect()
-    await attacker.disconnect()
+    assert editors.victim_errors == []
+    assert await editors.file(server.url) == "mine and yours"
+    await editors.close()
 
 
 @pytest.mark.parametrize(
