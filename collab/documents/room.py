@@ -208,6 +208,7 @@ class DocumentRoom:
             log.exception("an admitted update of %s does not apply", self.key)
             return False
         state = scan_state_vector(self.doc.get_state())
+        self._advance(shape)  # after a `retract`, what was admitted before it catches up here
         return all(state.get(client, 0) >= end for client, (_, end) in shape.writes.items())
 
     def reload(self, stored: list[bytes]) -> None:

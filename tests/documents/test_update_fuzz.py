@@ -368,3 +368,22 @@ def test_an_edit_cannot_split_a_character_in_two(edit: bytes) -> None:
     room.admit_structure(check_update(whole))
     room.apply_committed(whole)
     assert room.content() == _text_of(room.diff_since(b"\x00")) == "ab"
+
+
+def test_an_update_not_stored_does_not_strand_those_admitted_before_it() -> None:
+    """If storing one update fails, the room falls back to what is applied; updates
+    admitted before it, still on their way, must count again once they are applied."""
+    room = DocumentRoom(DocumentKey(uuid.uuid4(), "r.py"), [])
+    alice: pycrdt.Doc[Any] = pycrdt.Doc(client_id=11)
+    bob: pycrdt.Doc[Any] = pycrdt.Doc(client_id=12)
+    alice.get("content", type=pycrdt.Text).insert(0, "a")
+    first = alice.get_update()
+    bob.get("content", type=pycrdt.Text).insert(0, "b")
+    failed = bob.get_update()
+    first_shape = check_update(first)
+    room.admit_structure(first_shape)
+    room.retract(room.admit_structure(check_update(failed)))  # its commit failed
+    assert room.apply_admitted(first, first_shape)
+    before = alice.get_state()
+    alice.get("content", type=pycrdt.Text).insert(1, "c")
+    room.admit_structure(check_update(alice.get_update(before)))  # not refused as a gap
