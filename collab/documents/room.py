@@ -147,7 +147,9 @@ class DocumentRoom:
     def apply_committed(self, update: bytes) -> None:
         self.doc.apply_update(update)
 
-    def admit_structure(self, shape: UpdateShape, author: uuid.UUID | None = None) -> set[ItemId]:
+    def admit_structure(
+        self, shape: UpdateShape, author: uuid.UUID | None = None, *, claims: bool = True
+    ) -> set[ItemId]:
         """Check an update's items against this document before it is committed.
 
         yrs checks an item's place only when applying it, after we stored it, and keeps
@@ -161,13 +163,17 @@ class DocumentRoom:
         (`retract` them if it is not stored).
 
         A Yjs client id is one editor's: writing under another person's id would make
-        yrs drop that person's next edits as duplicates. So the first person seen writing
-        under an id (here, or on another process) owns it while the document is loaded."""
-        for client in shape.writes:
+        yrs drop that person's next edits as duplicates. So the first person seen editing
+        live under an id (here, or on another process) owns it while the document is
+        loaded, and nobody else may write new changes under it. A client's reconnect diff
+        (`claims=False`) may carry others' changes, new to this process if the fan-out is
+        late: it is checked against the owners known, but claims nothing."""
+        known = self.clocks
+        fresh = [c for c, (_, end) in shape.writes.items() if end > known.get(c, 0)]
+        for client in fresh:
             owner = self.writers.get(client)
             if owner is not None and author is not None and owner != author:
                 raise InvalidUpdate("those changes belong to another person's editor")
-        known = self.clocks
         for client, (start, _) in shape.writes.items():
             if start > known.get(client, 0):
                 raise InvalidUpdate("it continues changes this document does not have")
@@ -193,8 +199,8 @@ class DocumentRoom:
             raise InvalidUpdate(f"a document holds at most {MAX_SHARED_TYPES} shared types")
         self.structure.add(shape, known)
         self._advance(shape)
-        if author is not None:
-            for client in shape.writes:
+        if author is not None and claims:
+            for client in fresh:
                 self.writers.setdefault(client, author)
         return added
 
@@ -228,9 +234,10 @@ class DocumentRoom:
     def note_remote(self, update: bytes, author: uuid.UUID | None = None) -> None:
         """An update another process committed and this one applied."""
         shape = scan_update(update)
-        if author is not None:
-            for client in shape.writes:
-                self.writers.setdefault(client, author)
+        if author is not None:  # sent only with live edits (see DocumentRooms.submit)
+            for client, (_, end) in shape.writes.items():
+                if end > self.clocks.get(client, 0):
+                    self.writers.setdefault(client, author)
         self.structure.add(shape, self.clocks)
         self._advance(shape)
         self.stored = True  # another process may have created the file

@@ -219,6 +219,8 @@ class DocumentRooms:
         update: bytes,
         origin_sid: str | None,
         author: uuid.UUID | None = None,
+        *,
+        claims: bool = True,
     ) -> None:
         """Validate, commit, apply, relay. Raises InvalidUpdate before touching anything."""
         async with room.admission:  # FIFO: updates are admitted and queued as they came
@@ -228,7 +230,7 @@ class DocumentRooms:
                 shape = await asyncio.to_thread(check_update, update)
             if not room.stored:
                 await self._check_file_quota(room.key)
-            added = room.admit_structure(shape, author)
+            added = room.admit_structure(shape, author, claims=claims)
             stored = self.writer.enqueue(PendingUpdate(room.key, update))
         try:
             created = await stored
@@ -247,7 +249,7 @@ class DocumentRooms:
         if room.key.in_workspace:
             self._edits[room.key.scope_id] += 1
         await self._send_all(room, "sync-update", update, origin_sid)
-        self.fanout.publish(UPDATE, room.key, update, author)
+        self.fanout.publish(UPDATE, room.key, update, author if claims else None)
         if created:
             self._spawn(self.on_file_created(room.key))
         if room.writes_since_compaction >= self._compact_after:

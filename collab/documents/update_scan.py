@@ -329,9 +329,14 @@ def scan_update(data: bytes) -> UpdateShape:
             deletes.append((client, start, end))
     if reader.pos != reader.end:
         raise InvalidUpdate("trailing bytes")
-    for ref_client, ref_clock in refs:  # into another client's writes of this same update
-        if ref_client in writes and ref_clock >= writes[ref_client][0]:
-            raise InvalidUpdate("an item refers to another client's item of the same update")
+    # Another client's item written by this same update (a reconnect diff carrying what a
+    # process lacks) needs nothing more; yrs orders them, and a cycle it cannot place is
+    # caught after applying (DocumentRoom.apply_admitted).
+    refs = {
+        (client, clock)
+        for client, clock in refs
+        if not (client in writes and writes[client][0] <= clock < writes[client][1])
+    }
     return UpdateShape(
         structs,
         frozenset(types),

@@ -188,13 +188,22 @@ class DocumentSync:
         return room, member, bytes(data)
 
     async def _write(
-        self, sid: str, namespace: str, room: DocumentRoom, member: Member, update: bytes
+        self,
+        sid: str,
+        namespace: str,
+        room: DocumentRoom,
+        member: Member,
+        update: bytes,
+        *,
+        live: bool = True,
     ) -> None:
+        """`live`: a `sync-update`; otherwise the client's reconnect diff, which may carry
+        other people's changes and so claims no Yjs client id for this member."""
         if not member.role.can_write:
             await self._refuse(sid, namespace, "read_only", "Viewers cannot edit this file.")
             return
         try:
-            await self.rooms.submit(room, update, sid, member.user_id)
+            await self.rooms.submit(room, update, sid, member.user_id, claims=live)
         except InvalidUpdate as exc:
             await self._refuse(sid, namespace, "invalid_update", f"That update was refused: {exc}.")
         except QuotaExceeded as exc:
@@ -231,7 +240,7 @@ class DocumentSync:
         if not member.byte_budget.take(len(data)):
             await self._refuse(sid, member.namespace, "rate_limited", "Too much data; slow down.")
             return
-        await self._write(sid, member.namespace, room, member, bytes(data))
+        await self._write(sid, member.namespace, room, member, bytes(data), live=False)
 
     async def _client_sync_step_1(self, namespace: str, sid: str, data: Any = None) -> bytes:
         entry = self._sockets.get(sid)

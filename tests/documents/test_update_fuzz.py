@@ -387,3 +387,28 @@ def test_an_update_not_stored_does_not_strand_those_admitted_before_it() -> None
     before = alice.get_state()
     alice.get("content", type=pycrdt.Text).insert(1, "c")
     room.admit_structure(check_update(alice.get_update(before)))  # not refused as a gap
+
+
+def test_a_reconnect_diff_may_carry_other_peoples_changes() -> None:
+    """A's reply to the server's sync-step-1 holds what A has that this process lacks:
+    B's changes too, when the fan-out from B's process is late, or already known ones."""
+    alice, bob = uuid.uuid4(), uuid.uuid4()
+    room = DocumentRoom(DocumentKey(uuid.uuid4(), "d.py"), [])
+    b_doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=21)
+    b_doc.get("content", type=pycrdt.Text).insert(0, "b")
+    a_doc: pycrdt.Doc[Any] = pycrdt.Doc(client_id=22)
+    a_doc.apply_update(b_doc.get_update())  # A saw B's edit on B's process
+    a_doc.get("content", type=pycrdt.Text).insert(1, "a")
+    # A's diff reaches this process before B's edit does: admitted, claims nothing.
+    diff = a_doc.get_update()
+    room.admit_structure(check_update(diff), alice, claims=False)
+    assert room.apply_admitted(diff, check_update(diff))
+    assert room.writers == {}
+    # B's own live edit is still B's to make.
+    before = b_doc.get_state()
+    b_doc.apply_update(diff)
+    b_doc.get("content", type=pycrdt.Text).insert(0, ">")
+    room.admit_structure(check_update(b_doc.get_update(before)), bob)
+    assert room.writers == {21: bob}
+    # Once B owns the id, a diff repeating B's known changes is still fine.
+    room.admit_structure(check_update(b_doc.get_update()), alice, claims=False)
