@@ -184,16 +184,20 @@ class DocumentRoom:
             written = shape.writes.get(client, (0, 0))[1]
             if end > max(known.get(client, 0), written):
                 raise InvalidUpdate("it deletes changes this document does not have")
-        halves = self.structure.pair_halves | shape.pair_halves
+
+        # Membership tests only: copying the document's sets would cost O(document) a keystroke.
+        def half(item: ItemId) -> bool:
+            return item in self.structure.pair_halves or item in shape.pair_halves
+
         if (
-            any((client, clock + 1) in halves for client, clock in shape.lefts)
-            or any(item in halves for item in shape.rights)
-            or any((c, s) in halves or (c, e) in halves for c, s, e in shape.deletes)
+            any(half((client, clock + 1)) for client, clock in shape.lefts)
+            or any(half(item) for item in shape.rights)
+            or any(half((c, s)) or half((c, e)) for c, s, e in shape.deletes)
         ):
             raise InvalidUpdate("an edit would split a character in two")
         # A type id written before (a duplicate) is ignored by yrs: only new ones count.
         added = {item for item in shape.types if item[1] >= known.get(item[0], 0)}
-        if not shape.parents <= self.types | added:
+        if not all(parent in self.types or parent in added for parent in shape.parents):
             raise InvalidUpdate("an item's parent is not a shared type of this document")
         if len(self.types) + len(added) > MAX_SHARED_TYPES:
             raise InvalidUpdate(f"a document holds at most {MAX_SHARED_TYPES} shared types")
