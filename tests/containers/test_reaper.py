@@ -17,10 +17,12 @@ async def test_a_present_participant_keeps_a_quiet_deployment_running(
         docker_host=runtime_images, deploy_idle_seconds=2, deploy_check_interval_seconds=0.3
     )
     live = await session_with_files(client, agent, "html", {"index.html": "kept"}, "k")
+    # The viewer's socket is ready before the deployment runs: on a loaded machine, opening
+    # it afterwards could take longer than the 2 s idle time on its own.
+    sio, _ = await socket_for(client, live.viewer)
     started = await deploy(client, live.owner, live)
     did = started["deployment_id"]
     await wait_status(client, live.owner, did, "running")
-    sio, _ = await socket_for(client, live.viewer)
     try:
         # No preview traffic at all, but the viewer keeps coming back to the session: being
         # present counts for the idle time after each arrival.
