@@ -81,6 +81,7 @@ from collab.state import (
     WORKSPACES,
     Endpoints,
 )
+from collab.webapp import routes as webapp_routes
 from collab.workspace_documents.parts import SecretBox
 from collab.workspace_documents.postgres import PostgresWorkspaceDocuments
 from collab.workspace_documents.service import WorkspaceDocuments
@@ -484,4 +485,6 @@ def build_app(settings: Settings) -> web.Application:
     app.router.add_route("*", "/preview/{deployment_id}", _preview_root)
     app.router.add_route("*", "/preview/{deployment_id}/{tail:.*}", _preview)
     add_socketio_routes(app, _socketio)
+    # Last: the app's page answers every GET that no route above claims.
+    app.add_routes(webapp_routes.routes)
     return app

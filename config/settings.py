@@ -96,6 +96,13 @@ class Settings(BaseSettings):
     google_client_secret: SecretStr | None = None
     google_issuer: str = "https://accounts.google.com"
 
+    # Previews are served on their own origin, `{deployment_id}.{preview_domain}`; the
+    # default is `localhost:{port}`, which browsers resolve to loopback (development only).
+    preview_domain: str | None = None
+    # Also serve previews under `/preview/{id}/` on the app's origin: unsafe for untrusted
+    # code (a preview's scripts would run on the app's origin).
+    preview_paths: bool = False
+
     allowed_origins: Annotated[tuple[str, ...], NoDecode] = ()
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
@@ -120,6 +127,19 @@ class Settings(BaseSettings):
     def links_base_url(self) -> str:
         """Where mailed links point: the front-end when one is configured."""
         return (self.frontend_url or self.base_url).rstrip("/")
+
+    @property
+    def preview_host_suffix(self) -> str:
+        """The `host[:port]` every preview's host ends with, after `{deployment_id}.`."""
+        if self.preview_domain:
+            return self.preview_domain.strip().strip(".").lower()
+        port = urlsplit(self.base_url).port
+        return f"localhost:{port}" if port else "localhost"
+
+    def preview_url(self, deployment_id: str) -> str:
+        """The absolute URL of a deployment's preview, on its own origin."""
+        scheme = urlsplit(self.base_url).scheme or "http"
+        return f"{scheme}://{deployment_id}.{self.preview_host_suffix}/"
 
     @property
     def public_origin(self) -> str:
