@@ -22,6 +22,7 @@ interface TokenAnswer {
 
 let accessToken: string | null = null;
 let expiresAt = 0; // ms since epoch
+let lifetimeMs = 0;
 let currentUser: User | null = null;
 let refreshing: Promise<boolean> | null = null;
 let timer: ReturnType<typeof setTimeout> | undefined;
@@ -53,10 +54,13 @@ export function setUser(next: User): void {
 // the next refresh.
 export function accept(answer: TokenAnswer): void {
   accessToken = answer.access_token;
-  expiresAt = Date.now() + answer.expires_in * 1000;
+  lifetimeMs = answer.expires_in * 1000;
+  expiresAt = Date.now() + lifetimeMs;
   if (answer.user) currentUser = answer.user;
   clearTimeout(timer);
-  timer = setTimeout(() => void refreshNow(), Math.max(5_000, answer.expires_in * 1000 - EARLY_MS));
+  // A minute early, or at 80% of a short lifetime.
+  const due = Math.min(lifetimeMs - EARLY_MS, lifetimeMs * 0.8);
+  timer = setTimeout(() => void refreshNow(), Math.max(5_000, due));
   announce();
 }
 
@@ -100,7 +104,8 @@ export function refreshNow(): Promise<boolean> {
 
 // A token that is valid for a while yet, refreshing first when it is about to expire.
 export async function freshAccessToken(): Promise<string | null> {
-  if (accessToken && Date.now() < expiresAt - EARLY_MS / 2) return accessToken;
+  const margin = Math.min(EARLY_MS / 2, lifetimeMs / 4);
+  if (accessToken && Date.now() < expiresAt - margin) return accessToken;
   if (accessToken || currentUser) await refreshNow();
   return accessToken;
 }
