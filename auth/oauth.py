@@ -46,6 +46,10 @@ class OAuthService:
         self._callback_base = callback_base_url
         self._http = http
 
+    def provider_names(self) -> list[str]:
+        """The providers configured on this server, in a stable order."""
+        return sorted(self._providers)
+
     def _provider(self, name: str) -> Provider:
         provider = self._providers.get(name)
         if provider is None:

@@ -1,12 +1,14 @@
-"""`/api/auth/*` and the two pages mailed links open (`/verify-email`, `/reset-password`).
+"""`/api/auth/*`: accounts, tokens and OAuth.
 
-Opening a mailed link (GET) never spends its token: mail scanners open links. The page
-asks the person to confirm, and only that confirming POST spends it.
+The pages mailed links open (`/verify-email`, `/reset-password`) belong to the web app;
+opening one never spends its token (mail scanners open links), only the app's confirming
+POST does. A browser (`X-Collab-Client: web`) gets its refresh token as a cookie, never in
+the JSON (`collab.http.refresh_cookie`).
 """
 
 from __future__ import annotations
 
-import html
+from typing import Any
 from urllib.parse import urlencode
 
 from aiohttp import web
@@ -22,6 +24,14 @@ from auth.account_inputs import (
 )
 from collab.http.authn import client, current_user
 from collab.http.errors import read_json
+from collab.http.refresh_cookie import (
+    clear_refresh_cookie,
+    cookie_token,
+    has_cookie,
+    is_browser,
+    require_same_origin,
+    set_refresh_cookie,
+)
 from collab.state import ACCOUNTS, OAUTH, SETTINGS
 from kernel.errors import Unauthenticated, ValidationFailed
 from kernel.validation import parse
@@ -29,32 +39,73 @@ from kernel.validation import parse
 routes = web.RouteTableDef()
 
 
+# Token answers must never be cached (RFC 6749, 5.1).
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _token_answer(request: web.Request, pair: dict[str, Any], status: int = 200) -> web.Response:
+    """A token pair as JSON; for a browser, the refresh token goes in the cookie instead."""
+    if not is_browser(request):
+        return web.json_response(pair, status=status, headers=_NO_STORE)
+    shown = {k: v for k, v in pair.items() if k != "refresh_token"}
+    response = web.json_response(shown, status=status, headers=_NO_STORE)
+    set_refresh_cookie(response, pair["refresh_token"], request.app[SETTINGS])
+    return response
+
+
+async def _presented_token(request: web.Request) -> tuple[str | None, bool]:
+    """The refresh token a call presents (None: a browser without the cookie), and whether
+    it came from the cookie.
+
+    JSON clients send it in the body, exactly as before. A browser sends no body token and
+    is authenticated by the cookie, under the CSRF rule; a call that carries the cookie but
+    not the browser header is refused rather than silently ignored.
+    """
+    if not is_browser(request) and not has_cookie(request):
+        return parse(RefreshInput, await read_json(request)).refresh_token, False
+    body = await read_json(request) if await request.read() else {}
+    if "refresh_token" in body:
+        return parse(RefreshInput, body).refresh_token, False
+    require_same_origin(request, request.app[SETTINGS])
+    return cookie_token(request), True
+
+
 @routes.post("/api/auth/register")
 async def register(request: web.Request) -> web.Response:
     data = parse(RegisterInput, await read_json(request))
     pair = await request.app[ACCOUNTS].register(data, client(request))
-    return web.json_response(pair, status=201)
+    return _token_answer(request, pair, status=201)
 
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
     data = parse(LoginInput, await read_json(request))
-    return web.json_response(await request.app[ACCOUNTS].login(data, client(request)))
+    return _token_answer(request, await request.app[ACCOUNTS].login(data, client(request)))
 
 
 @routes.post("/api/auth/refresh")
 async def refresh(request: web.Request) -> web.Response:
-    data = parse(RefreshInput, await read_json(request))
-    return web.json_response(
-        await request.app[ACCOUNTS].refresh(data.refresh_token, client(request))
-    )
+    token, _ = await _presented_token(request)
+    if token is None:
+        raise Unauthenticated("There is no refresh cookie; log in again.")
+    return _token_answer(request, await request.app[ACCOUNTS].refresh(token, client(request)))
 
 
 @routes.post("/api/auth/logout")
 async def logout(request: web.Request) -> web.Response:
-    data = parse(RefreshInput, await read_json(request))
-    await request.app[ACCOUNTS].logout(data.refresh_token, client(request))
-    return web.Response(status=204)
+    token, from_cookie = await _presented_token(request)
+    if token is not None:  # no cookie: this browser is logged out already
+        await request.app[ACCOUNTS].logout(token, client(request))
+    response = web.Response(status=204)
+    if from_cookie or is_browser(request):
+        clear_refresh_cookie(response)
+    return response
+
+
+@routes.get("/api/auth/providers")
+async def providers(request: web.Request) -> web.Response:
+    """The OAuth providers configured here: the web app shows a button for each."""
+    return web.json_response({"providers": request.app[OAUTH].provider_names()})
 
 
 @routes.post("/api/auth/logout-all")
@@ -100,73 +151,6 @@ async def reset_password(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
-# -- pages that mailed links open ---------------------------------------------------------
-
-_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{title}</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"></head>
-<body style="font-family: system-ui, sans-serif; max-width: 28rem; margin: 4rem auto">
-<h1>{title}</h1>
-<form id="form">{fields}<button type="submit">{button}</button></form>
-<p id="result" role="status"></p>
-<script>
-document.getElementById("form").addEventListener("submit", async (event) => {{
-  event.preventDefault();
-  const body = Object.fromEntries(new FormData(event.target));
-  const response = await fetch("{action}", {{method: "POST",
-    headers: {{"Content-Type": "application/json"}}, body: JSON.stringify(body)}});
-  const result = document.getElementById("result");
-  if (response.ok) {{ result.textContent = "{done}"; event.target.remove(); }}
-  else {{ result.textContent = (await response.json()).error.message; }}
-}});
-</script></body></html>"""
-
-_SECURITY_HEADERS = {
-    "Cache-Control": "no-store",
-    "Referrer-Policy": "no-referrer",
-    "X-Frame-Options": "DENY",
-    "Content-Security-Policy": "default-src 'none'; script-src 'unsafe-inline'; "
-    "style-src 'unsafe-inline'; connect-src 'self'; form-action 'none'",
-}
-
-
-def _page(title: str, fields: str, button: str, action: str, done: str) -> web.Response:
-    body = _PAGE.format(title=title, fields=fields, button=button, action=action, done=done)
-    return web.Response(text=body, content_type="text/html", headers=_SECURITY_HEADERS)
-
-
-def _token_field(request: web.Request) -> str:
-    token = html.escape(request.query.get("token", "")[:200], quote=True)
-    return f'<input type="hidden" name="token" value="{token}">'
-
-
-@routes.get("/verify-email")
-async def verify_email_page(request: web.Request) -> web.Response:
-    return _page(
-        "Confirm your email address",
-        _token_field(request),
-        "Confirm",
-        "/api/auth/verify-email",
-        "Your email address is confirmed.",
-    )
-
-
-@routes.get("/reset-password")
-async def reset_password_page(request: web.Request) -> web.Response:
-    fields = _token_field(request) + (
-        '<p><label>New password <input type="password" name="password" required minlength="8" '
-        'autocomplete="new-password"></label></p>'
-    )
-    return _page(
-        "Choose a new password",
-        fields,
-        "Set password",
-        "/api/auth/password/reset",
-        "Your password was changed. Log in with it now.",
-    )
-
-
 # -- OAuth ----------------------------------------------------------------------------------
 
 
@@ -190,4 +174,10 @@ async def oauth_callback(request: web.Request) -> web.Response:
         # In the fragment, so the tokens never reach a server log or a Referer header.
         fragment = urlencode({k: pair[k] for k in ("access_token", "refresh_token", "expires_in")})
         raise web.HTTPFound(f"{frontend.rstrip('/')}/oauth/callback#{fragment}")
-    return web.json_response(pair)
+    if "text/html" in request.headers.get("Accept", ""):
+        # A browser navigation back from the provider: the app at `/` calls refresh with
+        # the cookie, so no token ever appears in a URL or to script.
+        found = web.Response(status=302, headers={"Location": "/", **_NO_STORE})
+        set_refresh_cookie(found, pair["refresh_token"], request.app[SETTINGS])
+        return found
+    return web.json_response(pair, headers=_NO_STORE)
