@@ -1,14 +1,17 @@
 """Workspace invitations: by email or user id, a single-use link token stored as a hash.
 
 Statuses: pending → accepted | declined | revoked | expired. Only the invited person (the
-user named, or the account holding the invited email) may accept; accepting never lowers a
-role someone already has. An invitation works only while its sender may still invite to its
-role (removing or demoting the sender revokes it).
+user named, or the account holding the invited email) may accept or decline; accepting never
+lowers a role someone already has. An invitation works only while its sender may still invite
+to its role (removing or demoting the sender revokes it).
+
+Its link is the page `{links base}/invitations/{token}`, which a browser opens: anyone
+holding the token may look the invitation up without logging in (the token is the secret),
+and is shown who invites to which workspace with which role, never the invited address.
 """
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import timedelta
 from typing import Any
@@ -18,7 +21,7 @@ import asyncpg
 from auth.mail import Mail, Mailer
 from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
-from auth.users import UserStore
+from auth.users import User, UserStore
 from auth.workspace_inputs import InvitationInput
 from auth.workspace_store import RANK_SQL
 from auth.workspaces import WorkspaceService
@@ -27,11 +30,35 @@ from kernel.background import BackgroundTasks
 from kernel.context import Actor
 from kernel.errors import Conflict, Forbidden, Gone, NotFound, ValidationFailed
 
+# Why an invitation no longer works, by its status (410 `gone`).
+_GONE = {
+    "accepted": "This invitation was already used.",
+    "declined": "This invitation was declined.",
+    "revoked": "This invitation was revoked.",
+    "expired": "This invitation has expired.",
+}
+_SENDER_GONE = "This invitation was revoked: its sender may no longer invite to it."
 
-class _Refusal(enum.Enum):
-    EXPIRED = "expired"
-    SPENT = "spent"
-    REVOKED = "revoked"
+
+def _display_name(first_name: str | None, last_name: str | None, username: str) -> str:
+    """How people are named to others: their full name when they gave one, else username."""
+    return " ".join(part for part in (first_name, last_name) if part).strip() or username
+
+
+def _invitation_mail(
+    to: str, inviter: User, workspace_name: str, role: Role, link: str, row: asyncpg.Record
+) -> Mail:
+    """Who invites to which workspace with which role, and the page that answers it."""
+    name = _display_name(inviter.first_name, inviter.last_name, inviter.username)
+    return Mail(
+        to,
+        f'{name} invited you to the workspace "{workspace_name}"',
+        f'{name} invited you to join the workspace "{workspace_name}" as {role.value}.\n\n'
+        "Open the invitation to accept or decline it:\n\n"
+        f"{link}\n\n"
+        f"The link works until {row['expires_at']:%Y-%m-%d %H:%M} UTC, and only for the "
+        f"account with the address {to}.\n",
+    )
 
 
 class InvitationService:
@@ -43,7 +70,7 @@ class InvitationService:
         audit: AuditLog,
         mailer: Mailer,
         tasks: BackgroundTasks,
-        api_base_url: str,
+        links_base_url: str,
         ttl: timedelta,
     ) -> None:
         self._pool = pool
@@ -52,11 +79,12 @@ class InvitationService:
         self._audit = audit
         self._mailer = mailer
         self._tasks = tasks
-        self._api_base_url = api_base_url
+        self._links_base_url = links_base_url.rstrip("/")
         self._ttl = ttl
 
     def accept_url(self, token: str) -> str:
-        return f"{self._api_base_url}/api/invitations/workspace/{token}/accept"
+        """The page a browser opens (it shows the invitation, then accepts or declines)."""
+        return f"{self._links_base_url}/invitations/{token}"
 
     async def invite(self, actor: Actor, ws_id: uuid.UUID, data: InvitationInput) -> dict[str, Any]:
         if (data.email is None) == (data.user_id is None):
@@ -75,6 +103,7 @@ class InvitationService:
             elif data.email is not None:
                 invitee = await self._users.by_email(conn, data.email)
             email = invitee.email if invitee else data.email
+            inviter = await self._users.by_id(conn, actor.user_id)
             if invitee is not None and await self._workspaces.role_of(ws_id, invitee.user_id):
                 raise Conflict("That user is already a member.")
             token = new_opaque_token()
@@ -103,16 +132,11 @@ class InvitationService:
                 ),
                 actor.client,
             )
-        if email:
+        if email and inviter is not None:
             self._tasks.spawn(
                 self._mailer.send(
-                    Mail(
-                        email,
-                        f"You are invited to the workspace {workspace['name']}",
-                        f'You were invited to join the workspace "{workspace["name"]}" as '
-                        f"{role.value}. Accept within {self._ttl.days} days by sending, "
-                        "logged in:\n\n"
-                        f"POST {self.accept_url(token)}\n",
+                    _invitation_mail(
+                        email, inviter, workspace["name"], role, self.accept_url(token), row
                     )
                 ),
                 "mail:invitation",
@@ -122,6 +146,41 @@ class InvitationService:
             "token": token,
             "accept_url": self.accept_url(token),
             "expires_at": row["expires_at"].isoformat(),
+        }
+
+    async def look_up(self, token: str) -> dict[str, Any]:
+        """What the invitation's page shows before anyone answers it (no login needed)."""
+        row = await self._pool.fetchrow(
+            """SELECT i.ws_id, i.role, i.status, i.expires_at, i.invited_by,
+                      i.expires_at <= now() AS expired, w.name AS workspace_name,
+                      u.username, u.first_name, u.last_name
+               FROM workspace_invitations i
+               JOIN workspaces w ON w.ws_id = i.ws_id
+               LEFT JOIN users u ON u.user_id = i.invited_by
+               WHERE i.token_hash = $1""",
+            token_digest(token),
+        )
+        if row is None:
+            raise NotFound("No such invitation.")
+        if row["status"] != "pending":
+            raise Gone(_GONE.get(row["status"], _GONE["accepted"]))
+        if row["expired"]:
+            raise Gone(_GONE["expired"])
+        if row["username"] is None or not await self._workspaces.may_invite(
+            self._pool, row["ws_id"], row["invited_by"], row["role"]
+        ):
+            raise Gone(_SENDER_GONE)
+        return {
+            "workspace": {"ws_id": str(row["ws_id"]), "name": row["workspace_name"]},
+            "role": row["role"],
+            "invited_by": {
+                "user_id": str(row["invited_by"]),
+                "username": row["username"],
+                "display_name": _display_name(row["first_name"], row["last_name"], row["username"]),
+            },
+            "expires_at": row["expires_at"].isoformat(),
+            # Always addressed (to an account or an email): only that person may answer it.
+            "email_bound": True,
         }
 
     async def list_for(self, actor: Actor, ws_id: uuid.UUID) -> list[dict[str, Any]]:
@@ -168,7 +227,8 @@ class InvitationService:
 
     async def _claim(
         self, conn: asyncpg.Connection, actor: Actor, token: str
-    ) -> asyncpg.Record | _Refusal:
+    ) -> asyncpg.Record | str:
+        """The invitation, locked, when the actor may answer it; else why it is gone."""
         row = await conn.fetchrow(
             """SELECT i.*, i.expires_at <= now() AS expired, u.email AS actor_email
                FROM workspace_invitations i, users u
@@ -179,13 +239,13 @@ class InvitationService:
         if row is None:
             raise NotFound("No such invitation.")
         if row["status"] != "pending":
-            return _Refusal.SPENT
+            return _GONE.get(row["status"], _GONE["accepted"])
         if row["expired"]:
             await conn.execute(
                 "UPDATE workspace_invitations SET status = 'expired' WHERE invitation_id = $1",
                 row["invitation_id"],
             )
-            return _Refusal.EXPIRED
+            return _GONE["expired"]
         if not await self._workspaces.may_invite(
             conn, row["ws_id"], row["invited_by"], row["role"]
         ):
@@ -194,7 +254,7 @@ class InvitationService:
                 "UPDATE workspace_invitations SET status = 'revoked' WHERE invitation_id = $1",
                 row["invitation_id"],
             )
-            return _Refusal.REVOKED
+            return _SENDER_GONE
         for_actor = row["invited_user_id"] == actor.user_id or (
             row["invited_email"] is not None
             and row["invited_email"].lower() == row["actor_email"].lower()
@@ -214,11 +274,7 @@ class InvitationService:
         if isinstance(claimed, asyncpg.Record):
             await committed()  # a new or higher role reaches open sockets at once
             return result
-        if claimed is _Refusal.EXPIRED:
-            raise Gone("This invitation has expired.")
-        if claimed is _Refusal.REVOKED:
-            raise Gone("This invitation was revoked: its sender may no longer invite to it.")
-        raise Gone("This invitation was already used, declined or revoked.")
+        raise Gone(claimed)
 
     async def _apply(
         self, conn: asyncpg.Connection, actor: Actor, row: asyncpg.Record, accept: bool

@@ -39,7 +39,8 @@ def _message(sender: str, mail: Mail) -> EmailMessage:
     message = EmailMessage()
     message["From"] = sender
     message["To"] = mail.to
-    message["Subject"] = mail.subject
+    # Subjects carry names people chose: a line break there would make the header invalid.
+    message["Subject"] = " ".join(mail.subject.split())
     message["Date"] = datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
     message["Message-ID"] = f"<{uuid.uuid4().hex}@collab>"
     message.set_content(mail.body)

@@ -254,6 +254,12 @@ class WorkspaceService:
             # The workspace is gone; its orphaned document is removed by the next repair.
             log.exception("deleting the document of workspace %s failed", ws_id)
 
+    async def require_member(self, actor: Actor, ws_id: uuid.UUID) -> Role:
+        """The actor's role in the workspace, or NotFound (Forbidden on a public one)."""
+        _, role = await self.require(self._pool, actor, ws_id, Role.VIEWER)
+        assert role is not None
+        return role
+
     # -- members -----------------------------------------------------------------------------
 
     async def members(self, actor: Actor, ws_id: uuid.UUID) -> list[dict[str, Any]]:

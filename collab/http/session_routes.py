@@ -1,4 +1,4 @@
-"""`/api/sessions/*` and `/api/join/{token}`."""
+"""`/api/sessions/*` and `/api/join/{token}` (look up, join, decline a join link)."""
 
 from __future__ import annotations
 
@@ -6,8 +6,10 @@ import uuid
 
 from aiohttp import web
 
+from auth.rate_limit import Limit, RateLimiter
 from collab.documents.paths import InvalidPath, normalise_path
 from collab.http.authn import actor
+from collab.http.client_info import client_info
 from collab.http.errors import read_json
 from collab.http.params import path_uuid
 from collab.model import DocumentKey, SessionRole
@@ -18,11 +20,25 @@ from collab.sessions.validation import (
     SessionInvitationInput,
     SessionPatch,
 )
-from collab.state import DOCUMENTS, SESSIONS
+from collab.state import DOCUMENTS, REDIS, SESSIONS, SETTINGS
 from kernel.errors import NotFound, ValidationFailed
 from kernel.validation import parse
 
 routes = web.RouteTableDef()
+
+# Invitation look-ups need no login: the 256-bit token is the secret, and this budget per
+# client network keeps anyone from trying tokens in bulk (a person opens a link or two).
+LOOKUP_LIMITS = {"invitation_lookup:ip": Limit(60, 60)}
+
+
+async def limit_lookups(request: web.Request) -> None:
+    """Count one invitation look-up from this client's network (429 beyond the budget)."""
+    client = client_info(request, request.app[SETTINGS].trusted_proxies)
+    await RateLimiter(request.app[REDIS], LOOKUP_LIMITS).hit_ip("invitation_lookup", client.ip)
+
+
+def _token(request: web.Request) -> str:
+    return request.match_info["token"][:200]
 
 
 @routes.post("/api/sessions")
@@ -119,12 +135,23 @@ async def revoke_invitation(request: web.Request) -> web.Response:
     return web.Response(status=204)
 
 
+@routes.get("/api/join/{token}")
+async def look_up_join_link(request: web.Request) -> web.Response:
+    """What the `/join/{token}` page shows: no login needed."""
+    await limit_lookups(request)
+    return web.json_response(await request.app[SESSIONS].look_up(_token(request)))
+
+
 @routes.post("/api/join/{token}")
 async def join(request: web.Request) -> web.Response:
-    result = await request.app[SESSIONS].join(
-        await actor(request), request.match_info["token"][:200]
-    )
+    result = await request.app[SESSIONS].join(await actor(request), _token(request))
     return web.json_response(result)
+
+
+@routes.post("/api/join/{token}/decline")
+async def decline_join_link(request: web.Request) -> web.Response:
+    await request.app[SESSIONS].decline(await actor(request), _token(request))
+    return web.Response(status=204)
 
 
 @routes.get("/api/sessions/{session_id}/files")

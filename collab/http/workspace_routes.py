@@ -1,4 +1,4 @@
-"""`/api/workspaces/*` and `/api/invitations/workspace/*`."""
+"""`/api/workspaces/*` (with a workspace's sessions) and `/api/invitations/workspace/*`."""
 
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ from auth.workspace_inputs import InvitationInput, RoleInput, WorkspaceInput, Wo
 from collab.http.authn import actor
 from collab.http.errors import read_json
 from collab.http.params import path_uuid
-from collab.state import INVITATIONS, WORKSPACE_DOCUMENTS, WORKSPACES
+from collab.http.session_routes import limit_lookups
+from collab.state import INVITATIONS, SESSIONS, WORKSPACE_DOCUMENTS, WORKSPACES
 from kernel.errors import ValidationFailed
 from kernel.validation import parse
 
@@ -132,6 +133,26 @@ async def revoke_invitation(request: web.Request) -> web.Response:
         path_uuid(request, "invitation_id", "invitation"),
     )
     return web.Response(status=204)
+
+
+@routes.get("/api/workspaces/{ws_id}/sessions")
+async def list_sessions(request: web.Request) -> web.Response:
+    """The workspace's sessions, for its members, as `GET /api/sessions` lists sessions."""
+    who = await actor(request)
+    ws_id = path_uuid(request, "ws_id", "workspace")
+    # Outsiders are answered as every other workspace route answers them (404, or 403 on a
+    # public workspace); the session service then lists what this member may see.
+    await request.app[WORKSPACES].require_member(who, ws_id)
+    return web.json_response(await request.app[SESSIONS].list_in_workspace(who, ws_id))
+
+
+@routes.get("/api/invitations/workspace/{token}")
+async def look_up_invitation(request: web.Request) -> web.Response:
+    """What the `/invitations/{token}` page shows: no login needed."""
+    await limit_lookups(request)
+    return web.json_response(
+        await request.app[INVITATIONS].look_up(request.match_info["token"][:200])
+    )
 
 
 @routes.post("/api/invitations/workspace/{token}/accept")

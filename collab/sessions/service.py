@@ -16,6 +16,10 @@ Rules:
   email works only for the account with that email. A link works only while its maker may
   still grant its role, and a maker's links are revoked when they are removed or demoted.
 - Participants' emails are shown to the session's owners and to each person themself only.
+- A join link's page URL is `{links base}/join/{token}`; anyone holding the token may look
+  it up (the token is the secret), but an addressed link never shows its address. A link
+  addressed to an email is mailed there, and declining it (that account only) spends it; a
+  link addressed to nobody cannot be declined for everyone, so declining leaves it as is.
 
 The session tables are this package's; workspace roles and people's names and emails are
 auth's, asked through `WorkspaceRoles` and `People`. The rules themselves are pure functions
@@ -31,10 +35,12 @@ from typing import Any, Protocol
 
 import asyncpg
 
+from auth.mail import Mailer
 from auth.roles import Role
 from auth.tokens import new_opaque_token, token_digest
 from collab.model import SessionRole
 from collab.sessions.events import SessionEvents
+from collab.sessions.invitation_mail import SessionInvitationMail, display_name
 from collab.sessions.participants import Participant, People
 from collab.sessions.roles import effective_role, may_grant, socket_role
 from collab.sessions.scopes import SessionScopes
@@ -46,6 +52,7 @@ from collab.sessions.validation import (
     SessionPatch,
 )
 from kernel.audit import AuditEntry, AuditLog
+from kernel.background import BackgroundTasks
 from kernel.context import Actor
 from kernel.errors import Conflict, Forbidden, Gone, NotFound, RateLimited, Unauthenticated
 from kernel.sql import Executor
@@ -76,6 +83,15 @@ WorkspaceCounter = Callable[[uuid.UUID, dict[str, int]], Awaitable[None]]
 AfterCommit = Callable[[], Awaitable[None]]
 
 ARCHIVED = "The session is archived."
+
+# Why a join link no longer works, by its status (410 `gone`).
+_SPENT = {
+    "accepted": "This invitation was already used.",
+    "declined": "This invitation was declined.",
+    "revoked": "This invitation was revoked.",
+    "expired": "This invitation has expired.",
+}
+_MAKER_GONE = "This invitation was revoked: the person who made it may no longer grant it."
 
 
 @dataclass(frozen=True)
@@ -119,13 +135,19 @@ class SessionService:
         scopes: SessionScopes,
         audit: AuditLog,
         events: SessionEvents,
-        base_url: str,
+        links_base_url: str,
         workspaces: WorkspaceRoles,
         people: People,
         count_for_workspace: WorkspaceCounter,
         on_archived: SessionArchived,
         max_sessions_per_user: int = 100,
+        *,
+        mailer: Mailer | None = None,
+        tasks: BackgroundTasks | None = None,
     ) -> None:
+        """`links_base_url`: where page links point (the front-end when one is configured).
+        Without a `mailer` (and the `tasks` that send in the background), addressed
+        invitations are not mailed: their link is only answered to the inviter."""
         self._pool = pool
         self._store = store
         self._audit = audit
@@ -134,7 +156,9 @@ class SessionService:
         self.document_key = scopes.document_key
         self.sessions_sharing = scopes.sessions_sharing
         self._events = events
-        self._base_url = base_url
+        self._links_base_url = links_base_url.rstrip("/")
+        self._mailer = mailer
+        self._tasks = tasks
         self._workspaces = workspaces
         self._people = people
         self._count_for_workspace = count_for_workspace
@@ -293,6 +317,22 @@ class SessionService:
                 row["joined_via"],
                 workspace_roles.get(row["ws_id"]),
                 in_workspace=row["ws_id"] is not None,
+            )
+            if role is not None:
+                listed.append(session_json(row, role.value))
+        return listed
+
+    async def list_in_workspace(self, actor: Actor, ws_id: uuid.UUID) -> list[dict[str, Any]]:
+        """A workspace's sessions, for its members (viewer and up), archived ones included,
+        each with the member's effective role, shaped as `list_for` shapes them. Anyone
+        else: 404, as a workspace they may not see does not exist."""
+        workspace_role = await self._workspaces.role_of(ws_id, actor.user_id)
+        if workspace_role is None:
+            raise NotFound("No such workspace.")
+        listed = []
+        for row in await self._store.in_workspace(self._pool, ws_id, actor.user_id):
+            role = effective_role(
+                row["participant_role"], row["joined_via"], workspace_role, in_workspace=True
             )
             if role is not None:
                 listed.append(session_json(row, role.value))
@@ -574,15 +614,17 @@ class SessionService:
         return await self._store.revoke_links(db, beyond)
 
     def join_url(self, token: str) -> str:
-        return f"{self._base_url}/api/join/{token}"
+        """The page a browser opens (it shows the invitation, then accepts or declines)."""
+        return f"{self._links_base_url}/join/{token}"
 
     async def invite(
         self, actor: Actor, session_id: uuid.UUID, data: SessionInvitationInput
     ) -> dict[str, Any]:
         async with self._pool.acquire() as conn, conn.transaction():
-            _, role = await self._require_inviter(conn, actor, session_id)
+            access, role = await self._require_inviter(conn, actor, session_id)
             if SessionRole(data.role).rank > role.rank:
                 raise Forbidden("Nobody may invite to a role above their own.")
+            inviter = (await self._people.profiles(conn, [actor.user_id])).get(actor.user_id)
             token = new_opaque_token()
             row = await self._store.insert_invitation(
                 conn,
@@ -601,12 +643,101 @@ class SessionService:
                 session_id,
                 new_value={"email": data.email, "role": data.role},
             )
+        if data.email is not None and inviter is not None:
+            self._mail(
+                SessionInvitationMail(
+                    to=data.email,
+                    inviter=display_name(inviter),
+                    session_name=access.row["name"],
+                    role=data.role,
+                    message=data.message,
+                    link=self.join_url(token),
+                    expires_at=row["expires_at"],
+                )
+            )
         return {
             "invitation_id": str(row["invitation_id"]),
             "token": token,
             "join_url": self.join_url(token),
             "expires_at": row["expires_at"].isoformat(),
         }
+
+    def _mail(self, invitation: SessionInvitationMail) -> None:
+        """Send in the background: a slow mail server never holds up the inviter."""
+        if self._mailer is None or self._tasks is None:
+            return
+        self._tasks.spawn(self._mailer.send(invitation.mail()), "mail:session-invitation")
+
+    async def _usable(self, db: Executor, invitation: asyncpg.Record) -> str | None:
+        """Why this link no longer works (the 410 message), None while it does."""
+        if invitation["status"] != "pending":
+            return _SPENT.get(invitation["status"], _SPENT["accepted"])
+        if invitation["expired"]:
+            return _SPENT["expired"]
+        if not await self._may_grant(
+            db, invitation["session_id"], invitation["invited_by"], invitation["role"]
+        ):
+            return _MAKER_GONE
+        return None
+
+    async def look_up(self, token: str) -> dict[str, Any]:
+        """What a join link's page shows before anyone accepts it; no login needed (the
+        256-bit token is the secret). Never the address a link is bound to."""
+        invitation = await self._store.invitation_by_token(self._pool, token_digest(token))
+        if invitation is None:
+            raise NotFound("No such invitation.")
+        refusal = await self._usable(self._pool, invitation)
+        if refusal is not None:
+            raise Gone(refusal)
+        maker_id = invitation["invited_by"]
+        maker = (await self._people.profiles(self._pool, [maker_id])).get(maker_id)
+        if maker is None:  # their account went since `_usable` asked
+            raise Gone(_MAKER_GONE)
+        return {
+            "session": {
+                "session_id": str(invitation["session_id"]),
+                "name": invitation["session_name"],
+                "language": invitation["session_language"],
+                "status": invitation["session_status"],
+            },
+            "role": invitation["role"],
+            "invited_by": {
+                "user_id": str(maker.user_id),
+                "username": maker.username,
+                "display_name": display_name(maker),
+            },
+            "expires_at": invitation["expires_at"].isoformat(),
+            "message": invitation["message"],
+            "email_bound": invitation["email"] is not None,
+        }
+
+    async def decline(self, actor: Actor, token: str) -> None:
+        """Say no to a join link. One addressed to an email is spent by its addressee's no
+        (anyone else: 403); a link addressed to nobody may reach others too, so it stays as
+        it is. Either way the answer is audited."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            invitation = await self._store.invitation_for_redeeming(conn, token_digest(token))
+            email = await self._email_of(conn, actor.user_id)
+            if invitation is None or email is None:
+                raise NotFound("No such invitation.")
+            refusal = await self._usable(conn, invitation)
+            if refusal is not None:
+                raise Gone(refusal)
+            addressed_to = invitation["email"]
+            if addressed_to is not None:
+                if addressed_to.lower() != email.lower():
+                    raise Forbidden("This invitation is for someone else.")
+                await self._store.mark_invitation(conn, invitation["invitation_id"], "declined")
+            await self._audit_session(
+                conn,
+                actor,
+                "session_invitation.declined",
+                invitation["session_id"],
+                new_value={
+                    "invitation_id": str(invitation["invitation_id"]),
+                    "spent": addressed_to is not None,
+                },
+            )
 
     async def invitations(self, actor: Actor, session_id: uuid.UUID) -> list[dict[str, Any]]:
         """The session's join links, newest first (those who may invite; never the tokens)."""
@@ -630,26 +761,22 @@ class SessionService:
 
     async def join(self, actor: Actor, token: str) -> dict[str, Any]:
         result: dict[str, Any] | None = None
-        refusal = "This join link has expired or was already used."
         async with self._pool.acquire() as conn, conn.transaction():
             invitation = await self._store.invitation_for_redeeming(conn, token_digest(token))
             email = await self._email_of(conn, actor.user_id)
             if invitation is None or email is None:
                 raise NotFound("No such invitation.")
-            if invitation["status"] == "pending" and not invitation["expired"]:
+            refusal = await self._usable(conn, invitation)
+            if refusal is None:
                 if invitation["session_status"] == "archived":
                     raise Conflict(ARCHIVED)  # the link stays pending for when it is active
-                if await self._may_grant(
-                    conn, invitation["session_id"], invitation["invited_by"], invitation["role"]
-                ):
-                    result = await self._admit(conn, actor, invitation, email)
-                else:
-                    await self._store.mark_invitation(conn, invitation["invitation_id"], "revoked")
-                    refusal = "This join link was revoked: its maker may no longer grant it."
+                result = await self._admit(conn, actor, invitation, email)
             elif invitation["status"] == "pending":
-                await self._store.mark_invitation(conn, invitation["invitation_id"], "expired")
+                # Record what the look-up found, so listings say it too.
+                gone = "revoked" if refusal == _MAKER_GONE else "expired"
+                await self._store.mark_invitation(conn, invitation["invitation_id"], gone)
         if result is None:
-            raise Gone(refusal)
+            raise Gone(refusal or _SPENT["accepted"])
         session_id = uuid.UUID(result["session"]["session_id"])
         public = {k: v for k, v in result["participant"].items() if k != "user"}
         public["user"] = {k: v for k, v in result["participant"]["user"].items() if k != "email"}

@@ -232,6 +232,22 @@ class SessionStore:
 
     # -- workspace sessions -------------------------------------------------------------------
 
+    async def in_workspace(
+        self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID
+    ) -> list[asyncpg.Record]:
+        """The workspace's sessions, each with this person's participant row (NULLs when they
+        have none), most recently active first, as `for_user` orders them."""
+        rows: list[asyncpg.Record] = await db.fetch(
+            f"""SELECT {_SESSION}, p.role AS participant_role, p.joined_via FROM sessions s
+                LEFT JOIN session_participants p
+                  ON p.session_id = s.session_id AND p.user_id = $2
+                WHERE s.ws_id = $1
+                ORDER BY s.last_active DESC, s.session_id""",
+            ws_id,
+            user_id,
+        )
+        return rows
+
     async def of_workspace(self, db: Executor, ws_id: uuid.UUID) -> list[uuid.UUID]:
         rows = await db.fetch("SELECT session_id FROM sessions WHERE ws_id = $1", ws_id)
         return [r["session_id"] for r in rows]
@@ -392,15 +408,29 @@ class SessionStore:
         )
         return row
 
+    async def invitation_by_token(self, db: Executor, token_hash: str) -> asyncpg.Record | None:
+        """The link with that token, unlocked (a look-up), with what its page shows of the
+        session."""
+        row: asyncpg.Record | None = await db.fetchrow(
+            """SELECT i.invitation_id, i.session_id, i.email, i.role, i.message, i.invited_by,
+                      i.status, i.expires_at, i.expires_at <= now() AS expired,
+                      s.name AS session_name, s.language AS session_language,
+                      s.status AS session_status
+               FROM session_invitations i JOIN sessions s USING (session_id)
+               WHERE i.token_hash = $1""",
+            token_hash,
+        )
+        return row
+
     async def mark_invitation(self, db: Executor, invitation_id: uuid.UUID, status: str) -> None:
-        """revoked or accepted (with the time of the answer), or expired (without)."""
+        """revoked, accepted or declined (with the time of the answer), or expired (without)."""
         if status == "expired":
             await db.execute(
                 "UPDATE session_invitations SET status = 'expired' WHERE invitation_id = $1",
                 invitation_id,
             )
             return
-        assert status in ("revoked", "accepted"), status
+        assert status in ("revoked", "accepted", "declined"), status
         await db.execute(
             f"UPDATE session_invitations SET status = '{status}', responded_at = now() "
             "WHERE invitation_id = $1",

@@ -9,6 +9,7 @@ from pathlib import Path
 import asyncpg
 import pytest
 
+from collab.state import SETTINGS
 from tests.accounts_support import bearer, outbox
 from tests.support import Client
 from tests.workspace_support import member, person, workspace
@@ -167,11 +168,16 @@ async def test_invitation_by_email_is_mailed_and_single_use(client: Client, tmp_
         {"email": "GUEST@example.org", "role": "editor"},
     )
     assert status == 201
-    assert invitation["accept_url"].endswith(
-        f"/api/invitations/workspace/{invitation['token']}/accept"
+    assert invitation["accept_url"] == (
+        f"{client.app[SETTINGS].base_url}/invitations/{invitation['token']}"
     )
     mails = [m for m in await outbox(client, tmp_path) if "invited" in m["subject"]]
-    assert mails[0]["to"] == "guest@example.org" and invitation["token"] in mails[0]["body"]
+    assert mails[0]["to"] == "guest@example.org"
+    assert mails[0]["subject"] == 'host invited you to the workspace "Project X"'
+    # Who invites to what with which role, and the page link; never "POST this".
+    assert 'host invited you to join the workspace "Project X" as editor.' in mails[0]["body"]
+    assert f"\n{invitation['accept_url']}\n" in mails[0]["body"]
+    assert "POST" not in mails[0]["body"] and "/api/" not in mails[0]["body"]
 
     accept = f"/api/invitations/workspace/{invitation['token']}/accept"
     status, membership = await guest.call("post", accept)

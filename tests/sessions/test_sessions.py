@@ -9,6 +9,7 @@ import json
 import asyncpg
 import pytest
 
+from collab.state import SETTINGS
 from tests.accounts_support import register
 from tests.live_support import LiveSession, Member
 from tests.session_support import call, socket_for, wait_for
@@ -96,7 +97,8 @@ async def test_join_links_are_single_use_and_expire(
         {"role": "editor", "message": "pair with me", "expires_in_hours": 2},
     )
     assert status == 201
-    assert invitation["join_url"].endswith(f"/api/join/{invitation['token']}")
+    # The page a browser opens, under the public URL (no front-end configured here).
+    assert invitation["join_url"] == f"{client.app[SETTINGS].base_url}/join/{invitation['token']}"
     guest = Member("guest", await register(client, "guest"))
     status, joined = await call(client, guest, "post", f"/api/join/{invitation['token']}")
     assert (status, joined["participant"]["role"]) == (200, "editor")
