@@ -95,6 +95,7 @@ from containers.lifecycle import Deployments, Limits
 from containers.live_files import LiveFiles
 from containers.logs import LogFollowers
 from containers.preview import PreviewProxy
+from containers.preview_hosts import preview_host_middleware
 from containers.reaper import Reaper
 from containers.store import DeploymentStore
 from kernel.audit import AuditLog
@@ -339,7 +340,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         containers,
         dict(load_runtimes(settings.runtimes_file or CATALOGUE)),
         Limits.from_settings(settings),
-        settings.base_url,
+        settings.preview_url,
         session_files,
         events.emit,
         AuditLog(),
@@ -451,17 +452,33 @@ async def _socketio(request: web.Request) -> web.StreamResponse:
     return await request.app[REALTIME].handle(request)
 
 
+async def _preview_host(request: web.Request, deployment_id: uuid.UUID) -> web.StreamResponse:
+    return await request.app[PREVIEW].handle_host(request, deployment_id)
+
+
 async def _preview(request: web.Request) -> web.StreamResponse:
+    # The app's origin serves no preview unless asked to (unsafe for untrusted code).
+    if not request.app[SETTINGS].preview_paths:
+        raise NotFound("No such page.")
     return await request.app[PREVIEW].handle(request)
 
 
 async def _preview_root(request: web.Request) -> web.StreamResponse:
+    if not request.app[SETTINGS].preview_paths:
+        raise NotFound("No such page.")
     raise web.HTTPFound(f"/preview/{request.match_info['deployment_id']}/")
 
 
 def build_app(settings: Settings) -> web.Application:
     app = web.Application(
         middlewares=[
+            # First: a preview's host is answered by the preview alone, whatever the path
+            # (with request ids and error answers, none of the app's headers).
+            preview_host_middleware(
+                settings.preview_host_suffix,
+                _preview_host,
+                around=(request_id_middleware, error_middleware),
+            ),
             request_id_middleware,
             # Outside the error middleware, so error answers carry these headers too.
             security_headers_middleware,

@@ -41,6 +41,8 @@ SessionFiles = Callable[[uuid.UUID], Awaitable[dict[str, str]]]
 # Adds to a workspace document's analytics counters.
 WorkspaceCounter = Callable[[uuid.UUID, dict[str, int]], Awaitable[None]]
 Announce = Callable[[uuid.UUID, str, dict[str, Any]], Awaitable[None]]
+# A deployment's preview URL, on its own origin (`Settings.preview_url`).
+PreviewUrl = Callable[[str], str]
 
 
 @dataclass(frozen=True)
@@ -94,7 +96,7 @@ class Deployments:
         containers: Containers | None,
         runtimes: dict[str, Runtime],
         limits: Limits,
-        base_url: str,
+        preview_url: PreviewUrl,
         session_files: SessionFiles,
         announce: Announce,
         audit: AuditLog,
@@ -107,7 +109,7 @@ class Deployments:
         self._containers = containers
         self._runtimes = runtimes
         self._limits = limits
-        self._base_url = base_url
+        self._preview_url = preview_url
         self._session_files = session_files
         self._announce = announce
         self._audit = audit
@@ -116,7 +118,7 @@ class Deployments:
         self._count_for_workspace = count_for_workspace
 
     def url_of(self, deployment_id: uuid.UUID) -> str:
-        return f"{self._base_url}/preview/{deployment_id}/"
+        return self._preview_url(str(deployment_id))
 
     def runtime_for(self, language: str, framework: str | None) -> Runtime:
         for name in (f"{language}-{framework}" if framework else None, language):
@@ -160,7 +162,7 @@ class Deployments:
         return {
             "deployment_id": str(deployment_id),
             "status": Status.STARTING.value,
-            "deployment_url": row["deployment_url"],
+            "deployment_url": self.url_of(deployment_id),
         }
 
     async def _reserve(
@@ -317,7 +319,11 @@ class Deployments:
 
     async def live_for(self, session_id: uuid.UUID) -> list[dict[str, Any]]:
         rows = await self._store.shown_of_session(self._pool, session_id)
-        return [deployment_json(r) for r in rows]
+        # The URL as served now (a row from before previews had their own origin says where
+        # it was served then).
+        return [
+            deployment_json(r) | {"deployment_url": self.url_of(r["deployment_id"])} for r in rows
+        ]
 
     async def past_for(self, session_id: uuid.UUID) -> list[dict[str, Any]]:
         rows = await self._store.past_of_session(self._pool, session_id)

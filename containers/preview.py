@@ -1,12 +1,18 @@
-"""`/preview/{deployment_id}/...`: a reverse proxy to a running deployment.
+"""A reverse proxy to a running deployment, on the preview's own origin.
+
+A preview is served at the root of `{deployment_id}.{preview domain}` (`preview_hosts`
+routes those hosts here), so the app's scripts never run on the IDE's origin. Behind
+COLLAB_PREVIEW_PATHS it is also served under `/preview/{deployment_id}/` on the app's
+origin: unsafe for untrusted code, kept for setups without wildcard DNS.
 
 Bodies stream both ways, WebSocket upgrades are relayed frame by frame, and the app sees
-the headers a proxied app expects (`X-Forwarded-For/-Proto/-Host`, `X-Forwarded-Prefix`;
-its redirects are rewritten under the prefix). Public previews are open; private ones need
-a participant of the session: a first visit with `?token=<access token>` sets a cookie
-scoped to that preview's path and redirects to the same URL without the token, so a browser
-then browses freely. Each viewer is recorded in `deployment_participants`, and traffic
-keeps the deployment from being reaped as idle.
+the headers a proxied app expects (`X-Forwarded-For/-Proto/-Host`, and
+`X-Forwarded-Prefix` under a path; its redirects are rewritten under the prefix). Public
+previews are open; private ones need a participant of the session: a first visit with
+`?token=<access token>` sets an HttpOnly, SameSite=Lax cookie for that preview alone (its
+own host, or its path under the app's origin) and redirects to the same URL without the
+token, so a browser then browses freely. Each viewer is recorded in
+`deployment_participants`, and traffic keeps the deployment from being reaped as idle.
 
 The app is not trusted with anything of the server's: `proxy_headers` says what crosses.
 A preview cookie is honoured only while its user is active, has not ended every session
@@ -29,6 +35,7 @@ import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 
 import aiohttp
 import asyncpg
@@ -83,6 +90,20 @@ UPSTREAM_FAILED = (aiohttp.ClientError, asyncio.TimeoutError, OSError)
 Authenticate = Callable[[str], Awaitable[User]]
 # "Has this user access to that session?": a read, it must not make them a participant.
 IsParticipant = Callable[[uuid.UUID, uuid.UUID], Awaitable[bool]]
+
+
+@dataclass(frozen=True)
+class _Route:
+    """Where a preview is served on the origin it was asked on: under `/preview/{id}` on the
+    app's (path previews), at the root ("") on its own; and the path the app is asked for
+    (as the visitor sent it, still percent-encoded, below the prefix)."""
+
+    deployment_id: uuid.UUID
+    prefix: str
+    app_path: str
+
+    def __str__(self) -> str:
+        return str(self.deployment_id)
 
 
 class _AppFailed(BadGateway):
@@ -247,11 +268,25 @@ class PreviewProxy:
 
     # -- the proxy ------------------------------------------------------------------------------
 
+    async def handle_host(
+        self, request: web.Request, deployment_id: uuid.UUID
+    ) -> web.StreamResponse:
+        """A request on the preview's own origin (`preview_hosts`): its path is the app's."""
+        return await self._serve(request, _Route(deployment_id, "", request.rel_url.raw_path))
+
     async def handle(self, request: web.Request) -> web.StreamResponse:
+        """`/preview/{deployment_id}/{tail}` on the app's origin (COLLAB_PREVIEW_PATHS)."""
         try:
             deployment_id = uuid.UUID(request.match_info["deployment_id"])
         except ValueError:
             raise NotFound("No such deployment.") from None
+        # The path as the visitor sent it (still percent-encoded), below the prefix.
+        app_path = "/" + request.rel_url.raw_path.split("/", 3)[3]
+        route = _Route(deployment_id, f"/preview/{deployment_id}", app_path)
+        return await self._serve(request, route)
+
+    async def _serve(self, request: web.Request, route: _Route) -> web.StreamResponse:
+        deployment_id = route.deployment_id
         row = await self._deployment(deployment_id)
         if row is None:
             raise NotFound("No such deployment.")
@@ -269,7 +304,7 @@ class PreviewProxy:
                 response.set_cookie(
                     COOKIE,
                     self._cookie_value(viewer, deployment_id),
-                    path=f"/preview/{deployment_id}/",
+                    path=f"{route.prefix}/",
                     max_age=COOKIE_TTL,
                     httponly=True,
                     samesite="Lax",
@@ -277,9 +312,7 @@ class PreviewProxy:
                 )
             raise response
         await self._record(row, viewer.user_id if viewer else None)
-        prefix = f"/preview/{deployment_id}"
-        # The path as the visitor sent it (still percent-encoded), below the prefix.
-        app_path = "/" + request.rel_url.raw_path.split("/", 3)[3]
+        app_path = route.app_path
         upstream = URL.build(
             scheme="http",
             host="127.0.0.1",
@@ -288,22 +321,22 @@ class PreviewProxy:
             query_string=query,
             encoded=True,
         )
-        headers = self._upstream_headers(request, prefix)
+        headers = self._upstream_headers(request, route)
         own = {("127.0.0.1", row["port"]), ("localhost", row["port"])}
         public = address(request.scheme, request.host)
         if public is not None:
             own.add(public)
         try:
             if websocket:
-                return await self._websocket(request, upstream, headers, prefix, row, viewer)
-            return await self._http_request(request, upstream, headers, prefix, app_path, own)
+                return await self._websocket(request, upstream, headers, route, row, viewer)
+            return await self._http_request(request, upstream, headers, route, app_path, own)
         except _AppFailed:
             gone = await self._gone(deployment_id)
             if gone is not None:
                 raise gone from None
             raise
 
-    def _upstream_headers(self, request: web.Request, prefix: str) -> CIMultiDict[str]:
+    def _upstream_headers(self, request: web.Request, route: _Route) -> CIMultiDict[str]:
         headers: CIMultiDict[str] = CIMultiDict()
         for name, value in end_to_end(request.headers.items(), REQUEST_REPLACED):
             lowered = name.lower()
@@ -322,7 +355,8 @@ class PreviewProxy:
         headers["X-Forwarded-For"] = f"{forwarded_for}, {peer}" if forwarded_for else peer
         headers["X-Forwarded-Proto"] = request.scheme
         headers["X-Forwarded-Host"] = request.host
-        headers["X-Forwarded-Prefix"] = prefix
+        if route.prefix:
+            headers["X-Forwarded-Prefix"] = route.prefix
         return headers
 
     def _is_our_key(self, kid: str) -> bool:
@@ -331,7 +365,7 @@ class PreviewProxy:
     def _answer_headers(
         self,
         answer: aiohttp.ClientResponse,
-        prefix: str,
+        route: _Route,
         app_path: str,
         own: set[tuple[str, int]],
     ) -> CIMultiDict[str]:
@@ -339,12 +373,12 @@ class PreviewProxy:
         for name, value in end_to_end(answer.headers.items(), ORIGIN_WIDE | {"content-length"}):
             lowered = name.lower()
             if lowered == "set-cookie" and sets_server_cookie(value):
-                log.warning("preview %s: refused the app's Set-Cookie for a server cookie", prefix)
+                log.warning("preview %s: refused the app's Set-Cookie for a server cookie", route)
                 continue
             if lowered == "location":
-                moved = location_in_preview(value, prefix, app_path, own)
+                moved = location_in_preview(value, route.prefix, app_path, own)
                 if moved is None:
-                    log.warning("preview %s: the app redirected outside: %.200r", prefix, value)
+                    log.warning("preview %s: the app redirected outside: %.200r", route, value)
                     if 300 <= answer.status < 400:
                         raise BadGateway("The app redirected outside its preview.")
                     continue
@@ -357,7 +391,7 @@ class PreviewProxy:
         request: web.Request,
         upstream: URL,
         headers: CIMultiDict[str],
-        prefix: str,
+        route: _Route,
         app_path: str,
         own: set[tuple[str, int]],
     ) -> web.StreamResponse:
@@ -369,15 +403,15 @@ class PreviewProxy:
                 response = web.StreamResponse(
                     status=answer.status,
                     reason=answer.reason,
-                    headers=self._answer_headers(answer, prefix, app_path, own),
+                    headers=self._answer_headers(answer, route, app_path, own),
                 )
                 await response.prepare(request)
-                await self._relay_body(request, answer, response, prefix)
+                await self._relay_body(request, answer, response, route)
                 return response
         except UPSTREAM_FAILED as exc:
             log.warning(
                 "preview %s: the app did not answer %s %s: %s",
-                prefix,
+                route,
                 request.method,
                 app_path,
                 _reason(exc),
@@ -389,7 +423,7 @@ class PreviewProxy:
         request: web.Request,
         answer: aiohttp.ClientResponse,
         response: web.StreamResponse,
-        prefix: str,
+        route: _Route,
     ) -> None:
         try:
             async for chunk in answer.content.iter_any():
@@ -397,7 +431,7 @@ class PreviewProxy:
         except UPSTREAM_FAILED as exc:
             # The status line is already out: cutting the connection is the only honest way
             # left to say the body is incomplete.
-            log.warning("preview %s: the answer broke off: %s", prefix, _reason(exc))
+            log.warning("preview %s: the answer broke off: %s", route, _reason(exc))
             if request.transport is not None:
                 request.transport.close()
             return
@@ -408,7 +442,7 @@ class PreviewProxy:
         request: web.Request,
         upstream: URL,
         headers: CIMultiDict[str],
-        prefix: str,
+        route: _Route,
         row: asyncpg.Record,
         viewer: Viewer | None,
     ) -> web.StreamResponse:
@@ -422,7 +456,7 @@ class PreviewProxy:
                 upstream.with_scheme("ws"), headers=headers, protocols=protocols
             )
         except UPSTREAM_FAILED as exc:
-            log.warning("preview %s: the app refused a WebSocket: %s", prefix, _reason(exc))
+            log.warning("preview %s: the app refused a WebSocket: %s", route, _reason(exc))
             raise _AppFailed("The app did not accept the WebSocket.") from None
         client_ws = web.WebSocketResponse(protocols=[app_ws.protocol] if app_ws.protocol else ())
         await client_ws.prepare(request)

@@ -1,8 +1,9 @@
 """What may cross the preview proxy, header by header: pure rules, no I/O.
 
-The preview is served on the server's own origin, so anything an app answers acts on that
-origin, and anything a visitor's browser sends for it may carry the server's credentials.
-These rules keep the two apart:
+A preview has its own origin, but under COLLAB_PREVIEW_PATHS it is also served on the
+server's, where anything an app answers acts on that origin and anything a visitor's browser
+sends for it may carry the server's credentials; and the preview's own cookie rides along on
+either. The rules are the same for both, and keep the two apart:
 
 - hop-by-hop headers (RFC 9110 §7.6.1) and every header a `Connection` header names stop
   at the proxy, both ways;
@@ -180,8 +181,9 @@ def _browser_form(location: str) -> str:
 def location_in_preview(
     location: str, prefix: str, app_path: str, own_addresses: Collection[tuple[str, int]]
 ) -> str | None:
-    """Where a `Location` answered by the app points, as a path under the preview's prefix,
-    or None when it leaves the preview.
+    """Where a `Location` answered by the app points, as a path under the preview's prefix
+    (`/preview/{id}` on the app's origin, "" on the preview's own), or None when it leaves
+    the preview.
 
     `app_path` is the path the app was asked for (relative references resolve against it, in
     the app's own URL space, so `../` cannot climb out of the prefix). An absolute URL stays

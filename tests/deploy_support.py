@@ -1,10 +1,16 @@
-"""A session with files, deployed, and waiting for a deployment's status."""
+"""A session with files, deployed, waiting for a deployment's status, and a browser for its
+preview's own origin."""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 from typing import Any
 
+import aiohttp
+from aiohttp.abc import AbstractResolver, ResolveResult
+
+from collab.state import SETTINGS
 from tests.live_support import LiveSession, Member, live_session
 from tests.node_agent import NodeAgent
 from tests.support import Client
@@ -29,6 +35,11 @@ async def session_with_files(
     return live
 
 
+def preview_origin(client: Client, deployment_id: str) -> str:
+    """`http://{deployment_id}.localhost:{port}`: where this app serves that preview."""
+    return client.app[SETTINGS].preview_url(deployment_id).rstrip("/")
+
+
 async def deploy(client: Client, who: Member, live: LiveSession, **body: Any) -> dict[str, Any]:
     response = await client.post(
         f"/api/sessions/{live.session_id}/deployments", json=body, headers=who.headers
@@ -36,7 +47,7 @@ async def deploy(client: Client, who: Member, live: LiveSession, **body: Any) ->
     assert response.status == 202, await response.text()
     started: dict[str, Any] = await response.json()
     assert started["status"] == "starting"
-    assert started["deployment_url"].endswith(f"/preview/{started['deployment_id']}/")
+    assert started["deployment_url"] == preview_origin(client, started["deployment_id"]) + "/"
     return started
 
 
@@ -50,3 +61,36 @@ async def wait_status(
             return body
         await asyncio.sleep(0.1)
     raise AssertionError(f"deployment stuck in {body}")
+
+
+class Loopback(AbstractResolver):
+    """Every name is 127.0.0.1, as browsers resolve `localhost` and its subdomains (the C
+    library here does not resolve `*.localhost`)."""
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        return [
+            ResolveResult(
+                hostname=host,
+                host="127.0.0.1",
+                port=port,
+                family=socket.AF_INET,
+                proto=0,
+                flags=socket.AI_NUMERICHOST,
+            )
+        ]
+
+    async def close(self) -> None:
+        pass
+
+
+def browser(cookies: bool = False) -> aiohttp.ClientSession:
+    """An HTTP client that reaches `*.localhost` previews; with `cookies`, it keeps cookies as
+    a browser does (by host and path), else it sends exactly those a test gives it."""
+    jar: aiohttp.abc.AbstractCookieJar = (
+        aiohttp.CookieJar() if cookies else aiohttp.DummyCookieJar()
+    )
+    return aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(resolver=Loopback()), cookie_jar=jar
+    )

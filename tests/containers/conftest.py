@@ -1,12 +1,37 @@
-"""Deployments need a real Docker Engine with the catalogue's images built."""
+"""Deployments need a real Docker Engine with the catalogue's images built.
+
+Every app of this folder listens on the port its settings name, so a deployment's URL
+(`http://{deployment_id}.localhost:{port}/`) is where its preview really is: a test browses
+it as a browser does, resolving `*.localhost` to loopback (`deploy_support.browser`).
+"""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support import Client
+from collab.app import build_app
+from tests.conftest import make_settings
+from tests.support import Client, free_port
+
+
+@pytest.fixture
+async def make_client(
+    database_url: str, clean_redis: str, tmp_path: Path, aiohttp_client: Any
+) -> Any:
+    """Build a client for an app with some settings changed, on the port it is told."""
+
+    async def make(**overrides: Any) -> Client:
+        port = free_port()
+        settings = make_settings(
+            database_url, clean_redis, tmp_path, **({"port": port} | overrides)
+        )
+        made: Client = await aiohttp_client(build_app(settings), server_kwargs={"port": port})
+        return made
+
+    return make
 
 
 @pytest.fixture
