@@ -662,6 +662,11 @@ class SessionService:
             "expires_at": row["expires_at"].isoformat(),
         }
 
+    @property
+    def mails_invitations(self) -> bool:
+        """Whether addressed invitations are mailed (a mailer and a task runner were given)."""
+        return self._mailer is not None and self._tasks is not None
+
     def _mail(self, invitation: SessionInvitationMail) -> None:
         """Send in the background: a slow mail server never holds up the inviter."""
         if self._mailer is None or self._tasks is None:
