@@ -141,3 +141,46 @@ async def test_callback_redirects_to_the_front_end_when_configured(
     target = urlsplit(done.headers["Location"])
     assert (target.netloc, target.path, target.query) == ("ide.example.com", "/oauth/callback", "")
     assert "access_token" in parse_qs(target.fragment)
+
+
+async def test_configured_providers_are_listed(oauth_client: Client, client: Client) -> None:
+    response = await oauth_client.get("/api/auth/providers")
+    assert response.status == 200
+    assert await response.json() == {"providers": ["github", "google"]}
+    assert await (await client.get("/api/auth/providers")).json() == {"providers": []}
+
+
+async def test_a_browser_navigation_gets_the_refresh_cookie_and_lands_on_the_app(
+    oauth_client: Client, standin: StandIn
+) -> None:
+    """No front-end URL: the callback sets the cookie and sends the browser to `/`, where
+    the app calls refresh; no token appears in the URL or the answer."""
+    standin.accounts["octo"] = Account("9", "octo", "o9@example.org")
+    start = await oauth_client.get("/api/auth/oauth/github/authorize", allow_redirects=False)
+    callback = await at_provider(start.headers["Location"], "octo")
+    oauth_client.session.cookie_jar.clear()
+    done = await oauth_client.get(
+        f"{callback.path}?{callback.query}",
+        headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
+        allow_redirects=False,
+    )
+    assert done.status == 302 and done.headers["Location"] == "/"
+    assert "token" not in (await done.text())
+    cookies = done.headers.getall("Set-Cookie")
+    assert [c.split("; ")[1] for c in cookies] == [
+        "Path=/api/auth/refresh",
+        "Path=/api/auth/logout",
+    ]
+    assert all("HttpOnly" in c and "Secure" in c and "SameSite=Strict" in c for c in cookies)
+    token = cookies[0].split(";")[0].partition("=")[2]
+    oauth_client.session.cookie_jar.clear()
+    refreshed = await oauth_client.post(
+        "/api/auth/refresh",
+        headers={
+            "X-Collab-Client": "web",
+            "Origin": "http://127.0.0.1:8000",
+            "Cookie": f"collab_refresh={token}",
+        },
+    )
+    assert refreshed.status == 200
+    assert (await refreshed.json())["user"]["username"] == "octo"
