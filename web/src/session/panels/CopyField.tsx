@@ -14,7 +14,7 @@ export function CopyField({ value, testid, label }: { value: string; testid: str
       // No clipboard (an insecure origin, or permission refused): select it instead.
       field.current?.focus();
       field.current?.select();
-      setNote("Press Ctrl+C to copy");
+      setNote("Selected: press Ctrl+C (⌘C) to copy");
     }
   };
   return (

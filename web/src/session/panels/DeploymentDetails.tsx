@@ -24,7 +24,7 @@ export function DeploymentDetails({ deployment: d, lines, canStop, stopping, onS
         </span>
         <span class="pn-muted pn-small">
           {d.public === true ? "public" : d.public === false ? "private" : ""}
-          {d.started_at ? ` · since ${dateTime(String(d.started_at))}` : ""}
+          {d.started_at && live ? ` · since ${dateTime(String(d.started_at))}` : ""}
         </span>
       </div>
       {!live && d.reason ? (

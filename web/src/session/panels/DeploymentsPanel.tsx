@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import { api } from "../../api";
 import type { Deployment, SessionContext } from "../context";
+import { Alert } from "./Alert";
 import { DeployControls } from "./DeployControls";
 import { DeploymentDetails } from "./DeploymentDetails";
 import { appendLines, FINAL, isLive, upsert, type LogEvent, type PastDeployment, type StatusEvent } from "./deployments";
@@ -130,11 +131,7 @@ export function DeploymentsPanel({ ctx }: { ctx: SessionContext }) {
         <h3>Deployments</h3>
         {mayDeploy && <DeployControls busy={deploying} onDeploy={(p) => void deploy(p)} />}
       </header>
-      {error && (
-        <p class="pn-error" role="alert" data-testid="deploy-error">
-          {error}
-        </p>
-      )}
+      {error && <Alert message={error} testid="deploy-error" onClose={() => setError(null)} />}
       {deployments.length > 1 && (
         <div class="pn-tabs" role="tablist" aria-label="Deployments">
           {deployments.map((d, i) => (

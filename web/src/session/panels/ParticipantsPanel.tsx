@@ -5,6 +5,7 @@
 import { useCallback, useEffect, useState } from "preact/hooks";
 import { api } from "../../api";
 import type { Participant, Role, SessionContext } from "../context";
+import { Alert } from "./Alert";
 import { messageOf } from "./format";
 import { ParticipantRow } from "./ParticipantRow";
 import { joined, left, ordered, upsert, type LeftEvent } from "./participants";
@@ -72,11 +73,7 @@ export function ParticipantsPanel({ ctx }: { ctx: SessionContext }) {
           {people.length} · {here} here now
         </span>
       </header>
-      {error && (
-        <p class="pn-error" role="alert" data-testid="participants-error">
-          {error}
-        </p>
-      )}
+      {error && <Alert message={error} testid="participants-error" onClose={() => setError(null)} />}
       <ul class="pn-people">
         {ordered(people).map((p) => (
           <ParticipantRow

@@ -1,6 +1,7 @@
 // The session's join links still waiting to be used, each revocable.
 import { useState } from "preact/hooks";
 import { api } from "../../api";
+import { Alert } from "./Alert";
 import { dateTime, messageOf } from "./format";
 import type { Invitation } from "./invitations";
 
@@ -32,7 +33,7 @@ export function PendingInvitations({ sessionId, invitations, onRevoked }: Props)
     <div class="pn-stack" data-testid="invitations">
       <h4 class="pn-subhead">Pending invitations</h4>
       {pending.length === 0 && <p class="pn-muted pn-small">No pending invitations.</p>}
-      {error && <p class="pn-error" role="alert" data-testid="invitations-error">{error}</p>}
+      {error && <Alert message={error} testid="invitations-error" onClose={() => setError(null)} />}
       <ul class="pn-list">
         {pending.map((i) => (
           <li key={i.invitation_id} class="pn-row" data-testid={`invitation-${i.invitation_id}`}>
