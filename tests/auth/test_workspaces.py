@@ -324,6 +324,9 @@ async def test_hostile_strings_in_workspace_fields_never_500(client: Client, val
         ("put", f"/api/workspaces/{ws}/members/{owner.id}", {"role": value}),
         ("post", f"/api/workspaces/{ws}/invitations", {"email": value, "role": value}),
         ("post", f"/api/invitations/workspace/{value[:5000]}/accept", {}),
+        ("get", f"/api/invitations/workspace/{value[:5000]}", None),
+        ("post", f"/api/invitations/workspace/{value[:5000]}/decline", None),
+        ("get", f"/api/workspaces/{value[:5000]}/sessions", None),
         ("get", f"/api/workspaces/{value[:5000]}", None),
     ]:
         data = io.BytesIO(json.dumps(body).encode()) if body is not None else None

@@ -255,3 +255,22 @@ async def test_links_point_at_the_front_end_when_one_is_configured(make_client: 
     assert ws_invitation["accept_url"] == (
         f"https://ide.example.org/invitations/{ws_invitation['token']}"
     )
+
+
+async def test_an_archived_sessions_link_shows_so_and_may_still_be_declined(
+    client: Client,
+) -> None:
+    live = await live_session(client)
+    link = await invite(client, live)
+    addressed = await invite(client, live, email="ana@example.org")
+    base = f"/api/sessions/{live.session_id}"
+    assert (await call(client, live.owner, "patch", base, {"status": "archived"}))[0] == 200
+    status, shown = await anonymous(client, "get", f"/api/join/{link['token']}")
+    assert (status, shown["session"]["status"]) == (200, "archived")
+    guest = Member("guest", await register(client, "guest"))
+    status, body = await call(client, guest, "post", f"/api/join/{link['token']}")
+    assert (status, body["error"]["message"]) == (409, "The session is archived.")
+    ana = Member("ana", await register(client, "ana"))
+    assert await call(client, ana, "post", f"/api/join/{addressed['token']}/decline") == (204, None)
+    status, body = await anonymous(client, "get", f"/api/join/{addressed['token']}")
+    assert (status, body["error"]["message"]) == (410, "This invitation was declined.")

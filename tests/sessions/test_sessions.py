@@ -165,6 +165,8 @@ async def test_hostile_strings_never_500(client: Client, live: LiveSession, valu
         ("patch", base, {"name": value, "description": value, "framework": value}),
         ("post", f"{base}/invitations", {"role": value, "email": value, "message": value}),
         ("post", f"/api/join/{value[:3000]}", {}),
+        ("get", f"/api/join/{value[:3000]}", None),
+        ("post", f"/api/join/{value[:3000]}/decline", None),
         ("get", f"{base}/files/{value[:3000]}", None),
     ]:
         data = io.BytesIO(json.dumps(body).encode()) if body is not None else None
