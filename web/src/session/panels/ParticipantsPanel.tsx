@@ -12,6 +12,8 @@ import { joined, left, ordered, upsert, type LeftEvent } from "./participants";
 import { useSocketEvent } from "./useSocketEvent";
 import "./panels.css";
 
+const REFRESH_MS = 30_000;
+
 export function ParticipantsPanel({ ctx }: { ctx: SessionContext }) {
   const [people, setPeople] = useState<Participant[]>(ctx.join.participants);
   const [busy, setBusy] = useState<string | null>(null); // participant_id being changed
@@ -31,6 +33,15 @@ export function ParticipantsPanel({ ctx }: { ctx: SessionContext }) {
     setPeople(ctx.join.participants);
     void reload();
   }, [ctx.join, reload]);
+
+  // A safety net under the events: a server process that died never announces its sockets
+  // leaving, and a closed tab's departure is not announced by every server version.
+  useEffect(() => {
+    const timer = setInterval(() => {
+      if (document.visibilityState === "visible") void reload();
+    }, REFRESH_MS);
+    return () => clearInterval(timer);
+  }, [reload]);
 
   useSocketEvent<Participant>(ctx.socket, "participant:joined", (p) => setPeople((list) => joined(list, p)));
   useSocketEvent<Participant>(ctx.socket, "participant:updated", (p) => setPeople((list) => upsert(list, p)));
