@@ -6,13 +6,12 @@ import asyncio
 import uuid
 from typing import Any
 
-import aiohttp
 import asyncpg
 import docker
 import pytest
 
 from containers.engine import LABEL_DEPLOYMENT
-from tests.deploy_support import deploy, session_with_files, wait_status
+from tests.deploy_support import browser, deploy, preview_origin, session_with_files, wait_status
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
 from tests.support import Client
@@ -35,16 +34,18 @@ async def test_deploy_preview_stop_and_archive(
     ).json()
     assert [d["deployment_id"] for d in listed] == [did]
 
-    preview = f"/preview/{did}/"
-    assert (await client.get(preview)).status == 401  # private by default
-    first = await client.get(f"{preview}?token={live.viewer.token}", allow_redirects=False)
-    assert first.status == 302 and first.headers["Location"] == preview
-    cookie = first.cookies["collab_preview"]
-    assert cookie["path"] == preview and cookie["httponly"]
-    page = await client.get(preview, cookies={"collab_preview": cookie.value})
-    assert page.status == 200 and await page.text() == "<h1>It works</h1>"
-    other = await client.get(f"{preview}about.html", cookies={"collab_preview": cookie.value})
-    assert await other.text() == "about"
+    preview = started["deployment_url"]
+    assert all(d["deployment_url"] == preview for d in [running, *listed])
+    async with browser() as anonymous:
+        assert (await anonymous.get(preview)).status == 401  # private by default
+    async with browser(cookies=True) as visitor:
+        # The token is traded for a cookie of the preview's origin, and the page is shown.
+        page = await visitor.get(f"{preview}?token={live.viewer.token}")
+        assert page.status == 200 and await page.text() == "<h1>It works</h1>"
+        assert str(page.url) == preview
+        other = await visitor.get(f"{preview}about.html")
+        assert await other.text() == "about"
+        [cookie] = visitor.cookie_jar
 
     logs = await client.get(f"/api/deployments/{did}/logs?tail=5", headers=live.viewer.headers)
     assert logs.status == 200 and "text/plain" in logs.headers["Content-Type"]
@@ -59,8 +60,8 @@ async def test_deploy_preview_stop_and_archive(
             f"/api/sessions/{live.session_id}/past-deployments", headers=live.viewer.headers
         )
     ).json()
-    assert [(p["deployment_id"], p["reason_for_stop"]) for p in past] == [
-        (did, "stopped on request")
+    assert [(p["deployment_id"], p["reason_for_stop"], p["deployment_url"]) for p in past] == [
+        (did, "stopped on request", preview)
     ]
     assert past[0]["total_runtime_minutes"] >= 0 and past[0]["started_at"]
     engine = docker.DockerClient(base_url=runtime_images)
@@ -72,21 +73,16 @@ async def test_deploy_preview_stop_and_archive(
     finally:
         await conn.close()
     assert [(v["user_id"], v["role"]) for v in viewers] == [(live.viewer.user_id, "viewer")]
-    assert (await client.get(preview, cookies={"collab_preview": cookie.value})).status == 503
+    async with browser() as visitor:
+        gone = await visitor.get(preview, headers={"Cookie": f"collab_preview={cookie.value}"})
+        assert gone.status == 503
 
 
 async def test_public_previews_are_open(client: Client, agent: NodeAgent) -> None:
     live = await session_with_files(client, agent, "html", {"index.html": "public page"}, "p")
     started = await deploy(client, live.owner, live, public=True)
     await wait_status(client, live.owner, started["deployment_id"], "running")
-    async with (
-        aiohttp.ClientSession() as browser,
-        browser.get(
-            started["deployment_url"].replace(
-                "http://127.0.0.1:8000", str(client.make_url("")).rstrip("/")
-            )
-        ) as page,
-    ):
+    async with browser() as visitor, visitor.get(started["deployment_url"]) as page:
         assert page.status == 200 and await page.text() == "public page"
     await client.post(
         f"/api/deployments/{started['deployment_id']}/stop", headers=live.owner.headers
@@ -254,15 +250,15 @@ async def test_websockets_and_forwarded_headers_pass_through_the_proxy(
     started = await deploy(client, live.owner, live)
     did = started["deployment_id"]
     assert (await wait_status(client, live.owner, did, "running", "failed"))["status"] == "running"
-    page = await client.get(f"/preview/{did}/", headers=live.owner.headers)
-    assert await page.text() == f"ok /preview/{did}"
-    async with client.session.ws_connect(
-        client.make_url(f"/preview/{did}/socket"), headers=live.owner.headers
-    ) as ws:
-        for text in ("hello", "through the proxy"):
-            await ws.send_str(text)
-            message = await ws.receive(timeout=5)
-            assert message.data == f"echo:{text}"
+    site = preview_origin(client, did)
+    async with browser() as visitor:
+        page = await visitor.get(f"{site}/", headers=live.owner.headers)
+        assert await page.text() == "ok -"  # served at the root: no X-Forwarded-Prefix
+        async with visitor.ws_connect(f"{site}/socket", headers=live.owner.headers) as ws:
+            for text in ("hello", "through the proxy"):
+                await ws.send_str(text)
+                message = await ws.receive(timeout=5)
+                assert message.data == f"echo:{text}"
     await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
 
 
@@ -340,8 +336,11 @@ async def test_restarting_the_manager_reconciles(
     second = await make_client(docker_host=runtime_images)
     adopted = await wait_status(second, live.owner, kept["deployment_id"], "running")
     assert adopted["status"] == "running"
-    page = await second.get(f"/preview/{kept['deployment_id']}/", headers=live.owner.headers)
-    assert await page.text() == "survivor"
+    async with browser() as visitor:
+        page = await visitor.get(
+            f"{preview_origin(second, kept['deployment_id'])}/", headers=live.owner.headers
+        )
+        assert await page.text() == "survivor"
     orphan = await wait_status(second, live.owner, str(lost), "stopped")
     assert orphan["reason"] == "orphaned"
     with pytest.raises(docker.errors.NotFound):
@@ -367,12 +366,13 @@ async def test_a_dynamic_sessions_edits_reach_the_running_container(
     await agent.call("waitText", name="editor", text="version 1")
     await agent.call("insert", name="editor", index=-1, text=" + live edit")
     text = ""
-    for _ in range(40):  # "within a second or two"
-        page = await client.get(f"/preview/{did}/", headers=live.owner.headers)
-        text = await page.text()
-        if text == "version 1 + live edit":
-            break
-        await asyncio.sleep(0.1)
+    async with browser() as visitor:
+        for _ in range(40):  # "within a second or two"
+            page = await visitor.get(started["deployment_url"], headers=live.owner.headers)
+            text = await page.text()
+            if text == "version 1 + live edit":
+                break
+            await asyncio.sleep(0.1)
     assert text == "version 1 + live edit"
     await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
 
@@ -405,10 +405,13 @@ async def test_status_and_live_logs_reach_the_session(client: Client, agent: Nod
                 break
             await asyncio.sleep(0.1)
         assert {"tick 0", "tick 1", "tick 2"} <= set(lines), events
-        statuses = [data["status"] for name, data in events if name == "deployment:status"]
-        assert statuses[:2] == ["starting", "running"]
+        statuses = [data for name, data in events if name == "deployment:status"]
+        assert [s["status"] for s in statuses[:2]] == ["starting", "running"]
+        assert {s["deployment_url"] for s in statuses} == {started["deployment_url"]}
         ack = await sio.call("session:join", {"session_id": live.session_id})
-        assert [d["deployment_id"] for d in ack["deployments"]] == [started["deployment_id"]]
+        assert [(d["deployment_id"], d["deployment_url"]) for d in ack["deployments"]] == [
+            (started["deployment_id"], started["deployment_url"])
+        ]
         await client.post(
             f"/api/deployments/{started['deployment_id']}/stop", headers=live.owner.headers
         )
