@@ -14,15 +14,19 @@ export function InvitePanel({ ctx }: { ctx: SessionContext }) {
   const [open, setOpen] = useState(false);
   // null: not loaded or not available to this person (403/404/405): the list is not shown.
   const [invitations, setInvitations] = useState<Invitation[] | null>(null);
+  // The list and the invite share one rule on the server: a 403 on the list means no Invite.
+  const [refused, setRefused] = useState(false);
 
   const reload = useCallback(async () => {
     try {
       setInvitations(await api<Invitation[]>("GET", `/api/sessions/${encodeURIComponent(ctx.sessionId)}/invitations`));
+      setRefused(false);
     } catch (err) {
-      // Not everyone who writes may invite (workspace sessions), and an older server has no
-      // list: either way, no list rather than an error.
+      // Not every editor may invite (on a workspace's session only its owners and admins
+      // do); a server without the list (404/405) still takes invitations.
       if (!(err instanceof ApiError)) throw err;
       setInvitations(null);
+      setRefused(err.status === 403);
     }
   }, [ctx.sessionId]);
 
@@ -32,7 +36,7 @@ export function InvitePanel({ ctx }: { ctx: SessionContext }) {
   }, [mayInvite, reload]);
 
   const close = useCallback(() => setOpen(false), []);
-  if (!mayInvite) return null;
+  if (!mayInvite || refused) return null;
   return (
     <section class="pn-panel" data-testid="invite-panel" aria-label="Invitations">
       <header class="pn-head">
