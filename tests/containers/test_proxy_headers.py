@@ -162,3 +162,24 @@ def test_addresses_default_to_the_schemes_port() -> None:
     assert address("http", "127.0.0.1:8000") == ("127.0.0.1", 8000)
     assert address("http", "[::1]:8000") == ("::1", 8000)
     assert address("http", "bad host:x") is None
+
+
+@pytest.mark.parametrize(
+    ("location", "rewritten"),
+    [
+        ("/next?q=1#f", "/next?q=1#f"),
+        ("next", "/a/b/next"),
+        ("../../../../x", "/x"),
+        (f"{PREFIX}/kept", f"{PREFIX}/kept"),  # at the root, any path is the app's
+        ("http://127.0.0.1:30001/inner", "/inner"),
+        ("https://ide.example/outer", "/outer"),
+        ("https://evil.example/", None),
+        ("//evil.example/x", None),
+        ("/\\evil.example/x", None),
+    ],
+)
+def test_at_the_root_of_its_own_origin_locations_are_the_apps_paths(
+    location: str, rewritten: str | None
+) -> None:
+    """A preview on its own origin has no prefix: a path stays as the app wrote it."""
+    assert location_in_preview(location, "", "/a/b/c", OWN) == rewritten
