@@ -74,7 +74,11 @@ export function Editor({ doc, readOnly }: { doc: OpenDocument; readOnly: boolean
   }, [doc, doc.generation, doc.loaded]);
 
   useEffect(() => {
-    view.current?.dispatch({ effects: access.current.reconfigure(editable(readOnly)) });
+    const current = view.current;
+    if (!current) return;
+    current.dispatch({ effects: access.current.reconfigure(editable(readOnly)) });
+    // Became writable while nothing else has the focus (the role arrived after the content).
+    if (!readOnly && document.activeElement === document.body) current.focus();
   }, [readOnly]);
 
   return (

@@ -102,6 +102,9 @@ export class SessionRuntime {
     api<Session>("GET", `/api/sessions/${encodeURIComponent(this.sessionId)}`).then(
       (session) => {
         this.session = session;
+        // The session's answer carries my role too: whichever comes first unlocks the editor.
+        const role = (session as { role?: unknown }).role;
+        if (!this.join && (role === "owner" || role === "editor" || role === "viewer")) this.role = role;
         this.becomeReady();
       },
       (error: unknown) => this.refuse(error instanceof ApiError ? error.message : "The session could not be loaded."),
@@ -169,7 +172,11 @@ export class SessionRuntime {
   private acceptJoin(answer: JoinAck): void {
     this.join = answer;
     this.role = answer.role;
-    const pending = this.files.filter((f) => f.pending && !answer.files.some((g) => g.path === f.path));
+    // Still unwritten: files created here, and open tabs (a `?file=` that does not exist yet).
+    const stored = new Set(answer.files.map((f) => f.path));
+    const pending = [...new Set([...this.files.filter((f) => f.pending).map((f) => f.path), ...this.tabs])]
+      .filter((path) => !stored.has(path))
+      .map((path) => ({ path, pending: true }));
     this.files = sortFiles([...answer.files, ...pending]);
     if (this.phase.kind === "loading") this.becomeReady();
     else this.changed();
