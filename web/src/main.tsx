@@ -2,13 +2,22 @@
 import { render } from "preact";
 import { App } from "./app/App";
 import { restore } from "./auth";
+import { OAUTH_NEXT_KEY } from "./pages/account/OAuthButtons";
+import { navigate, safeNext } from "./router";
 import "./styles.css";
 
 const root = document.getElementById("app")!;
 
 async function start(): Promise<void> {
   try {
-    await restore();
+    const me = await restore();
+    // Back from GitHub/Google: the server set the refresh cookie and sent us to `/`; go on
+    // to the page the person started from.
+    const next = sessionStorage.getItem(OAUTH_NEXT_KEY);
+    if (next !== null) {
+      sessionStorage.removeItem(OAUTH_NEXT_KEY);
+      if (me && window.location.pathname === "/") navigate(safeNext(next), { replace: true });
+    }
   } catch {
     // Offline or the server is down: start logged out; the pages say what fails.
   }

@@ -33,8 +33,15 @@ export function navigate(to: string, options: { replace?: boolean } = {}): void 
 export function useLocation(): Location {
   const [location, setLocation] = useState(current);
   useEffect(() => {
-    const update = () => setLocation(current());
+    const update = () =>
+      setLocation((was) => {
+        const now = current();
+        return was.path === now.path && was.query.toString() === now.query.toString() ? was : now;
+      });
     listeners.add(update);
+    // A child's effect may have navigated before this one subscribed (children's effects
+    // run first): catch up.
+    update();
     return () => {
       listeners.delete(update);
     };

@@ -26,8 +26,9 @@ export function App() {
   }
   return (
     <div class={`app layout-${layout}`}>
-      {/* Narrow pages (account, invitations) offer log in / sign up themselves. */}
-      <TopBar user={user} path={location.path} guestLinks={layout !== "narrow"} />
+      {/* The IDE has its own bar; narrow pages (account, invitations) offer log in / sign up
+          themselves. */}
+      {layout !== "full" && <TopBar user={user} path={location.path} guestLinks={layout !== "narrow"} />}
       <main class="app-main" id="main">
         {page}
       </main>

@@ -14,14 +14,15 @@ import { JoinPage } from "../pages/invitations/JoinPage";
 import { WorkspaceInvitationPage } from "../pages/invitations/WorkspaceInvitationPage";
 import { WorkspacePage } from "../pages/workspace/WorkspacePage";
 import { safeNext } from "../router";
-import { SessionRoute } from "./SessionRoute";
+import { SessionPage } from "../session/SessionPage";
 
 export type Access = "user" | "guest" | "any";
 
 export interface PageRoute {
   pattern: string;
   access: Access;
-  // "full": the page fills the window under the top bar (the IDE); otherwise a centred column.
+  // "full": the page fills the window and draws its own bar (the IDE); "narrow": a centred
+  // card (account and invitation pages); otherwise a centred column.
   layout?: "column" | "full" | "narrow";
   render: (params: Record<string, string>, query: URLSearchParams) => ComponentChild;
 }
@@ -41,7 +42,7 @@ export const ROUTES: PageRoute[] = [
     pattern: "/sessions/:sessionId",
     access: "user",
     layout: "full",
-    render: (p, q) => <SessionRoute key={p.sessionId} sessionId={p.sessionId} file={q.get("file")} />,
+    render: (p, q) => <SessionPage key={p.sessionId} sessionId={p.sessionId} file={q.get("file")} />,
   },
   { pattern: "/workspaces/:wsId", access: "user", render: (p) => <WorkspacePage key={p.wsId} wsId={p.wsId} /> },
   { pattern: "/join/:token", access: "any", layout: "narrow", render: (p) => <JoinPage key={p.token} token={p.token} /> },

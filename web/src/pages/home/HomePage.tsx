@@ -59,6 +59,9 @@ export function HomePage() {
               onChanged={(s) => sessions.set(all.map((x) => (x.session_id === s.session_id ? s : x)))}
               onDeleted={(id) => sessions.set(all.filter((x) => x.session_id !== id))}
               empty={
+                archivedCount > 0 ? (
+                  "No active sessions. Tick “Show archived” to see the others."
+                ) : (
                 <>
                   No sessions yet.{" "}
                   <button type="button" class="link-button" onClick={() => setDialog("session")}>
@@ -66,6 +69,7 @@ export function HomePage() {
                   </button>
                   .
                 </>
+                )
               }
             />
           )}
