@@ -22,6 +22,10 @@ from kernel.errors import Forbidden
 CLIENT_HEADER = "X-Collab-Client"
 WEB_CLIENT = "web"
 COOKIE = "collab_refresh"
+# A script-readable flag (no secret in it) saying a refresh cookie was set: the app tries to
+# restore a login on page load only when it is there, so a visitor who never logged in costs
+# no refresh call (and no 401 in the console).
+HINT_COOKIE = "collab_login"
 # Only the routes that read it: no other request ever carries the refresh token.
 COOKIE_PATHS = ("/api/auth/refresh", "/api/auth/logout")
 # Refresh tokens are URL-safe base64, which needs no quoting in a cookie.
@@ -43,6 +47,11 @@ def _set_cookie(response: web.StreamResponse, value: str, max_age: int) -> None:
             hdrs.SET_COOKIE,
             f"{COOKIE}={value}; Path={path}; Max-Age={max_age}; HttpOnly; Secure; SameSite=Strict",
         )
+    hint = "1" if value else ""
+    response.headers.add(
+        hdrs.SET_COOKIE,
+        f"{HINT_COOKIE}={hint}; Path=/; Max-Age={max_age}; Secure; SameSite=Strict",
+    )
 
 
 def set_refresh_cookie(response: web.StreamResponse, token: str, settings: Settings) -> None:

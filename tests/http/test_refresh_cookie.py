@@ -34,17 +34,18 @@ async def post(
     return response
 
 
-def set_cookies(response: ClientResponse) -> list[dict[str, str]]:
-    """Each Set-Cookie header as {name, value, attribute: value}."""
+def set_cookies(response: ClientResponse, name: str = "collab_refresh") -> list[dict[str, str]]:
+    """Each Set-Cookie header of that name as {name, value, attribute: value}."""
     parsed = []
     for header in response.headers.getall("Set-Cookie", []):
         first, *attributes = [part.strip() for part in header.split(";")]
-        name, _, value = first.partition("=")
-        cookie = {"name": name, "value": value}
+        cookie_name, _, value = first.partition("=")
+        cookie = {"name": cookie_name, "value": value}
         for attribute in attributes:
             key, _, attribute_value = attribute.partition("=")
             cookie[key.lower()] = attribute_value or "true"
-        parsed.append(cookie)
+        if cookie["name"] == name:
+            parsed.append(cookie)
     return parsed
 
 
@@ -85,6 +86,21 @@ async def test_login_sets_two_scoped_httponly_cookies_and_hides_the_token(client
         "/api/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"}
     )
     assert me.status == 200
+
+
+async def test_a_script_readable_hint_says_a_login_can_be_restored(client: Client) -> None:
+    """The app asks to refresh on page load only when this flag is there; it holds no secret."""
+    _, cookie = await browser_login(client, "hal")
+    login = await post(
+        client, "/api/auth/login", WEB, json={"login": "hal", "password": STRONG_PASSWORD}
+    )
+    [hint] = set_cookies(login, "collab_login")
+    assert hint["value"] == "1" and hint["path"] == "/"
+    assert "httponly" not in hint and hint["secure"] == "true" and hint["samesite"] == "Strict"
+    logout = await post(client, "/api/auth/logout", WEB, cookie=refresh_cookie(login))
+    assert logout.status == 204
+    [cleared] = set_cookies(logout, "collab_login")
+    assert cleared["value"] == "" and cleared["max-age"] == "0"
 
 
 async def test_register_as_a_browser_sets_the_cookie(client: Client) -> None:

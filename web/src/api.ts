@@ -70,7 +70,7 @@ export async function answer<T>(response: Response, raw = false): Promise<T> {
   }
   if (response.status === 429) {
     const wait = response.headers.get("Retry-After");
-    if (wait) message = `${message} Try again in ${wait} s.`;
+    if (wait && !/try again/i.test(message)) message = `${message} Try again in ${wait} s.`;
   }
   throw new ApiError(response.status, code, message, details);
 }

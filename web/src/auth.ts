@@ -85,6 +85,8 @@ export function refreshNow(): Promise<boolean> {
           body: "{}",
         });
         if (response.status === 401 || response.status === 403) {
+          // The login is over (expired, revoked, reused): drop the flag so reloads stop asking.
+          document.cookie = "collab_login=; Max-Age=0; Path=/; Secure; SameSite=Strict";
           forget();
           return false;
         }
@@ -121,8 +123,17 @@ async function me(): Promise<User> {
   return answer<User>(response);
 }
 
-// On page load: is there a login to restore?
+// The server sets this script-readable flag (no secret) next to the HttpOnly refresh cookie.
+const HINT = "collab_login=1";
+
+function hasLoginHint(): boolean {
+  return document.cookie.split(/;\s*/).includes(HINT);
+}
+
+// On page load: is there a login to restore? Only asked when the flag says a refresh cookie
+// was set, so a visitor who never logged in costs no call (and no 401 in the console).
 export async function restore(): Promise<User | null> {
+  if (!hasLoginHint()) return null;
   return (await refreshNow()) ? currentUser : null;
 }
 
