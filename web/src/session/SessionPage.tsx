@@ -43,6 +43,11 @@ function LiveSession({ sessionId, file, me }: { sessionId: string; file: string 
     };
   }, [runtime]);
 
+  // A link to another file of this session (same page, new `?file=`) opens it in a tab.
+  useEffect(() => {
+    if (file && file !== runtime.active && runtime.phase.kind !== "loading") runtime.createFile(file);
+  }, [file, runtime]);
+
   const { phase, session, join, role } = runtime;
   const ctx = useMemo<SessionContext | null>(
     () => (session && join ? { sessionId, session, socket: runtime.socket, role, me, join } : null),
