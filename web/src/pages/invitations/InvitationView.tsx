@@ -24,6 +24,7 @@ export interface InvitationDetails {
   expiresAt: string | null;
   message: string | null;
   emailBound: boolean;
+  blocked?: string | null; // why it cannot be accepted just now (e.g. an archived session)
 }
 
 export interface InvitationViewProps {
@@ -142,6 +143,11 @@ export function InvitationView({ kind, here, lookUp, accept, decline }: Invitati
             )}
           </dl>
           {d.message && <blockquote class="invite-message">{d.message}</blockquote>}
+          {d.blocked && (
+            <Notice kind="warning" testId="invitation-blocked">
+              {d.blocked}
+            </Notice>
+          )}
           {d.emailBound && <Notice kind="info">This invitation is for one email address: accept it with the account that has that address.</Notice>}
         </>
       ) : (
@@ -151,7 +157,7 @@ export function InvitationView({ kind, here, lookUp, accept, decline }: Invitati
       {me ? (
         <>
           <div class="actions actions-start">
-            <Button variant="primary" busy={answer === "accepting"} disabled={answer !== null} onClick={() => void run("accepting")} data-testid="accept-invitation">
+            <Button variant="primary" busy={answer === "accepting"} disabled={answer !== null || Boolean(d?.blocked)} onClick={() => void run("accepting")} data-testid="accept-invitation">
               Accept
             </Button>
             <Button busy={answer === "declining"} disabled={answer !== null} onClick={() => void run("declining")} data-testid="decline-invitation">

@@ -5,7 +5,7 @@ import { languageLabel } from "../home/languages";
 import { InvitationView, type InvitationDetails } from "./InvitationView";
 
 interface JoinLookUp {
-  session: { session_id: string; name: string; language: string };
+  session: { session_id: string; name: string; language: string; status?: string };
   role: string;
   invited_by: (Person & { user_id: string }) | null;
   expires_at: string | null;
@@ -25,6 +25,7 @@ export function JoinPage({ token }: { token: string }) {
       expiresAt: j.expires_at,
       message: j.message ?? null,
       emailBound: Boolean(j.email_bound),
+      blocked: j.session.status === "archived" ? "This session is archived. You can accept once its owner reopens it; you may decline now." : null,
     };
   };
   const accept = async () => {
