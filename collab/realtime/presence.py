@@ -130,10 +130,12 @@ class Presence:
         return {"ok": True}
 
     async def socket_gone(self, sid: str, user_id: uuid.UUID | None) -> None:
+        # A closed tab says goodbye like a `session:leave` (the last of a person's sockets).
+        # Sockets evicted by a removal were taken out of `_joined` first, so nothing here
+        # announces a departure twice.
         for session_id in self._joined.pop(sid, set()):
             if user_id is not None:
-                # The session service already announced the removal.
-                await self._depart(session_id, user_id, announce=False)
+                await self._depart(session_id, user_id)
 
     async def evict(self, session_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
         """Take sockets out of a session they may no longer see (removed, or it was deleted)."""

@@ -209,6 +209,28 @@ async def test_session_join_ack_and_presence_events(client: Client, live: LiveSe
         await editor_socket.disconnect()
 
 
+async def test_a_closed_tab_is_announced_as_a_departure(client: Client, live: LiveSession) -> None:
+    """No `session:leave`: the socket just goes (a tab closed, a laptop lid shut)."""
+    owner_socket, owner_events = await socket_for(client, live.owner)
+    editor_socket, _ = await socket_for(client, live.editor)
+    try:
+        await owner_socket.call("session:join", {"session_id": live.session_id})
+        await editor_socket.call("session:join", {"session_id": live.session_id})
+        await wait_for(owner_events, "participant:joined")
+        await editor_socket.disconnect()
+        left = await wait_for(owner_events, "participant:left")
+        assert left["user_id"] == live.editor.user_id
+        status, participants = await call(
+            client, live.owner, "get", f"/api/sessions/{live.session_id}/participants"
+        )
+        assert status == 200
+        active = {p["user"]["username"]: p["is_active"] for p in participants}
+        assert active["editor"] is False
+    finally:
+        await owner_socket.disconnect()
+        await editor_socket.disconnect()
+
+
 async def test_session_join_refuses_outsiders_and_bad_input(
     client: Client, live: LiveSession
 ) -> None:
