@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
@@ -107,6 +107,17 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     _split = field_validator("allowed_origins", "trusted_proxies", mode="before")(_split_csv)
+
+    @model_validator(mode="after")
+    def _previews_apart_in_production(self) -> Settings:
+        # The development default (`{id}.localhost:{port}`) means nothing to other machines,
+        # and previews on the app's own domain would share its site.
+        if self.env is Environment.PRODUCTION and not self.preview_domain:
+            raise ValueError(
+                "COLLAB_ENV=production needs COLLAB_PREVIEW_DOMAIN: a domain of its own for "
+                "previews, e.g. example-preview.net with wildcard DNS and a wildcard certificate"
+            )
+        return self
 
     @property
     def base_url(self) -> str:

@@ -169,7 +169,11 @@ async def test_json_logs_carry_the_request_id(tmp_path: Path, external_env: dict
 def test_production_refuses_generated_or_default_secrets(
     tmp_path: Path, secret: str | None, reason: str
 ) -> None:
-    env = {"COLLAB_ENV": "production", "COLLAB_DATA_DIR": str(tmp_path)}
+    env = {
+        "COLLAB_ENV": "production",
+        "COLLAB_DATA_DIR": str(tmp_path),
+        "COLLAB_PREVIEW_DOMAIN": "example-preview.net",
+    }
     if secret is not None:
         env["COLLAB_SECRET_KEY"] = secret
     done = run_collab("serve", env=env)
@@ -177,6 +181,14 @@ def test_production_refuses_generated_or_default_secrets(
     assert "refusing to start" in done.stderr and reason in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "postgres").exists()  # refused before starting anything
+
+
+def test_production_needs_a_preview_domain_of_its_own(tmp_path: Path) -> None:
+    env = {"COLLAB_ENV": "production", "COLLAB_DATA_DIR": str(tmp_path)}
+    done = run_collab("serve", env=env | {"COLLAB_SECRET_KEY": "x" * 40})
+    assert done.returncode == 2
+    assert "COLLAB_PREVIEW_DOMAIN" in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "postgres").exists()
 
 
 def test_development_key_is_generated_once_and_kept(tmp_path: Path) -> None:
