@@ -101,6 +101,12 @@ export class OpenDocument {
       });
     });
     const socket = provider.socket;
+    // Edits made while disconnected queue up in socket.io's send buffer, a message per
+    // keystroke; the reconnect's sync exchange carries them all in one diff, so the queue is
+    // dropped (a long offline stretch would otherwise burst past the server's rate limit).
+    socket.io.on("open", () => {
+      socket.sendBuffer = [];
+    });
     socket.on("connect", () => {
       if (provider !== this.provider) return;
       this.status = "connected";
