@@ -354,12 +354,14 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         scopes,
         AuditLog(),
         events,
-        settings.base_url,
+        settings.links_base_url,
         access,
         UserStore(),
         workspace_documents.count,
         deployments.stop_session,
         settings.max_sessions_per_user,
+        mailer=app[MAILER],
+        tasks=app[TASKS],
     )
     workspaces = WorkspaceService(
         pool,
@@ -378,7 +380,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         AuditLog(),
         app[MAILER],
         app[TASKS],
-        settings.base_url,
+        settings.links_base_url,
         timedelta(days=settings.invitation_ttl_days),
     )
     presence = Presence(sio, sessions, redis, pool, deployments.live_for)

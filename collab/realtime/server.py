@@ -48,11 +48,20 @@ def socket_server(
     settings: Settings, client_manager: socketio.AsyncManager
 ) -> socketio.AsyncServer:
     """The Socket.IO server, its WebSockets tuned (`transport`), with its client manager."""
-    origins = list(settings.allowed_origins) or [settings.public_origin]
+    trusted = {o.rstrip("/").lower() for o in (settings.public_origin, *settings.allowed_origins)}
+
+    def origin_allowed(origin: str | None, environ: dict[str, Any]) -> bool:
+        """The public origin, the allowed origins, and the page's own host (a person may open
+        http://localhost:PORT while the public URL says 127.0.0.1), as the REST API does."""
+        if not origin:
+            return True  # not a browser: the handshake token decides
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin.rstrip("/").lower() in trusted | {own.lower()}
+
     sio = socketio.AsyncServer(
         client_manager=client_manager,
         async_mode="aiohttp",
-        cors_allowed_origins=origins,
+        cors_allowed_origins=origin_allowed,
         namespaces="*",
         # Events of one socket are handled in order; a slow commit holds back only
         # that socket (natural back-pressure), never the others.

@@ -74,6 +74,12 @@ async def test_browser_origins_are_checked(make_client: Any) -> None:
     await allowed.disconnect()
     with pytest.raises(socketio.exceptions.ConnectionError):
         await connect(client, pair["access_token"], origin="https://evil.example.net")
+    # The page's own host is trusted too (opened as localhost while the public URL says
+    # 127.0.0.1), whatever the settings list.
+    own = client.make_url("/")
+    same_host = await connect(client, pair["access_token"], origin=f"http://{own.host}:{own.port}")
+    assert same_host.connected
+    await same_host.disconnect()
 
 
 async def test_logout_all_and_deactivation_drop_live_sockets(client: Client) -> None:
