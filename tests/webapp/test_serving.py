@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from aiohttp.test_utils import TestClient as Client
+from tests.support import Client
 
 
 async def test_root_and_page_routes_answer_the_app(client: Client) -> None:

@@ -78,7 +78,7 @@ export function InviteDialog({ ctx, onClose, onCreated }: Props) {
           <form class="pn-stack" onSubmit={(e) => void submit(e)} data-testid="invite-form">
             <label class="pn-field">
               <span>Role</span>
-              <select name="role" class="pn-input" value={role} onChange={(e) => setRole((e.currentTarget as HTMLSelectElement).value as "editor" | "viewer")}>
+              <select name="role" class="pn-input" data-testid="invite-role" value={role} onChange={(e) => setRole((e.currentTarget as HTMLSelectElement).value as "editor" | "viewer")}>
                 <option value="editor">Editor — can edit files and deploy</option>
                 <option value="viewer">Viewer — can only read</option>
               </select>
