@@ -145,7 +145,15 @@ class Presence:
             if user_id is not None and await self._user_id(sid) != user_id:
                 continue
             joined.discard(session_id)
+            if user_id is not None:
+                # The room hears of the removal after this socket has left it: tell the
+                # removed person directly, so their page can say so at once.
+                await self.sio.emit(
+                    "participant:left",
+                    {"user_id": str(user_id), "session_id": str(session_id), "removed": True},
+                    to=sid,
+                )
             await self.sio.leave_room(sid, room_of(session_id))
             if user_id is not None:
-                # The session service already announced the removal.
+                # The session service already announced the removal to the others.
                 await self._depart(session_id, user_id, announce=False)

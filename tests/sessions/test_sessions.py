@@ -231,6 +231,27 @@ async def test_a_closed_tab_is_announced_as_a_departure(client: Client, live: Li
         await editor_socket.disconnect()
 
 
+async def test_a_removed_participant_is_told_on_their_own_socket(
+    client: Client, live: LiveSession
+) -> None:
+    """The room hears of a removal after the removed socket left it; they are told directly."""
+    editor_socket, editor_events = await socket_for(client, live.editor)
+    try:
+        await editor_socket.call("session:join", {"session_id": live.session_id})
+        participant_id = await live.participant_id(client, live.editor)
+        status, _ = await call(
+            client,
+            live.owner,
+            "delete",
+            f"/api/sessions/{live.session_id}/participants/{participant_id}",
+        )
+        assert status == 204
+        left = await wait_for(editor_events, "participant:left")
+        assert left["user_id"] == live.editor.user_id and left["removed"] is True
+    finally:
+        await editor_socket.disconnect()
+
+
 async def test_session_join_refuses_outsiders_and_bad_input(
     client: Client, live: LiveSession
 ) -> None:
