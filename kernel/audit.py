@@ -1,6 +1,8 @@
-"""The audit log: every state change, who made it, from where, old and new values.
+"""The audit log: every state change, who made it, from where, old and new values, and
+free-form `metadata` (method, device, reason...).
 
-Values pass through `_scrub` so no secret (password, token, hash) is ever written.
+Values and metadata pass through `_scrub` so no secret (password, token, hash) is ever
+written.
 """
 
 from __future__ import annotations
@@ -42,11 +44,15 @@ class AuditEntry:
 
 
 class AuditLog:
-    async def record(self, db: Executor, entry: AuditEntry, client: ClientInfo | None) -> None:
-        await db.execute(
-            """INSERT INTO audit_logs (ws_id, user_id, action, resource_type, resource_id,
-                                       old_value, new_value, ip_address, user_agent)
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::inet, $9)""",
+    async def record(
+        self,
+        db: Executor,
+        entry: AuditEntry,
+        client: ClientInfo | None,
+        *,
+        metadata: dict[str, Any] | None = None,
+    ) -> None:
+        values = [
             entry.ws_id,
             entry.user_id,
             entry.action,
@@ -56,6 +62,18 @@ class AuditLog:
             _scrub(entry.new_value) if entry.new_value is not None else None,
             client.ip if client else None,
             (client.user_agent or "")[:1000] if client else None,
+        ]
+        # TODO(y): always write the column once migration 0010 (audit_logs.metadata) is in.
+        extra_column, extra_value = ("", "")
+        if metadata is not None:
+            extra_column, extra_value = (", metadata", ", $10")
+            values.append(_scrub(metadata))
+        await db.execute(
+            f"""INSERT INTO audit_logs (ws_id, user_id, action, resource_type, resource_id,
+                                        old_value, new_value, ip_address, user_agent
+                                        {extra_column})
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::inet, $9{extra_value})""",
+            *values,
         )
 
     async def page(
