@@ -5,14 +5,11 @@ clear. A client sending back the mask for a secret keeps the stored value.
 
 from __future__ import annotations
 
-import base64
 import json
-import os
 import re
 from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -23,6 +20,7 @@ from pydantic import (
 )
 
 from auth.keys import SigningKeys, key_id
+from kernel.sealing import Sealer
 from kernel.validation import MAX_JSON_DEPTH, nests_deeper_than, parse
 
 MASK = "••••••••"
@@ -155,27 +153,20 @@ def parse_patch(body: dict[str, Any]) -> DocumentPatch:
 
 class SecretBox:
     """Encrypts secret values with a key derived from the signing key; records its id so
-    values written before a key rotation still decrypt."""
+    values written before a key rotation still decrypt (`kernel.sealing`)."""
 
     def __init__(self, keys: SigningKeys) -> None:
-        self._keys = keys
+        def key_for(kid: str) -> bytes | None:
+            secret = keys.for_kid(kid)
+            return SigningKeys(secret).derive("workspace-secrets") if secret else None
 
-    def _key(self, kid: str) -> bytes:
-        secret = self._keys.for_kid(kid)
-        if secret is None:
-            raise ValueError("the key this value was sealed with is no longer configured")
-        return SigningKeys(secret).derive("workspace-secrets")
+        self._sealer = Sealer(key_id(keys.current), key_for)
 
     def seal(self, value: str) -> dict[str, str]:
-        kid = key_id(self._keys.current)
-        nonce = os.urandom(12)
-        sealed = AESGCM(self._key(kid)).encrypt(nonce, value.encode(), kid.encode())
-        return {"kid": kid, "ciphertext": base64.b64encode(nonce + sealed).decode()}
+        return self._sealer.seal(value)
 
     def open(self, stored: dict[str, str]) -> str:
-        raw = base64.b64decode(stored["ciphertext"])
-        key = self._key(stored["kid"])
-        return AESGCM(key).decrypt(raw[:12], raw[12:], stored["kid"].encode()).decode()
+        return self._sealer.open(stored)
 
 
 def store_environment(new: Environment, old: dict[str, Any], box: SecretBox) -> dict[str, Any]:
