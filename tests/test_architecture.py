@@ -72,6 +72,9 @@ TABLE_OWNERS: dict[str, str] = {
     "user_sessions": "auth.workspace_store",
     "audit_logs": "kernel.audit",
     "schema_migrations": "collab.migrate",
+    "api_keys": "auth.api_keys",
+    "logins": "auth.devices",
+    "known_devices": "auth.devices",
 }
 
 NEVER_CROSSED = ("deployments", "past_deployments", "deployment_participants")

@@ -1,0 +1,3 @@
+DROP TABLE IF EXISTS known_devices;
+DROP TABLE IF EXISTS logins;
+DROP TABLE IF EXISTS api_keys;
