@@ -137,16 +137,58 @@ export async function restore(): Promise<User | null> {
   return (await refreshNow()) ? currentUser : null;
 }
 
-export async function login(loginName: string, password: string): Promise<User> {
+// What a password (or OAuth) login leads to: logged in, or a second step first (the account
+// has two-factor on; the short-lived `mfaToken` stands for the password already given).
+export type LoginStep = { kind: "done"; user: User } | { kind: "mfa"; mfaToken: string };
+
+interface MfaChallenge {
+  mfa_required: true;
+  mfa_token: string;
+}
+
+function isChallenge(value: unknown): value is MfaChallenge {
+  return typeof value === "object" && value !== null && (value as MfaChallenge).mfa_required === true;
+}
+
+async function loggedIn(tokens: TokenAnswer): Promise<User> {
+  accept(tokens);
+  if (!currentUser) currentUser = await me();
+  announce();
+  return currentUser!;
+}
+
+export async function login(loginName: string, password: string): Promise<LoginStep> {
   const response = await fetch("/api/auth/login", {
     method: "POST",
     headers: { ...CLIENT_HEADER, "Content-Type": "application/json" },
     credentials: "same-origin",
     body: JSON.stringify({ login: loginName, password }),
   });
-  accept(await answer<TokenAnswer>(response));
-  if (!currentUser) currentUser = await me();
-  return currentUser!;
+  const body = await answer<TokenAnswer | MfaChallenge>(response);
+  if (isChallenge(body)) return { kind: "mfa", mfaToken: body.mfa_token };
+  return { kind: "done", user: await loggedIn(body) };
+}
+
+// The second step: a code from the authenticator app, or one of the recovery codes.
+export async function verifyMfa(mfaToken: string, proof: { code: string } | { recovery_code: string }): Promise<User> {
+  const response = await fetch("/api/auth/mfa/verify", {
+    method: "POST",
+    headers: { ...CLIENT_HEADER, "Content-Type": "application/json" },
+    credentials: "same-origin",
+    body: JSON.stringify({ mfa_token: mfaToken, ...proof }),
+  });
+  return loggedIn(await answer<TokenAnswer>(response));
+}
+
+// An OAuth login of an account with two-factor on comes back as `/login#mfa_token=…`: read it
+// once and wipe it from the address bar (and history) so it is never shown or shared.
+export function takeMfaTokenFromUrl(): string | null {
+  if (!window.location.hash) return null;
+  const fragment = new URLSearchParams(window.location.hash.slice(1));
+  const token = fragment.get("mfa_token");
+  if (token === null) return null;
+  window.history.replaceState(null, "", window.location.pathname + window.location.search);
+  return token || null;
 }
 
 export async function register(fields: Record<string, string>): Promise<User> {

@@ -40,6 +40,9 @@ export function TopBar({ user, path, guestLinks = true }: { user: User | null; p
             <Avatar person={user} size={26} />
             <span class="user-name">{displayName(user)}</span>
           </Link>
+          <Link href="/settings/security" class={`btn btn-ghost btn-small${path === "/settings/security" ? " active" : ""}`} title="Two-factor, API keys, devices" data-testid="security-link">
+            Security
+          </Link>
           <button type="button" class="btn btn-ghost btn-small" onClick={out} data-testid="logout">
             Log out
           </button>

@@ -12,6 +12,8 @@ import { VerifyEmailPage } from "../pages/account/VerifyEmailPage";
 import { HomePage } from "../pages/home/HomePage";
 import { JoinPage } from "../pages/invitations/JoinPage";
 import { WorkspaceInvitationPage } from "../pages/invitations/WorkspaceInvitationPage";
+import { ConfirmEmailPage } from "../pages/security/ConfirmEmailPage";
+import { SecurityPage } from "../pages/security/SecurityPage";
 import { WorkspacePage } from "../pages/workspace/WorkspacePage";
 import { safeNext } from "../router";
 import { SessionPage } from "../session/SessionPage";
@@ -31,13 +33,15 @@ const next = (query: URLSearchParams) => safeNext(query.get("next"));
 
 export const ROUTES: PageRoute[] = [
   { pattern: "/", access: "user", render: () => <HomePage /> },
-  { pattern: "/login", access: "guest", layout: "narrow", render: (_, q) => <LoginPage next={next(q)} /> },
+  { pattern: "/login", access: "guest", layout: "narrow", render: (_, q) => <LoginPage next={next(q)} deleted={q.get("deleted") === "1"} /> },
   { pattern: "/signup", access: "guest", layout: "narrow", render: (_, q) => <SignupPage next={next(q)} /> },
   { pattern: "/forgot-password", access: "any", layout: "narrow", render: () => <ForgotPasswordPage /> },
   { pattern: "/reset-password", access: "any", layout: "narrow", render: (_, q) => <ResetPasswordPage token={q.get("token") ?? ""} /> },
   { pattern: "/verify-email", access: "any", layout: "narrow", render: (_, q) => <VerifyEmailPage token={q.get("token") ?? ""} /> },
   { pattern: "/oauth/callback", access: "any", layout: "narrow", render: () => <OAuthCallbackPage /> },
   { pattern: "/profile", access: "user", layout: "narrow", render: () => <ProfilePage /> },
+  { pattern: "/settings/security", access: "user", render: () => <SecurityPage /> },
+  { pattern: "/confirm-email", access: "any", layout: "narrow", render: (_, q) => <ConfirmEmailPage token={q.get("token") ?? ""} /> },
   {
     pattern: "/sessions/:sessionId",
     access: "user",

@@ -1,4 +1,5 @@
-// /profile: your names, username and picture; log out here or everywhere.
+// /profile: your names, username and picture; log out here or everywhere; security settings,
+// your data's export and deleting the account.
 import { useState } from "preact/hooks";
 import { api } from "../../api";
 import { logout, setUser, type User } from "../../auth";
@@ -11,6 +12,7 @@ import { ConfirmDialog } from "../../ui/Dialog";
 import { ErrorBanner, Notice } from "../../ui/ErrorBanner";
 import { Field } from "../../ui/Field";
 import { sentence, useSubmit } from "../../ui/useSubmit";
+import { AccountDataSection } from "../profile/AccountDataSection";
 
 export function ProfilePage() {
   useTitle("Your profile");
@@ -38,6 +40,7 @@ export function ProfilePage() {
         <ProfileForm me={me} />
       </section>
       <Sessions />
+      <AccountDataSection />
     </div>
   );
 }
