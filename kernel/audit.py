@@ -52,7 +52,10 @@ class AuditLog:
         *,
         metadata: dict[str, Any] | None = None,
     ) -> None:
-        values = [
+        await db.execute(
+            """INSERT INTO audit_logs (ws_id, user_id, action, resource_type, resource_id,
+                                       old_value, new_value, ip_address, user_agent, metadata)
+               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::inet, $9, $10)""",
             entry.ws_id,
             entry.user_id,
             entry.action,
@@ -62,18 +65,7 @@ class AuditLog:
             _scrub(entry.new_value) if entry.new_value is not None else None,
             client.ip if client else None,
             (client.user_agent or "")[:1000] if client else None,
-        ]
-        # TODO(y): always write the column once migration 0010 (audit_logs.metadata) is in.
-        extra_column, extra_value = ("", "")
-        if metadata is not None:
-            extra_column, extra_value = (", metadata", ", $10")
-            values.append(_scrub(metadata))
-        await db.execute(
-            f"""INSERT INTO audit_logs (ws_id, user_id, action, resource_type, resource_id,
-                                        old_value, new_value, ip_address, user_agent
-                                        {extra_column})
-               VALUES ($1, $2, $3, $4, $5, $6, $7, $8::inet, $9{extra_value})""",
-            *values,
+            _scrub(metadata) if metadata is not None else None,
         )
 
     async def page(
@@ -81,7 +73,8 @@ class AuditLog:
     ) -> list[dict[str, Any]]:
         rows = await db.fetch(
             """SELECT log_id, ws_id, user_id, action, resource_type, resource_id, old_value,
-                      new_value, host(ip_address) AS ip_address, user_agent, "timestamp"
+                      new_value, metadata, host(ip_address) AS ip_address, user_agent,
+                      "timestamp"
                FROM audit_logs
                WHERE ws_id = $1 AND ($2::int IS NULL OR log_id < $2)
                ORDER BY log_id DESC LIMIT $3""",
