@@ -85,6 +85,7 @@ async def run(runs: int, screenshot: Path | None) -> None:
             cold = await cold_context.new_page()
             await log_in(cold, base, "bob", "/profile")
             cold_ms = await time_open(cold, url)
+            await cold_context.close()
             warm = [await time_open(bob_page, url) for _ in range(runs)]
             print(f"{'load':<28}{'median ms':>10}{'min ms':>10}{'max ms':>10}{'runs':>6}")
             print(
@@ -98,10 +99,13 @@ async def run(runs: int, screenshot: Path | None) -> None:
                 await bob_page.locator(".cm-content").click()
                 await bob_page.keyboard.press("Control+End")
                 await bob_page.keyboard.type("\n# bob: let's add a docstring", delay=20)
-                await ada_page.locator(".cm-line").nth(1).click()
-                await ada_page.keyboard.press("End")
-                await ada_page.keyboard.press("Shift+Home")
-                await ada_page.wait_for_timeout(800)
+                # bob selects the call on line 4; ada looks at his cursor (its label shows).
+                await bob_page.locator(".cm-line").nth(3).click()
+                await bob_page.keyboard.press("End")
+                await bob_page.keyboard.press("Shift+Home")
+                await ada_page.wait_for_timeout(500)
+                await ada_page.hover(".cm-ySelectionCaret")
+                await ada_page.wait_for_timeout(500)
                 screenshot.parent.mkdir(parents=True, exist_ok=True)
                 await ada_page.screenshot(path=str(screenshot))
                 print(f"screenshot: {screenshot}")
