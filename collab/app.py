@@ -15,6 +15,7 @@ from datetime import timedelta
 from typing import Any
 
 import aiohttp
+import asyncpg
 import socketio
 from aiohttp import web
 from redis.asyncio import Redis
@@ -90,7 +91,9 @@ from collab.workspace_documents.service import WorkspaceDocuments
 from collab.workspace_documents.store import WorkspaceDocumentStore
 from config import Settings
 from config.runtimes import CATALOGUE, load_runtimes
-from containers.engine import Containers, DockerEngine, DockerUnavailable
+from containers.engine import Containers, DockerEngine, DockerUnavailable, Isolation
+from containers.environment import DeployEnvironment
+from containers.environment import merge as merge_environment
 from containers.lifecycle import Deployments, Limits
 from containers.live_files import LiveFiles
 from containers.logs import LogFollowers
@@ -293,7 +296,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         await send_event(sio, namespace, event, payload, eio_sids)
 
     docker = app[DOCKER]
-    containers = Containers(docker) if docker is not None else None
+    containers = Containers(docker, Isolation.from_settings(settings)) if docker else None
     deployment_store = DeploymentStore(scopes.viewer)
     live_files = LiveFiles(pool, deployment_store, containers, scopes.dynamic)
 
@@ -333,6 +336,18 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
             files[entry["path"]] = await documents.text(key) or ""
         return files
 
+    secrets = SecretBox(app[SIGNING_KEYS])
+
+    async def environment_of(session: asyncpg.Record) -> DeployEnvironment:
+        """The workspace's variables and the session's over them, secrets opened (only now,
+        as the container starts)."""
+        workspace: dict[str, Any] = {}
+        if session["ws_id"] is not None:
+            document = await workspace_documents.store.get(session["ws_id"]) or {}
+            workspace = document.get("environment") or {}
+        own = await session_store.environment(pool, session["session_id"])
+        return merge_environment(workspace, own, secrets.open)
+
     logs = LogFollowers(docker, events.emit) if docker is not None else None
     deployments = Deployments(
         pool,
@@ -347,6 +362,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         app[TASKS],
         logs,
         workspace_documents.count,
+        environment_of,
     )
     sessions = SessionService(
         pool,
@@ -362,6 +378,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         settings.max_sessions_per_user,
         mailer=app[MAILER],
         tasks=app[TASKS],
+        secrets=secrets,
     )
     workspaces = WorkspaceService(
         pool,
@@ -433,7 +450,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
             pool,
             store,
             app[DEPLOYMENTS],
-            Containers(docker),
+            Containers(docker, Isolation.from_settings(settings)),
             sessions.scopes.with_presence,
             idle_seconds=settings.deploy_idle_seconds,
             max_lifetime_seconds=settings.deploy_max_lifetime_seconds,

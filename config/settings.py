@@ -7,6 +7,7 @@ Command-line flags override the environment by being passed as keyword arguments
 from __future__ import annotations
 
 import enum
+from ipaddress import IPv4Network
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -76,6 +77,8 @@ class Settings(BaseSettings):
     max_sessions_per_user: int = Field(default=100, ge=1)
 
     runtimes_file: Path | None = None
+    # Unused since deployments have networks of their own (no host port is published);
+    # still accepted so existing configurations keep starting.
     deploy_port_min: int = Field(default=20000, ge=1024, le=65535)
     deploy_port_max: int = Field(default=29999, ge=1024, le=65535)
     deploy_start_timeout_seconds: float = Field(default=30.0, gt=0)
@@ -84,6 +87,12 @@ class Settings(BaseSettings):
     deploy_idle_seconds: float = Field(default=600.0, gt=0)
     deploy_max_lifetime_seconds: float = Field(default=4 * 3600.0, gt=0)
     deploy_check_interval_seconds: float = Field(default=5.0, gt=0)
+    # Each deployment is on its own bridge network: `none` (internal, no route out) or
+    # `internet` (outbound NAT, never to private ranges). Its subnet is a /28 of the pool.
+    deploy_egress: str = Field(default="none", pattern="^(none|internet)$")
+    deploy_subnet_pool: IPv4Network = IPv4Network("172.30.0.0/16")
+    # What a deployment printed that outlives it (the last bytes of its output).
+    deploy_log_keep_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
 
     smtp_url: SecretStr | None = None
     mail_from: str = "collab <noreply@localhost>"

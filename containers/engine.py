@@ -9,20 +9,26 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import enum
 import functools
 import io
+import ipaddress
+import random
 import socket
 import tarfile
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 import docker
 from docker.constants import MINIMUM_DOCKER_API_VERSION
-from docker.errors import DockerException, ImageNotFound, NotFound
+from docker.errors import APIError, DockerException, ImageNotFound, NotFound
+from docker.types import IPAMConfig, IPAMPool, LogConfig
 
+from config import Settings
 from config.runtimes import Runtime
+from containers import host_firewall
 from containers.images import build_image
 
 T = TypeVar("T")
@@ -95,14 +101,47 @@ class DockerEngine:
 
 LABEL_MANAGED = "collab.managed"
 LABEL_DEPLOYMENT = "collab.deployment"
+# The names (never the values) of a container's secret variables: what its output is masked
+# for, also after a restart of the server.
+LABEL_SECRETS = "collab.secrets"
+NETWORK_PREFIX = "collab-net-"
+# Docker's json-file driver keeps at most this much of a container's output on the host;
+# the last `keep` bytes of it outlive the container (`Containers.output`).
+LOG_CONFIG = LogConfig(type="json-file", config={"max-size": "1m", "max-file": "2"})
+
+
+class Egress(enum.StrEnum):
+    NONE = "none"
+    INTERNET = "internet"
+
+
+@dataclass(frozen=True)
+class Isolation:
+    """How deployments are kept apart: each on its own bridge network, cut from `pool`."""
+
+    egress: Egress
+    pool: ipaddress.IPv4Network
+    prefix: int = 28
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Isolation:
+        return cls(Egress(settings.deploy_egress), settings.deploy_subnet_pool)
 
 
 @dataclass(frozen=True)
 class ContainerSpec:
     runtime: Runtime
     deployment_id: str
-    host_port: int
     files: dict[str, str]
+    environment: dict[str, str] = field(default_factory=dict)
+    secret_names: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class Started:
+    container_id: str
+    # The container's address on its own network: where the server dials the app.
+    address: str
 
 
 def files_archive(files: dict[str, str]) -> bytes:
@@ -117,33 +156,120 @@ def files_archive(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-def _create_and_start(client: docker.DockerClient, spec: ContainerSpec) -> str:
+def bridge_name(deployment_id: str) -> str:
+    """The host interface of a deployment's network (at most 15 characters)."""
+    return "cb-" + deployment_id.replace("-", "")[:12]
+
+
+def _used_subnets(client: docker.DockerClient) -> set[ipaddress.IPv4Network]:
+    used = set()
+    for network in client.networks.list():
+        for config in (network.attrs.get("IPAM") or {}).get("Config") or []:
+            with contextlib.suppress(KeyError, ValueError):
+                subnet = ipaddress.ip_network(config["Subnet"])
+                if isinstance(subnet, ipaddress.IPv4Network):
+                    used.add(subnet)
+    return used
+
+
+def _create_network(client: docker.DockerClient, spec: ContainerSpec, isolation: Isolation) -> str:
+    """The deployment's own bridge, on a free subnet of the pool; its name."""
+    name = NETWORK_PREFIX + spec.deployment_id
+    internet = isolation.egress is Egress.INTERNET
+    subnets = list(isolation.pool.subnets(new_prefix=isolation.prefix))
+    start = random.randrange(len(subnets))  # noqa: S311 - spreading, not secrecy
+    used = _used_subnets(client)
+    for subnet in subnets[start:] + subnets[:start]:
+        if any(subnet.overlaps(other) for other in used):
+            continue
+        ipam = IPAMConfig(pool_configs=[IPAMPool(subnet=str(subnet), gateway=str(subnet[1]))])
+        try:
+            client.networks.create(
+                name,
+                driver="bridge",
+                internal=not internet,
+                labels={LABEL_MANAGED: "true", LABEL_DEPLOYMENT: spec.deployment_id},
+                ipam=ipam,
+                check_duplicate=True,
+                options={
+                    "com.docker.network.bridge.name": bridge_name(spec.deployment_id),
+                    "com.docker.network.bridge.enable_icc": "false",
+                    "com.docker.network.bridge.enable_ip_masquerade": str(internet).lower(),
+                },
+            )
+        except APIError as exc:
+            if "overlap" in str(exc).lower():
+                used.add(subnet)  # another process took it since we listed
+                continue
+            raise
+        return name
+    raise DockerUnavailable(f"no free /{isolation.prefix} left in {isolation.pool}")
+
+
+def _create_and_start(
+    client: docker.DockerClient, spec: ContainerSpec, isolation: Isolation
+) -> Started:
     runtime = spec.runtime
-    labels = {LABEL_MANAGED: "true", LABEL_DEPLOYMENT: spec.deployment_id}
-    volume = client.volumes.create(name=f"collab-app-{spec.deployment_id}", labels=labels)
-    container = client.containers.create(
-        runtime.image,
-        command=list(runtime.command),
-        name=f"collab-{spec.deployment_id}",
-        labels=labels,
-        working_dir="/app",
-        user=runtime.user or None,
-        environment={**runtime.env, "PORT": str(runtime.port)},
-        ports={f"{runtime.port}/tcp": ("127.0.0.1", spec.host_port)},
-        read_only=runtime.read_only,
-        tmpfs={"/tmp": "rw,size=64m,mode=1777"},  # noqa: S108 - inside the container
-        volumes={volume.name: {"bind": "/app", "mode": "rw"}},
-        cap_drop=["ALL"],
-        security_opt=["no-new-privileges"],
-        mem_limit=runtime.memory_bytes,
-        nano_cpus=int(runtime.cpus * 1e9),
-        pids_limit=runtime.pids,
-    )
-    if spec.files:
-        container.put_archive("/app", files_archive(spec.files))
-    container.start()
-    container_id: str = container.id
-    return container_id
+    labels = {
+        LABEL_MANAGED: "true",
+        LABEL_DEPLOYMENT: spec.deployment_id,
+        LABEL_SECRETS: ",".join(sorted(spec.secret_names)),
+    }
+    bridge = bridge_name(spec.deployment_id)
+    network = _create_network(client, spec, isolation)
+    try:
+        host_firewall.guard(bridge, internet=isolation.egress is Egress.INTERNET)
+        volume = client.volumes.create(name=f"collab-app-{spec.deployment_id}", labels=labels)
+        container = client.containers.create(
+            runtime.image,
+            command=list(runtime.command),
+            name=f"collab-{spec.deployment_id}",
+            labels=labels,
+            working_dir="/app",
+            user=runtime.user or None,
+            # The session's variables, then the runtime's own, which they cannot override.
+            environment={**spec.environment, **runtime.env, "PORT": str(runtime.port)},
+            network=network,
+            read_only=runtime.read_only,
+            tmpfs={"/tmp": "rw,size=64m,mode=1777"},  # noqa: S108 - inside the container
+            volumes={volume.name: {"bind": "/app", "mode": "rw"}},
+            cap_drop=["ALL"],
+            security_opt=["no-new-privileges"],
+            mem_limit=runtime.memory_bytes,
+            nano_cpus=int(runtime.cpus * 1e9),
+            pids_limit=runtime.pids,
+            log_config=LOG_CONFIG,
+        )
+        if spec.files:
+            container.put_archive("/app", files_archive(spec.files))
+        container.start()
+        container.reload()
+        if isolation.egress is Egress.NONE:
+            # Until this returns the app may already run; the firewall and the internal
+            # network already drop anything it sends off its bridge.
+            host_firewall.drop_default_route(int(container.attrs["State"]["Pid"]))
+        address = container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+    except BaseException as exc:
+        with contextlib.suppress(Exception):
+            _remove_deployment(client, spec.deployment_id)
+        if isinstance(exc, host_firewall.FirewallError):
+            raise DockerUnavailable(f"the deployment could not be isolated: {exc}") from exc
+        raise
+    return Started(container.id, address)
+
+
+def _remove_deployment(client: docker.DockerClient, deployment_id: str) -> None:
+    """Remove a deployment's container, volume, network and firewall rules, whichever exist."""
+    with contextlib.suppress(NotFound):
+        client.containers.get(f"collab-{deployment_id}").remove(force=True)
+    with contextlib.suppress(NotFound):
+        client.volumes.get(f"collab-app-{deployment_id}").remove(force=True)
+    with contextlib.suppress(NotFound):
+        client.networks.get(NETWORK_PREFIX + deployment_id).remove()
+    try:
+        host_firewall.release(bridge_name(deployment_id))
+    except host_firewall.FirewallError as exc:
+        raise DockerUnavailable(f"the deployment's firewall rules stay: {exc}") from exc
 
 
 def _remove(client: docker.DockerClient, container_id: str) -> None:
@@ -151,18 +277,61 @@ def _remove(client: docker.DockerClient, container_id: str) -> None:
         container = client.containers.get(container_id)
     except NotFound:
         return
+    deployment_id = container.labels.get(LABEL_DEPLOYMENT, "")
     volumes = [m["Name"] for m in container.attrs.get("Mounts", []) if m.get("Type") == "volume"]
     container.remove(force=True)
     for name in volumes:
         with contextlib.suppress(NotFound):
             client.volumes.get(name).remove(force=True)
+    if deployment_id:
+        _remove_deployment(client, deployment_id)
+
+
+def secret_values_of(attrs: dict[str, Any]) -> list[str]:
+    """The values of a container's secret variables (its label names them)."""
+    config = attrs.get("Config") or {}
+    names = set(filter(None, (config.get("Labels") or {}).get(LABEL_SECRETS, "").split(",")))
+    values = []
+    for entry in config.get("Env") or []:
+        name, _, value = entry.partition("=")
+        if name in names:
+            values.append(value)
+    return values
+
+
+def _stats(raw: dict[str, Any]) -> dict[str, float | int]:
+    """Docker's stats document, read as the numbers a person wants (like `docker stats`)."""
+    cpu, pre = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
+    cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
+        pre.get("cpu_usage") or {}
+    ).get("total_usage", 0)
+    system_delta = cpu.get("system_cpu_usage", 0) - pre.get("system_cpu_usage", 0)
+    cpus = cpu.get("online_cpus") or len((cpu.get("cpu_usage") or {}).get("percpu_usage") or [1])
+    percent = cpu_delta / system_delta * cpus * 100.0 if cpu_delta > 0 and system_delta > 0 else 0.0
+    memory = raw.get("memory_stats") or {}
+    detail = memory.get("stats") or {}
+    # Page cache is not the app's memory: cgroup v1 reports it as `cache`, v2 as
+    # `inactive_file`.
+    cache = detail.get("total_inactive_file", detail.get("inactive_file", detail.get("cache", 0)))
+    networks = (raw.get("networks") or {}).values()
+    return {
+        "cpu_percent": round(percent, 2),
+        "memory_bytes": max(int(memory.get("usage", 0)) - int(cache), 0),
+        "memory_limit_bytes": int(memory.get("limit", 0)),
+        "network_rx_bytes": sum(int(n.get("rx_bytes", 0)) for n in networks),
+        "network_tx_bytes": sum(int(n.get("tx_bytes", 0)) for n in networks),
+    }
+
+
+DEFAULT_ISOLATION = Isolation(Egress.NONE, ipaddress.IPv4Network("172.30.0.0/16"))
 
 
 class Containers:
     """Deployment containers on one engine (every call off the event loop)."""
 
-    def __init__(self, engine: DockerEngine) -> None:
+    def __init__(self, engine: DockerEngine, isolation: Isolation = DEFAULT_ISOLATION) -> None:
         self._engine = engine
+        self._isolation = isolation
 
     async def ping(self) -> None:
         await self._engine.ping()
@@ -180,8 +349,11 @@ class Containers:
 
         return await self._engine.run(check)
 
-    async def start(self, spec: ContainerSpec) -> str:
-        return await self._engine.run(lambda client: _create_and_start(client, spec))
+    async def start(self, spec: ContainerSpec) -> Started:
+        """Create the deployment's network, firewall rules, volume and container; start it."""
+        return await self._engine.run(
+            lambda client: _create_and_start(client, spec, self._isolation)
+        )
 
     async def put_files(self, container_id: str, files: dict[str, str]) -> None:
         """Write files into a running container's /app (a volume, writable)."""
@@ -191,7 +363,64 @@ class Containers:
         )
 
     async def remove(self, container_id: str) -> None:
+        """The container with its volume, network and firewall rules."""
         await self._engine.run(lambda client: _remove(client, container_id))
+
+    async def remove_deployment(self, deployment_id: str) -> None:
+        """Whatever of a deployment exists (a start that failed before it had a container)."""
+        await self._engine.run(lambda client: _remove_deployment(client, deployment_id))
+
+    async def networks(self) -> list[tuple[str, str]]:
+        """(network name, deployment id) of every network carrying our label."""
+
+        def listing(client: docker.DockerClient) -> list[tuple[str, str]]:
+            found = client.networks.list(filters={"label": f"{LABEL_MANAGED}=true"})
+            return [
+                (n.name, (n.attrs.get("Labels") or {}).get(LABEL_DEPLOYMENT, "")) for n in found
+            ]
+
+        return await self._engine.run(listing)
+
+    async def forget_rules(self) -> int:
+        """Delete firewall rules whose deployment network is gone; how many."""
+
+        def forget(client: docker.DockerClient) -> int:
+            found = client.networks.list(filters={"label": f"{LABEL_MANAGED}=true"})
+            bridges = {
+                bridge_name((n.attrs.get("Labels") or {}).get(LABEL_DEPLOYMENT, "")) for n in found
+            }
+            try:
+                return host_firewall.forget(lambda bridge: bridge not in bridges)
+            except host_firewall.FirewallError as exc:
+                raise DockerUnavailable(str(exc)) from exc
+
+        return await self._engine.run(forget)
+
+    async def stats(self, container_id: str) -> dict[str, float | int] | None:
+        """One reading of the container's usage (about a second: CPU needs two samples);
+        None when it no longer exists."""
+
+        def read(client: docker.DockerClient) -> dict[str, Any] | None:
+            try:
+                raw: dict[str, Any] = client.containers.get(container_id).stats(stream=False)
+            except NotFound:
+                return None
+            return raw
+
+        raw = await self._engine.run(read)
+        return None if raw is None else _stats(raw)
+
+    async def secret_values(self, container_id: str) -> list[str]:
+        """The values of the container's secret variables (named by its label), to mask its
+        output with, also for a container started before this process."""
+
+        def read(client: docker.DockerClient) -> list[str]:
+            try:
+                return secret_values_of(client.containers.get(container_id).attrs)
+            except NotFound:
+                return []
+
+        return await self._engine.run(read)
 
     async def inspect(self, container_id: str) -> dict[str, Any]:
         attrs: dict[str, Any] = await self._engine.run(
@@ -222,7 +451,9 @@ class Containers:
 
         return await self._engine.run(read)
 
-    async def logs(self, container_id: str, tail: int) -> str:
+    async def logs(self, container_id: str, tail: int | str) -> str:
+        """The last `tail` lines ("all": everything the engine kept) of its output."""
+
         def read(client: docker.DockerClient) -> bytes:
             try:
                 logs: bytes = client.containers.get(container_id).logs(tail=tail)

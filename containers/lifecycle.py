@@ -13,8 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
-import socket
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -26,12 +24,13 @@ import asyncpg
 from config import Settings
 from config.runtimes import Runtime
 from containers.engine import Containers, ContainerSpec, DockerUnavailable
+from containers.environment import NO_SECRETS, DeployEnvironment, Masker
 from containers.logs import LogFollowers
 from containers.store import DeploymentStore, Status
 from kernel.audit import AuditEntry, AuditLog
 from kernel.background import BackgroundTasks
 from kernel.context import Actor
-from kernel.errors import NotFound, RateLimited, Unavailable, ValidationFailed
+from kernel.errors import Conflict, NotFound, RateLimited, Unavailable, ValidationFailed
 
 log = logging.getLogger(__name__)
 
@@ -43,34 +42,41 @@ WorkspaceCounter = Callable[[uuid.UUID, dict[str, int]], Awaitable[None]]
 Announce = Callable[[uuid.UUID, str, dict[str, Any]], Awaitable[None]]
 # A deployment's preview URL, on its own origin (`Settings.preview_url`).
 PreviewUrl = Callable[[str], str]
+# A session's environment for its deployment (workspace's and session's variables, secrets
+# opened): asked only as its container is about to start.
+EnvironmentOf = Callable[[asyncpg.Record], Awaitable[DeployEnvironment]]
+
+
+async def _no_environment(_: asyncpg.Record) -> DeployEnvironment:
+    return DeployEnvironment({}, frozenset())
 
 
 @dataclass(frozen=True)
 class Limits:
-    port_min: int
-    port_max: int
     start_timeout: float
     per_user: int
     per_session: int
+    # The last bytes of a deployment's output that are kept when it stops.
+    keep_bytes: int = 256 * 1024
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Limits:
         return cls(
-            settings.deploy_port_min,
-            settings.deploy_port_max,
             settings.deploy_start_timeout_seconds,
             settings.deploy_max_per_user,
             settings.deploy_max_per_session,
+            settings.deploy_log_keep_bytes,
         )
 
 
-def _port_is_free(port: int) -> bool:
-    with socket.socket() as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-    return True
+def last_bytes(text: str, keep: int) -> str:
+    """The end of `text`, at most `keep` bytes of UTF-8, starting at a line when it can."""
+    data = text.encode()
+    if len(data) <= keep:
+        return text
+    tail = data[-keep:].decode(errors="ignore")
+    newline = tail.find("\n")
+    return tail[newline + 1 :] if 0 <= newline < len(tail) - 1 else tail
 
 
 def deployment_json(row: asyncpg.Record) -> dict[str, Any]:
@@ -103,6 +109,7 @@ class Deployments:
         tasks: BackgroundTasks,
         logs: LogFollowers | None = None,
         count_for_workspace: WorkspaceCounter | None = None,
+        environment_of: EnvironmentOf = _no_environment,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -116,6 +123,7 @@ class Deployments:
         self._tasks = tasks
         self._logs = logs
         self._count_for_workspace = count_for_workspace
+        self._environment_of = environment_of
 
     def url_of(self, deployment_id: uuid.UUID) -> str:
         return self._preview_url(str(deployment_id))
@@ -158,7 +166,7 @@ class Deployments:
         await self._status(row["session_id"], deployment_id, Status.STARTING)
         if session["ws_id"] is not None and self._count_for_workspace is not None:
             await self._count_for_workspace(session["ws_id"], {"deployments": 1})
-        self._tasks.spawn(self._start(row, runtime), f"deploy:{deployment_id}")
+        self._tasks.spawn(self._start(row, runtime, session), f"deploy:{deployment_id}")
         return {
             "deployment_id": str(deployment_id),
             "status": Status.STARTING.value,
@@ -173,42 +181,29 @@ class Deployments:
         runtime: Runtime,
         public: bool,
     ) -> asyncpg.Record:
-        """Insert the row with a free host port, within the quotas."""
-        for _ in range(20):
-            try:
-                async with self._pool.acquire() as conn, conn.transaction():
-                    await self._store.lock_reservations(conn)
-                    mine, here = await self._store.live_counts(conn, actor.user_id, session_id)
-                    if mine >= self._limits.per_user:
-                        raise RateLimited(60)
-                    if here >= self._limits.per_session:
-                        raise RateLimited(60)
-                    port = self._free_port(await self._store.ports_in_use(conn))
-                    return await self._store.insert_starting(
-                        conn,
-                        deployment_id=deployment_id,
-                        session_id=session_id,
-                        url=self.url_of(deployment_id),
-                        port=port,
-                        owner_id=actor.user_id,
-                        runtime=runtime.name,
-                        public=public,
-                    )
-            except asyncpg.UniqueViolationError:
-                continue  # another process took that port between our read and insert
-        raise Unavailable("No free port for a deployment; try again.")
+        """Insert the row, within the quotas."""
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._store.lock_reservations(conn)
+            mine, here = await self._store.live_counts(conn, actor.user_id, session_id)
+            if mine >= self._limits.per_user:
+                raise RateLimited(60)
+            if here >= self._limits.per_session:
+                raise RateLimited(60)
+            return await self._store.insert_starting(
+                conn,
+                deployment_id=deployment_id,
+                session_id=session_id,
+                url=self.url_of(deployment_id),
+                port=runtime.port,
+                owner_id=actor.user_id,
+                runtime=runtime.name,
+                public=public,
+            )
 
-    def _free_port(self, used: set[int]) -> int:
-        candidates = list(range(self._limits.port_min, self._limits.port_max + 1))
-        random.shuffle(candidates)
-        for port in candidates:
-            if port not in used and _port_is_free(port):
-                return port
-        raise Unavailable("Every deployment port is in use.")
-
-    async def _start(self, row: asyncpg.Record, runtime: Runtime) -> None:
+    async def _start(self, row: asyncpg.Record, runtime: Runtime, session: asyncpg.Record) -> None:
         assert self._containers is not None
-        deployment_id, port = row["deployment_id"], row["port"]
+        deployment_id = row["deployment_id"]
+        masker = NO_SECRETS
         try:
             if not await self._containers.has_image(runtime):
                 await self.finish(
@@ -219,32 +214,57 @@ class Deployments:
                 )
                 return
             files = await self._session_files(row["session_id"])
-            container_id = await self._containers.start(
-                ContainerSpec(runtime, str(deployment_id), port, files)
+            try:
+                environment = await self._environment_of(session)
+            except Exception as exc:  # a secret that no longer opens, a too large environment
+                log.warning("the environment of %s could not be read: %r", deployment_id, exc)
+                await self.finish(
+                    deployment_id,
+                    Status.FAILED,
+                    "the environment could not be prepared: "
+                    + (str(exc) if isinstance(exc, ValueError) else type(exc).__name__),
+                )
+                return
+            masker = Masker(environment.secret_values)
+            started = await self._containers.start(
+                ContainerSpec(
+                    runtime,
+                    str(deployment_id),
+                    files,
+                    environment.variables,
+                    environment.secret_names,
+                )
             )
-            await self._store.set_container(self._pool, deployment_id, container_id)
-            self.follow_logs(row["session_id"], deployment_id, container_id)
-            reason = await self._wait_until_answering(container_id, port)
+            del environment  # the secrets now live in the container alone
+            await self._store.set_container(
+                self._pool, deployment_id, started.container_id, started.address
+            )
+            self.follow_logs(row["session_id"], deployment_id, started.container_id)
+            reason = await self._wait_until_answering(
+                started.container_id, started.address, runtime.port, masker
+            )
         except DockerUnavailable as exc:
             reason = f"the Docker Engine failed: {exc}"[:500]
         if reason is None:
             await self._store.mark_running(self._pool, deployment_id)
             await self._status(row["session_id"], deployment_id, Status.RUNNING)
         else:
-            await self.finish(deployment_id, Status.FAILED, reason)
+            await self.finish(deployment_id, Status.FAILED, masker(reason))
 
-    async def _wait_until_answering(self, container_id: str, port: int) -> str | None:
-        """None once the app answers HTTP; otherwise why it never will."""
+    async def _wait_until_answering(
+        self, container_id: str, address: str, port: int, masker: Masker
+    ) -> str | None:
+        """None once the app answers HTTP; otherwise why it never will (masked)."""
         assert self._containers is not None
         deadline = asyncio.get_running_loop().time() + self._limits.start_timeout
         async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=2)) as http:
             while asyncio.get_running_loop().time() < deadline:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
-                    async with http.get(f"http://127.0.0.1:{port}/"):
+                    async with http.get(f"http://{address}:{port}/"):
                         return None
                 state = (await self._containers.inspect(container_id))["State"]
                 if not state.get("Running"):
-                    logs = (await self._containers.logs(container_id, 5)).strip()
+                    logs = masker((await self._containers.logs(container_id, 5)).strip())
                     return f"the app exited with code {state.get('ExitCode')}: {logs}"[:500]
                 await asyncio.sleep(0.2)
         return f"the app did not answer on port {port} within {self._limits.start_timeout:g}s"
@@ -273,9 +293,12 @@ class Deployments:
         if row is None:
             return
         await self._status(row["session_id"], deployment_id, Status.STOPPING)
-        if row["container_id"] and self._containers is not None:
+        if self._containers is not None:
             try:
-                await self._containers.remove(row["container_id"])
+                if row["container_id"]:
+                    await self._keep_output(deployment_id, row["container_id"])
+                # Its container, volume, network and firewall rules, whichever exist.
+                await self._containers.remove_deployment(str(deployment_id))
             except DockerUnavailable:
                 log.warning(
                     "could not remove the container of %s; the reconciler will", deployment_id
@@ -295,6 +318,16 @@ class Deployments:
             actor.client if actor else None,
         )
         await self._status(done["session_id"], deployment_id, status)
+
+    async def _keep_output(self, deployment_id: uuid.UUID, container_id: str) -> None:
+        """The end of what the app printed, masked, kept before its container goes."""
+        assert self._containers is not None
+        masker = Masker(await self._containers.secret_values(container_id))
+        text = masker(await self._containers.logs(container_id, "all"))
+        if text:
+            await self._store.keep_output(
+                self._pool, deployment_id, last_bytes(text, self._limits.keep_bytes)
+            )
 
     async def _status(
         self, session_id: uuid.UUID, deployment_id: uuid.UUID, status: Status
@@ -343,9 +376,28 @@ class Deployments:
         ]
 
     async def logs(self, row: asyncpg.Record, tail: int) -> str:
-        if not row["container_id"] or self._containers is None:
-            return ""
+        """The last `tail` lines of its output: the container's while it has one, else what
+        was kept when it stopped. Masked for its secrets either way."""
+        if row["status"] not in (Status.STOPPED, Status.FAILED):
+            if not row["container_id"] or self._containers is None:
+                return ""
+            try:
+                masker = Masker(await self._containers.secret_values(row["container_id"]))
+                return masker(await self._containers.logs(row["container_id"], tail))
+            except DockerUnavailable:
+                raise Unavailable("The Docker Engine does not answer.") from None
+        kept = await self._store.output(self._pool, row["deployment_id"]) or ""
+        lines = kept.splitlines(keepends=True)
+        return "".join(lines[-tail:])
+
+    async def stats(self, row: asyncpg.Record) -> dict[str, float | int]:
+        """CPU, memory and network use of a running deployment's container, read now."""
+        if row["status"] != Status.RUNNING or not row["container_id"] or self._containers is None:
+            raise Conflict(f"The deployment is {row['status']}: only a running one has usage.")
         try:
-            return await self._containers.logs(row["container_id"], tail)
+            stats = await self._containers.stats(row["container_id"])
         except DockerUnavailable:
             raise Unavailable("The Docker Engine does not answer.") from None
+        if stats is None:
+            raise Conflict("The deployment's container is gone.")
+        return stats

@@ -2,7 +2,8 @@
 
 The Docker SDK's log stream blocks for the container's whole life, so each follower reads
 it on a daemon thread of its own (not the shared executor, which a few deployments would
-exhaust) and hands lines to the loop, where they are sent in batches twice a second.
+exhaust) and hands lines to the loop, where they are sent in batches twice a second, each
+line masked for the container's secrets (`environment.Masker`).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 
 from docker.errors import DockerException
 
-from containers.engine import DockerEngine
+from containers.engine import DockerEngine, secret_values_of
+from containers.environment import Masker
 
 log = logging.getLogger(__name__)
 
@@ -54,9 +56,11 @@ class LogFollowers:
     ) -> None:
         try:
             client = self._engine.client()
-            stream = client.containers.get(container_id).logs(
-                stream=True, follow=True, since=int(time.time()) - 1
-            )
+            container = client.containers.get(container_id)
+            # First on the queue: what the lines are masked with (the container's secrets).
+            masker = Masker(secret_values_of(container.attrs))
+            loop.call_soon_threadsafe(queue.put_nowait, masker)
+            stream = container.logs(stream=True, follow=True, since=int(time.time()) - 1)
             for chunk in stream:
                 loop.call_soon_threadsafe(queue.put_nowait, chunk)
         except (DockerException, OSError) as exc:
@@ -69,8 +73,12 @@ class LogFollowers:
         self, session_id: uuid.UUID, deployment_id: uuid.UUID, queue: asyncio.Queue[object]
     ) -> None:
         pending = b""
+        masker = Masker(())
         while True:
             item = await queue.get()
+            if isinstance(item, Masker):
+                masker = item
+                continue
             chunks = [item]
             await asyncio.sleep(BATCH_SECONDS)
             while not queue.empty():
@@ -87,7 +95,7 @@ class LogFollowers:
                     "deployment:log",
                     {
                         "deployment_id": str(deployment_id),
-                        "lines": [line.decode(errors="replace") for line in lines],
+                        "lines": [masker(line.decode(errors="replace")) for line in lines],
                     },
                 )
             if ended:

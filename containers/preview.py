@@ -313,16 +313,23 @@ class PreviewProxy:
             raise response
         await self._record(row, viewer.user_id if viewer else None)
         app_path = route.app_path
+        if not row["address"]:
+            raise Unavailable("The deployment has no address yet.")
+        # The container on its own network, at its address there: no host port is published.
         upstream = URL.build(
             scheme="http",
-            host="127.0.0.1",
+            host=row["address"],
             port=row["port"],
             path=app_path,
             query_string=query,
             encoded=True,
         )
         headers = self._upstream_headers(request, route)
-        own = {("127.0.0.1", row["port"]), ("localhost", row["port"])}
+        own = {
+            (row["address"], row["port"]),
+            ("127.0.0.1", row["port"]),
+            ("localhost", row["port"]),
+        }
         public = address(request.scheme, request.host)
         if public is not None:
             own.add(public)

@@ -6,7 +6,8 @@ deployment when its container died (failed, with the exit code), when it has had
 traffic and no live participant for the idle time, or when it reaches its maximum
 lifetime. The reconciler (at start-up) adopts containers that still run for live
 deployments, archives live deployments whose container is gone as `orphaned`, and removes
-containers that carry our label but belong to no live deployment.
+containers and networks that carry our label but belong to no live deployment (with the
+firewall rules of networks that are gone).
 """
 
 from __future__ import annotations
@@ -107,6 +108,16 @@ class Reaper:
             else:
                 await self._containers.remove(container_id)
                 strangers += 1
+        # Networks (and their firewall rules) of deployments that are not live any more.
+        for _, label in await self._containers.networks():
+            try:
+                network_of = uuid.UUID(label)
+            except ValueError:
+                continue
+            if network_of not in live:
+                await self._containers.remove_deployment(label)
+                strangers += 1
+        await self._containers.forget_rules()
         orphaned = 0
         for deployment_id in live:
             if deployment_id in running:

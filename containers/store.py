@@ -38,7 +38,7 @@ class Status(enum.StrEnum):
     FAILED = "failed"
 
 
-# A live deployment holds (or is about to hold) a container and a host port.
+# A live deployment holds (or is about to hold) a container and its network.
 LIVE = (Status.STARTING, Status.RUNNING, Status.STOPPING)
 FINAL = (Status.STOPPED, Status.FAILED)
 
@@ -85,13 +85,16 @@ _TO_RUNNING = _in(sources(Status.RUNNING))  # starting
 _TO_STOPPING = _in(sources(Status.STOPPING))  # starting, running
 _ACTIVE = _in(ACTIVE)
 _REARM = _in(sources(Status.RUNNING, recovering=True))  # starting, stopping
+# Every column but `output` (up to 256 KiB that only the logs route reads).
+_ROW = """deployment_id, session_id, deployment_url, container_id, port, status, owner_id,
+    created_at, started_at, stopped_at, last_active, runtime, public, reason, address"""
 
 
 class DeploymentStore:
     def __init__(self, viewer_of: ViewerOf) -> None:
         self._viewer_of = viewer_of
 
-    # -- reserving a port and starting -----------------------------------------------------
+    # -- reserving and starting -----------------------------------------------------
 
     async def lock_reservations(self, conn: asyncpg.Connection) -> None:
         """Reservations take turns, across processes, until the transaction ends."""
@@ -111,12 +114,6 @@ class DeploymentStore:
         )
         return counts["mine"], counts["here"]
 
-    async def ports_in_use(self, db: Executor) -> set[int]:
-        rows = await db.fetch(
-            "SELECT port FROM deployments WHERE status = ANY($1::varchar[])", list(LIVE)
-        )
-        return {r["port"] for r in rows}
-
     async def insert_starting(
         self,
         db: Executor,
@@ -129,7 +126,7 @@ class DeploymentStore:
         runtime: str,
         public: bool,
     ) -> asyncpg.Record:
-        """A new deployment in `starting`; UniqueViolationError if its port was just taken."""
+        """A new deployment in `starting` (`port`: the app's, inside its container)."""
         row: asyncpg.Record = await db.fetchrow(
             f"""INSERT INTO deployments (deployment_id, session_id, deployment_url,
                    port, status, owner_id, runtime, public)
@@ -145,13 +142,27 @@ class DeploymentStore:
         return row
 
     async def set_container(
-        self, db: Executor, deployment_id: uuid.UUID, container_id: str
+        self, db: Executor, deployment_id: uuid.UUID, container_id: str, address: str
     ) -> None:
+        """The container, and its address on the deployment's network."""
         await db.execute(
-            "UPDATE deployments SET container_id = $2 WHERE deployment_id = $1",
+            "UPDATE deployments SET container_id = $2, address = $3 WHERE deployment_id = $1",
             deployment_id,
             container_id,
+            address,
         )
+
+    async def keep_output(self, db: Executor, deployment_id: uuid.UUID, output: str) -> None:
+        """What the app printed, kept when its container goes (already cut and masked)."""
+        await db.execute(
+            "UPDATE deployments SET output = $2 WHERE deployment_id = $1", deployment_id, output
+        )
+
+    async def output(self, db: Executor, deployment_id: uuid.UUID) -> str | None:
+        text: str | None = await db.fetchval(
+            "SELECT output FROM deployments WHERE deployment_id = $1", deployment_id
+        )
+        return text
 
     async def mark_running(self, db: Executor, deployment_id: uuid.UUID) -> None:
         """starting → running, once the app answered (no-op if it was stopped meanwhile)."""
@@ -189,7 +200,7 @@ class DeploymentStore:
         async with conn.transaction():
             done: asyncpg.Record = await conn.fetchrow(
                 "UPDATE deployments SET status = $2, stopped_at = now() WHERE deployment_id = $1 "
-                "RETURNING *",
+                f"RETURNING {_ROW}",
                 deployment_id,
                 status.value,
             )
@@ -217,8 +228,9 @@ class DeploymentStore:
     # -- reading ---------------------------------------------------------------------------
 
     async def get(self, db: Executor, deployment_id: uuid.UUID) -> asyncpg.Record | None:
+        """The row without its kept output (`output` reads that)."""
         row: asyncpg.Record | None = await db.fetchrow(
-            "SELECT * FROM deployments WHERE deployment_id = $1", deployment_id
+            f"SELECT {_ROW} FROM deployments WHERE deployment_id = $1", deployment_id
         )
         return row
 

@@ -89,5 +89,13 @@ async def deployment_logs(request: web.Request) -> web.Response:
         tail = parse(Tail, {"tail": int(request.query.get("tail", "200"))}).tail
     except ValueError:
         raise ValidationFailed({"tail": "must be a whole number"}) from None
+    # A running deployment's from its container; a past one's as kept when it stopped.
     text = await request.app[DEPLOYMENTS].logs(row, tail)
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
+
+
+@routes.get("/api/deployments/{deployment_id}/stats")
+async def deployment_stats(request: web.Request) -> web.Response:
+    """The container's usage, read now from the engine (409 unless it is running)."""
+    row, _ = await _deployment(request, SessionRole.VIEWER)
+    return web.json_response(await request.app[DEPLOYMENTS].stats(row))

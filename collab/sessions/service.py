@@ -51,10 +51,19 @@ from collab.sessions.validation import (
     SessionInvitationInput,
     SessionPatch,
 )
+from collab.workspace_documents.parts import SecretBox, render_environment, store_environment
 from kernel.audit import AuditEntry, AuditLog
 from kernel.background import BackgroundTasks
 from kernel.context import Actor
-from kernel.errors import Conflict, Forbidden, Gone, NotFound, RateLimited, Unauthenticated
+from kernel.errors import (
+    Conflict,
+    Forbidden,
+    Gone,
+    NotFound,
+    RateLimited,
+    Unauthenticated,
+    Unavailable,
+)
 from kernel.sql import Executor
 
 
@@ -144,6 +153,7 @@ class SessionService:
         *,
         mailer: Mailer | None = None,
         tasks: BackgroundTasks | None = None,
+        secrets: SecretBox | None = None,
     ) -> None:
         """`links_base_url`: where page links point (the front-end when one is configured).
         Without a `mailer` (and the `tasks` that send in the background), addressed
@@ -164,6 +174,8 @@ class SessionService:
         self._count_for_workspace = count_for_workspace
         self._max_sessions = max_sessions_per_user
         self._on_archived = on_archived
+        # Seals the secrets of a session's environment (none can be stored without it).
+        self._secrets = secrets
 
     # -- the questions every check asks ------------------------------------------------------
 
@@ -339,15 +351,21 @@ class SessionService:
         return listed
 
     async def get(self, actor: Actor, session_id: uuid.UUID) -> dict[str, Any]:
+        """The session, with its environment (secrets masked) for the one asking."""
         row, role = await self.require(self._pool, actor, session_id, SessionRole.VIEWER)
-        return session_json(row, role.value)
+        environment = await self._store.environment(self._pool, session_id)
+        return session_json(row, role.value) | {"environment": render_environment(environment)}
+
+    async def environment_of(self, session_id: uuid.UUID) -> dict[str, Any]:
+        """The stored form (secrets sealed), for the session's deployments alone."""
+        return await self._store.environment(self._pool, session_id)
 
     async def update(
         self, actor: Actor, session_id: uuid.UUID, patch: SessionPatch
     ) -> dict[str, Any]:
         changes = {
             k: v
-            for k, v in patch.model_dump(exclude_unset=True).items()
+            for k, v in patch.model_dump(exclude_unset=True, exclude={"environment"}).items()
             if not (k in ("name", "language", "is_dynamic") and v is None)
         }
         async with self._pool.acquire() as conn, conn.transaction():
@@ -357,17 +375,31 @@ class SessionService:
             # An archived session changes only by being set active again (with other fields
             # in the same request, if the owner likes).
             unarchiving = changes.get("status") == "active"
-            if row["status"] == "archived" and not unarchiving and set(changes) - {"status"}:
+            touched = set(changes) | ({"environment"} if patch.environment is not None else set())
+            if row["status"] == "archived" and not unarchiving and touched - {"status"}:
                 raise Conflict(ARCHIVED)
-            if changes:
-                await self._store.update(conn, session_id, changes)
+            environment = await self._store.environment(conn, session_id)
+            old_value = {k: row[k] for k in changes}
+            new_value = dict(changes)
+            stored = dict(changes)
+            if patch.environment is not None:
+                if self._secrets is None:
+                    raise Unavailable("Session environments cannot be stored here.")
+                # Secrets sealed; a masked secret keeps its stored value. Only the masked
+                # form is audited or answered.
+                old_value["environment"] = render_environment(environment)
+                environment = store_environment(patch.environment, environment, self._secrets)
+                stored["environment"] = environment
+                new_value["environment"] = render_environment(environment)
+            if stored:
+                await self._store.update(conn, session_id, stored)
                 await self._audit_session(
                     conn,
                     actor,
                     "session.updated",
                     session_id,
-                    old_value={k: row[k] for k in changes},
-                    new_value=changes,
+                    old_value=old_value,
+                    new_value=new_value,
                 )
             fresh = await self._access(conn, session_id, actor.user_id)
         assert fresh is not None
@@ -379,7 +411,7 @@ class SessionService:
             await self._on_archived(session_id)
         if changes:
             await self._events.emit(session_id, "session:updated", session | {"role": None})
-        return session
+        return session | {"environment": render_environment(environment)}
 
     async def delete(self, actor: Actor, session_id: uuid.UUID) -> None:
         async with self._pool.acquire() as conn, conn.transaction():

@@ -146,6 +146,13 @@ class SessionStore:
             f"UPDATE sessions SET {sets} WHERE session_id = $1", session_id, *changes.values()
         )
 
+    async def environment(self, db: Executor, session_id: uuid.UUID) -> dict[str, Any]:
+        """The session's variables in their stored form (secrets sealed)."""
+        stored: dict[str, Any] | None = await db.fetchval(
+            "SELECT environment FROM sessions WHERE session_id = $1", session_id
+        )
+        return stored or {}
+
     async def participants(self, db: Executor, session_id: uuid.UUID) -> list[asyncpg.Record]:
         """Every participant row of the session, with the session's workspace, in join order
         (with access or not: the caller bounds each by the workspace role)."""

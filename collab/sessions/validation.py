@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import Annotated, Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from auth.account_inputs import Email
+from collab.workspace_documents.parts import Environment
 from kernel.validation import Input, Text
 
 Language = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9_.+#-]+$")]
@@ -22,6 +23,27 @@ class SessionInput(Input):
     is_dynamic: bool = False
 
 
+# Set by the runtime: the container's own (deployments drop them from a workspace's too).
+RESERVED_VARIABLES = frozenset({"PORT", "HOME", "PATH", "HOSTNAME"})
+MAX_ENVIRONMENT_BYTES = 64 * 1024
+
+
+class SessionEnvironment(Environment):
+    """A session's variables, over its workspace's for its deployments: POSIX names, none the
+    runtime sets or starting with COLLAB_, 64 KiB in all."""
+
+    @field_validator("variables")
+    @classmethod
+    def _allowed(cls, variables: list[Any]) -> list[Any]:
+        for variable in variables:
+            name = variable.name
+            if name in RESERVED_VARIABLES or name.upper().startswith("COLLAB_"):
+                raise ValueError(f"{name} is set by the server and cannot be overridden")
+        if sum(len(v.name) + len(v.value) for v in variables) > MAX_ENVIRONMENT_BYTES:
+            raise ValueError(f"the variables exceed {MAX_ENVIRONMENT_BYTES // 1024} KiB in all")
+        return variables
+
+
 class SessionPatch(Input):
     name: Text(255, min_length=1) | None = None  # type: ignore[valid-type]
     description: Text(10_000) | None = None  # type: ignore[valid-type]
@@ -29,6 +51,7 @@ class SessionPatch(Input):
     framework: Language | None = None
     is_dynamic: bool | None = None
     status: Annotated[str, Field(pattern="^(active|archived)$")] | None = None
+    environment: SessionEnvironment | None = None
 
 
 class ParticipantPatch(Input):

@@ -143,7 +143,7 @@ async def test_a_deploy_body_is_read_as_strictly_as_any_other(
     await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
 
 
-async def test_concurrent_deploys_get_distinct_ports(
+async def test_concurrent_deploys_get_networks_of_their_own(
     make_client: Any, runtime_images: str, agent: NodeAgent, database_url: str
 ) -> None:
     client = await make_client(
@@ -160,14 +160,17 @@ async def test_concurrent_deploys_get_distinct_ports(
     )
     assert [r.status for r in responses] == [202] * 20
     ids = [(await r.json())["deployment_id"] for r in responses]
+    for did in ids:
+        assert (await wait_status(client, live.owner, did, "running", "failed"))[
+            "status"
+        ] == "running"
     conn = await asyncpg.connect(database_url)
     try:
-        ports = [r["port"] for r in await conn.fetch("SELECT port FROM deployments")]
+        addresses = [r["address"] for r in await conn.fetch("SELECT address FROM deployments")]
     finally:
         await conn.close()
-    assert len(set(ports)) == 20
+    assert len(set(addresses)) == 20  # each on a network of its own
     for did in ids:
-        await wait_status(client, live.owner, did, "running", "failed")
         await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
 
 

@@ -12,7 +12,13 @@ import docker
 import pytest
 
 from config.runtimes import CatalogueError, load_runtimes
-from containers.engine import LABEL_DEPLOYMENT, Containers, ContainerSpec, DockerEngine
+from containers.engine import (
+    LABEL_DEPLOYMENT,
+    NETWORK_PREFIX,
+    Containers,
+    ContainerSpec,
+    DockerEngine,
+)
 from tests.support import free_port, run_collab
 
 APPS = {
@@ -74,9 +80,9 @@ async def containers(built: str) -> AsyncIterator[Containers]:
     engine.close()
 
 
-async def wait_for_http(port: int, timeout: float = 30) -> str:
+async def wait_for_http(address: str, port: int, timeout: float = 30) -> str:
     def get() -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+        with urllib.request.urlopen(f"http://{address}:{port}/", timeout=2) as response:
             return str(response.read().decode())
 
     deadline = asyncio.get_running_loop().time() + timeout
@@ -93,23 +99,19 @@ async def wait_for_http(port: int, timeout: float = 30) -> str:
 async def test_each_runtime_serves_the_session_files(containers: Containers, name: str) -> None:
     runtime = load_runtimes()[name]
     files, expected = APPS[name]
-    port = free_port()
-    container_id = await containers.start(
-        ContainerSpec(runtime, f"test-{uuid.uuid4().hex[:8]}", port, files)
-    )
+    started = await containers.start(ContainerSpec(runtime, f"test-{uuid.uuid4().hex[:8]}", files))
     try:
-        assert expected in await wait_for_http(port)
+        # Reached on its own network, at its address there: nothing is published on the host.
+        assert expected in await wait_for_http(started.address, runtime.port)
     finally:
-        await containers.remove(container_id)
+        await containers.remove(started.container_id)
 
 
 async def test_containers_are_hardened(containers: Containers, built: str) -> None:
     runtime = load_runtimes()["html"]
     deployment = f"test-{uuid.uuid4().hex[:8]}"
-    port = free_port()
-    container_id = await containers.start(
-        ContainerSpec(runtime, deployment, port, {"index.html": "x"})
-    )
+    started = await containers.start(ContainerSpec(runtime, deployment, {"index.html": "x"}))
+    container_id = started.container_id
     client = docker.DockerClient(base_url=built)
     try:
         attrs = await containers.inspect(container_id)
@@ -124,8 +126,10 @@ async def test_containers_are_hardened(containers: Containers, built: str) -> No
         )
         assert attrs["Config"]["User"] == "65534:65534"
         assert attrs["Config"]["Labels"][LABEL_DEPLOYMENT] == deployment
-        [binding] = host["PortBindings"][f"{runtime.port}/tcp"]
-        assert binding["HostIp"] == "127.0.0.1"
+        assert not host["PortBindings"]  # no host port: the server dials its address
+        [network] = attrs["NetworkSettings"]["Networks"]
+        assert network == NETWORK_PREFIX + deployment
+        assert client.networks.get(network).attrs["Internal"] is True  # egress `none`
         container = client.containers.get(container_id)
         assert container.exec_run(["/bin/sh", "-c", "touch /etc/x"]).exit_code != 0
         assert container.exec_run(["/bin/sh", "-c", "touch /app/ok /tmp/ok"]).exit_code == 0
@@ -136,22 +140,30 @@ async def test_containers_are_hardened(containers: Containers, built: str) -> No
         all=True, filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"}
     )
     assert not client.volumes.list(filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"})
+    assert not client.networks.list(filters={"label": f"{LABEL_DEPLOYMENT}={deployment}"})
     client.close()
 
 
 async def test_the_host_is_not_reachable_from_inside(containers: Containers, built: str) -> None:
     """The Docker socket, PostgreSQL and Redis (unix sockets) are not in the container, and
-    the server (bound to loopback) does not answer on the bridge gateway."""
+    a server of the host listening on the bridge's gateway address itself (as a server bound
+    to 0.0.0.0 does) does not answer it: the host's firewall drops what the container opens."""
     runtime = load_runtimes()["html"]
-    container_id = await containers.start(
-        ContainerSpec(runtime, f"iso-{uuid.uuid4().hex[:8]}", free_port(), {"index.html": "x"})
-    )
+    deployment = f"iso-{uuid.uuid4().hex[:8]}"
+    started = await containers.start(ContainerSpec(runtime, deployment, {"index.html": "x"}))
+    container_id = started.container_id
     client = docker.DockerClient(base_url=built)
-    host_port = free_port()  # a server of ours on the host's loopback, as collab serve is
-    server = await asyncio.start_server(lambda r, w: w.close(), "127.0.0.1", host_port)
+    container = client.containers.get(container_id)
+    gateway = container.attrs["NetworkSettings"]["Networks"][NETWORK_PREFIX + deployment]["Gateway"]
+    host_port = free_port()
+    accepted: list[str] = []
+
+    def accept(_: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(str(writer.get_extra_info("peername")))
+        writer.close()
+
+    server = await asyncio.start_server(accept, gateway, host_port)
     try:
-        container = client.containers.get(container_id)
-        gateway = container.attrs["NetworkSettings"]["Gateway"]
         for path in ("/var/run/docker.sock", "/run/collab-test-docker.sock", "/tmp/.s.PGSQL.5432"):
             assert container.exec_run(["/bin/busybox", "test", "-e", path]).exit_code != 0, path
 
@@ -162,6 +174,16 @@ async def test_the_host_is_not_reachable_from_inside(containers: Containers, bui
 
         assert connects("127.0.0.1", runtime.port)  # nc works: the app's own port answers
         assert not connects(gateway, host_port)
+        assert accepted == []
+        # The host reaches the same port from its own side: the server was there to refuse.
+        _, writer = await asyncio.open_connection(gateway, host_port)
+        writer.close()
+        await asyncio.sleep(0.1)
+        assert len(accepted) == 1
+        # Egress `none`: the network is internal and the container has no default route.
+        routes = container.exec_run(["/bin/busybox", "cat", "/proc/net/route"]).output.decode()
+        assert [line.split()[1] for line in routes.splitlines()[1:]] != []
+        assert "00000000" not in [line.split()[1] for line in routes.splitlines()[1:]]
     finally:
         server.close()
         await containers.remove(container_id)
