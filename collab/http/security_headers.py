@@ -10,8 +10,6 @@ earlier middleware) carry their author's own headers.
 
 from __future__ import annotations
 
-import mimetypes
-
 from aiohttp import hdrs, web
 
 from collab.http.errors import Handler
@@ -31,12 +29,8 @@ _COMMON = {
 
 
 def _is_html(response: web.StreamResponse) -> bool:
-    declared = response.headers.get(hdrs.CONTENT_TYPE)
-    if declared is None and isinstance(response, web.FileResponse):
-        # A file response names its type only when it is sent; guess it as aiohttp will.
-        path = getattr(response, "_path", None)
-        declared = mimetypes.guess_type(str(path))[0] if path is not None else None
-    return (declared or "").split(";")[0].strip().lower() == "text/html"
+    declared = response.headers.get(hdrs.CONTENT_TYPE, "")
+    return declared.split(";")[0].strip().lower() == "text/html"
 
 
 def _add(response: web.StreamResponse) -> None:

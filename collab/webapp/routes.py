@@ -21,7 +21,11 @@ routes = web.RouteTableDef()
 
 
 def _page() -> web.FileResponse:
-    return web.FileResponse(DIST / "index.html", headers={"Cache-Control": "no-cache"})
+    # The type is named here, not guessed when sent: the security headers read it.
+    return web.FileResponse(
+        DIST / "index.html",
+        headers={"Cache-Control": "no-cache", "Content-Type": "text/html; charset=utf-8"},
+    )
 
 
 @routes.get("/assets/{name}")
