@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from auth.account_inputs import LoginInput, ProfileInput, RegisterInput
+from auth.lifecycle import restore_on_login
 from auth.mail import Mail, Mailer
 from auth.password_policy import PasswordPolicy, password_problem
 from auth.passwords import PasswordHashing
@@ -97,6 +98,8 @@ class AccountService:
         self, conn: asyncpg.Connection, user: User, client: ClientInfo
     ) -> dict[str, Any]:
         """Issue a new token family for a user who just proved who they are."""
+        # Logging in undoes a pending account deletion (refused once its grace period is over).
+        await restore_on_login(conn, user.user_id, client)
         generation = await self._d.users.token_generation(conn, user.user_id)
         _, refresh_token = await self._d.refresh.issue(conn, user.user_id, client.user_agent)
         return self._pair(user, refresh_token, generation)

@@ -1,9 +1,10 @@
-"""An account's end: a pending deletion, undone by logging in within the grace period.
+"""Undoing a pending account deletion at login (the deletion itself: auth.account_deletion).
 
 `users.deleted_at` records when deletion was asked for and `users.purge_after` when its grace
-period ends (both set together, by AccountLifecycle.delete). A login inside the grace period
-clears them; a login after it is refused as an unknown account would be, until the purge
-removes the row for good.
+period ends (both set together). A login inside the grace period clears them; a login after
+it is refused as an unknown account would be, until the purge removes the row for good.
+Every path that issues a new login (password, second factor, OAuth) goes through
+`AccountService.start_session`, which calls this.
 """
 
 from __future__ import annotations

@@ -41,9 +41,12 @@ from collab.documents.service import DocumentService
 from collab.documents.store import DocumentStore
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from collab.http import (
+    admin_routes,
+    audit_routes,
     auth_routes,
     deployment_routes,
     health,
+    lifecycle_routes,
     service_errors,
     session_routes,
     workspace_routes,
@@ -51,6 +54,7 @@ from collab.http import (
 from collab.http.cors import cors_middleware
 from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middleware
 from collab.http.security_headers import security_headers_middleware
+from collab.lifecycle_wiring import account_lifecycle
 from collab.log import request_id_middleware
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.broadcast import send_event
@@ -518,11 +522,13 @@ def build_app(settings: Settings) -> web.Application:
             _workspace_documents,
             _live_sessions,
             _deployments,
+            account_lifecycle,
         ]
     )
     app[ERROR_TRANSLATORS] = ErrorTranslators([service_errors.TRANSLATOR])
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
+    app.add_routes([*lifecycle_routes.routes, *audit_routes.routes, *admin_routes.routes])
     app.add_routes(workspace_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(deployment_routes.routes)

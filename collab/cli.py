@@ -1,4 +1,5 @@
 """`collab serve`, `collab migrate up|down [N]|status`, `collab users deactivate|activate EMAIL`,
+`collab users grant-admin|revoke-admin EMAIL`, `collab users purge-deleted`,
 `collab runtimes list|build [NAME...]`.
 
 Flags override the environment (`COLLAB_HOST`, `COLLAB_PORT`, `COLLAB_DATA_DIR`, ...).
@@ -17,12 +18,14 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
+from auth.admins import set_admin
 from collab.app import build_app
 from collab.embedded import EmbeddedPostgres, EmbeddedServiceError
+from collab.lifecycle_wiring import LIFECYCLE
 from collab.log import configure_logging
 from collab.migrate import MigrationError, Migrator
 from collab.signing_keys import InsecureConfiguration
-from collab.state import ACCOUNTS
+from collab.state import ACCOUNTS, DB_POOL
 from config import Settings, load_settings
 from config.runtimes import load_runtimes
 from containers.engine import Containers, DockerEngine, DockerUnavailable
@@ -30,6 +33,8 @@ from containers.images import ImageBuildError
 from kernel.context import ClientInfo
 
 log = logging.getLogger("collab")
+
+CLI_CLIENT = ClientInfo(None, "collab-cli")
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -56,8 +61,11 @@ def _parser() -> argparse.ArgumentParser:
 
     users = commands.add_parser("users", help="operator actions on accounts")
     users.add_argument("--data-dir", help="where embedded data lives (COLLAB_DATA_DIR)")
-    users.add_argument("action", choices=["deactivate", "activate"])
-    users.add_argument("email", help="the account's email address")
+    users.add_argument(
+        "action",
+        choices=["deactivate", "activate", "grant-admin", "revoke-admin", "purge-deleted"],
+    )
+    users.add_argument("email", nargs="?", help="the account's email address")
     return parser
 
 
@@ -97,12 +105,26 @@ async def _set_active(settings: Settings, args: argparse.Namespace) -> int:
     runner = web.AppRunner(app)
     await runner.setup()  # runs the cleanup contexts' start-up: pools, services
     try:
+        if args.action == "purge-deleted":
+            purged = await app[LIFECYCLE].purge()
+            print(f"purged {len(purged)} deleted account(s) past their grace period")
+            return 0
+        if not args.email:
+            print(f"collab: users {args.action} needs an EMAIL", file=sys.stderr)
+            return 2
+        if args.action in ("grant-admin", "revoke-admin"):
+            grant = args.action == "grant-admin"
+            if not await set_admin(app[DB_POOL], args.email, grant, CLI_CLIENT):
+                print(f"collab: no account with email {args.email}", file=sys.stderr)
+                return 1
+            print(f"{args.email}: {'platform admin' if grant else 'no longer a platform admin'}")
+            return 0
         user = await app[ACCOUNTS].find_by_email(args.email)
         if user is None:
             print(f"collab: no account with email {args.email}", file=sys.stderr)
             return 1
         active = args.action == "activate"
-        await app[ACCOUNTS].set_active(user.user_id, active, ClientInfo(None, "collab-cli"))
+        await app[ACCOUNTS].set_active(user.user_id, active, CLI_CLIENT)
         print(f"{args.email}: {'active' if active else 'deactivated; every session ended'}")
         return 0
     finally:

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     argon2_time_cost: int = Field(default=1, ge=1)
     argon2_parallelism: int = Field(default=1, ge=1)
     invitation_ttl_days: int = Field(default=7, ge=1, le=365)
+    # A deleted account can be restored by logging in for this long, then it is purged.
+    account_deletion_grace_days: int = Field(default=7, ge=0, le=365)
 
     max_message_bytes: int = Field(default=1024 * 1024, ge=1024)
     socket_messages_per_second: float = Field(default=200.0, gt=0)

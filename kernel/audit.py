@@ -8,6 +8,7 @@ written.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +31,24 @@ def _scrub(value: Any) -> Any:
     if hasattr(value, "isoformat"):
         return value.isoformat()
     return value
+
+
+# The action families of a person's security events (`AuditLog.of_user`).
+SECURITY_ACTIONS = ("user.%", "auth.%", "token.%", "api_key.%", "device.%", "account.%")
+
+_SELECT = """SELECT log_id, ws_id, user_id, action, resource_type, resource_id, old_value,
+                    new_value, metadata, host(ip_address) AS ip_address, user_agent,
+                    "timestamp"
+             FROM audit_logs"""
+
+
+def _entry(row: Any) -> dict[str, Any]:
+    return {
+        **dict(row),
+        "ws_id": str(row["ws_id"]) if row["ws_id"] else None,
+        "user_id": str(row["user_id"]) if row["user_id"] else None,
+        "timestamp": row["timestamp"].isoformat(),
+    }
 
 
 @dataclass(frozen=True)
@@ -71,23 +90,89 @@ class AuditLog:
     async def page(
         self, db: Executor, ws_id: uuid.UUID, *, limit: int, before: int | None
     ) -> list[dict[str, Any]]:
+        """A workspace's entries, newest first."""
+        return await self.search(db, ws_id=ws_id, limit=limit, before=before)
+
+    async def of_user(
+        self, db: Executor, user_id: uuid.UUID, *, limit: int, before: int | None
+    ) -> list[dict[str, Any]]:
+        """A person's security events, newest first: what they did under the security action
+        families (logins and failures, two-factor, keys, devices, password, email, the
+        account), and whatever anyone did to their account (resource user = them)."""
         rows = await db.fetch(
-            """SELECT log_id, ws_id, user_id, action, resource_type, resource_id, old_value,
-                      new_value, metadata, host(ip_address) AS ip_address, user_agent,
-                      "timestamp"
-               FROM audit_logs
-               WHERE ws_id = $1 AND ($2::int IS NULL OR log_id < $2)
-               ORDER BY log_id DESC LIMIT $3""",
+            f"""{_SELECT}
+                WHERE ((user_id = $1 AND action LIKE ANY($2::text[]))
+                       OR (resource_type = 'user' AND resource_id = $1::text))
+                  AND ($3::int IS NULL OR log_id < $3)
+                ORDER BY log_id DESC LIMIT $4""",
+            user_id,
+            list(SECURITY_ACTIONS),
+            before,
+            limit,
+        )
+        return [_entry(r) for r in rows]
+
+    async def about(
+        self,
+        db: Executor,
+        targets: Iterable[tuple[str, str]],
+        *,
+        limit: int,
+        before: int | None,
+    ) -> list[dict[str, Any]]:
+        """Entries about any of these (resource_type, resource_id) targets, newest first."""
+        pairs = list(targets)
+        rows = await db.fetch(
+            f"""{_SELECT}
+                WHERE (resource_type, resource_id) IN (
+                        SELECT * FROM unnest($1::text[], $2::text[]))
+                  AND ($3::int IS NULL OR log_id < $3)
+                ORDER BY log_id DESC LIMIT $4""",
+            [t for t, _ in pairs],
+            [i for _, i in pairs],
+            before,
+            limit,
+        )
+        return [_entry(r) for r in rows]
+
+    async def search(
+        self,
+        db: Executor,
+        *,
+        actor: uuid.UUID | None = None,
+        target_type: str | None = None,
+        target_id: str | None = None,
+        action: str | None = None,
+        ws_id: uuid.UUID | None = None,
+        limit: int,
+        before: int | None,
+    ) -> list[dict[str, Any]]:
+        """Any entries, newest first; `action` ending in `.*` names a family."""
+        pattern = None
+        if action:
+            exact = action[:-2] if action.endswith(".*") else action
+            pattern = exact.replace("\\", "\\\\").replace("%", r"\%").replace("_", r"\_")
+            pattern += ".%" if action.endswith(".*") else ""
+        rows = await db.fetch(
+            f"""{_SELECT}
+                WHERE ($1::uuid IS NULL OR user_id = $1)
+                  AND ($2::text IS NULL OR resource_type = $2)
+                  AND ($3::text IS NULL OR resource_id = $3)
+                  AND ($4::text IS NULL OR action LIKE $4)
+                  AND ($5::uuid IS NULL OR ws_id = $5)
+                  AND ($6::int IS NULL OR log_id < $6)
+                ORDER BY log_id DESC LIMIT $7""",
+            actor,
+            target_type,
+            target_id,
+            pattern,
             ws_id,
             before,
             limit,
         )
-        return [
-            {
-                **dict(r),
-                "ws_id": str(r["ws_id"]),
-                "timestamp": r["timestamp"].isoformat(),
-                "user_id": str(r["user_id"]) if r["user_id"] else None,
-            }
-            for r in rows
-        ]
+        return [_entry(r) for r in rows]
+
+
+def page_of(items: list[dict[str, Any]], limit: int) -> dict[str, Any]:
+    """A route's answer: the entries, and the `before` that reads on (None at the end)."""
+    return {"items": items, "next_before": items[-1]["log_id"] if len(items) == limit else None}

@@ -49,6 +49,11 @@ AUTH_CONCEPTS: dict[str, str] = {
     "workspace_inputs": "workspaces",
     "roles": "roles",
     "invitations": "invitations",
+    # Account lifecycle and platform admins (Y).
+    "lifecycle": "accounts",
+    "account_deletion": "accounts",
+    "account_export": "accounts",
+    "admins": "accounts",
 }
 
 # table -> the one module that owns its SQL.
