@@ -12,7 +12,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import Field
 
-from collab.http.audit_routes import paging
+from collab.http.audit_routes import int_query, paging
 from collab.http.authn import actor
 from collab.http.errors import read_json
 from collab.http.params import path_uuid
@@ -48,7 +48,8 @@ def _uuid_query(request: web.Request, name: str) -> uuid.UUID | None:
 @routes.get("/api/admin/users")
 async def list_users(request: web.Request) -> web.Response:
     who = await actor(request)
-    limit, _ = paging(request)
+    limit = int_query(request, "limit", 50, 1, 200)
+    assert limit is not None
     q = request.query.get("q", "").strip()[:255] or None
     answer = await request.app[ADMINS].users(
         who, q=q, limit=limit, before=_uuid_query(request, "before")
