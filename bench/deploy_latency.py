@@ -4,13 +4,14 @@ Run by hand (needs a Docker Engine and the runtime images: `collab runtimes buil
     COLLAB_DOCKER_HOST=unix:///var/run/docker.sock .venv/bin/python bench/deploy_latency.py
 
 1. Deploy → first 200: from `POST /api/sessions/{id}/deployments` to the first 200 at the
-   preview URL, against the same hardened container started straight through the engine
-   (create, copy the files, start) to the first 200 on its port: what the engine itself
-   costs, with no server in between.
-2. Proxy throughput: requests per second and median latency for a small page through
-   `/preview/{id}/`, against the container's published port directly: a public preview
-   (anonymous visitors), and a private one browsed with its preview cookie (every request
-   is the viewer's credential being honoured).
+   preview URL (`{id}.localhost:{port}`, resolved to loopback as browsers do), against the
+   same hardened container started straight through the engine (its network, firewall
+   rules, create, copy the files, start) to the first 200 at its address: what the engine
+   itself costs, with no server in between.
+2. Proxy throughput: requests per second and median latency for a small page through the
+   preview's own origin, against the container's address on its network directly: a public
+   preview (anonymous visitors), and a private one browsed with its preview cookie (every
+   request is the viewer's credential being honoured).
 Prints a table; compare the columns of one run.
 """
 
@@ -36,7 +37,8 @@ sys.path.insert(0, str(REPO))
 
 from config.runtimes import load_runtimes  # noqa: E402
 from containers.engine import Containers, ContainerSpec, DockerEngine  # noqa: E402
-from tests.support import ServerProcess, free_port  # noqa: E402
+from tests.deploy_support import Loopback  # noqa: E402
+from tests.support import ServerProcess  # noqa: E402
 
 PAGE = "<h1>benchmark</h1>" * 20
 
@@ -76,7 +78,7 @@ async def deploy_and_open(
     started = await call(
         http, "POST", f"{base}/api/sessions/{session_id}/deployments", token, {"public": True}
     )
-    preview = f"{base}/preview/{started['deployment_id']}/"
+    preview: str = started["deployment_url"]
     await first_200(http, preview)
     return started, preview
 
@@ -118,7 +120,9 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
     runtime = load_runtimes()["html"]
     env = {"COLLAB_DOCKER_HOST": docker_host, "COLLAB_LOG_LEVEL": "WARNING"}
     with ServerProcess(Path(tempfile.mkdtemp(prefix="collab-bench-")) / "data", env) as server:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(resolver=Loopback())
+        ) as http:
             pair = await call(
                 http,
                 "POST",
@@ -162,16 +166,13 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                     token,
                 )
 
-                port = free_port()
                 start = time.perf_counter()
-                container_id = await containers.start(
-                    ContainerSpec(
-                        runtime, f"bench-{uuid.uuid4().hex[:8]}", port, {"index.html": PAGE}
-                    )
+                floor_started = await containers.start(
+                    ContainerSpec(runtime, str(uuid.uuid4()), {"index.html": PAGE})
                 )
-                await first_200(http, f"http://127.0.0.1:{port}/")
+                await first_200(http, f"http://{floor_started.address}:{runtime.port}/")
                 floor.append(time.perf_counter() - start)
-                await containers.remove(container_id)
+                await containers.remove(floor_started.container_id)
 
             started, preview = await deploy_and_open(http, server.url, session["session_id"], token)
             private = await call(
@@ -180,20 +181,20 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                 f"{server.url}/api/sessions/{session['session_id']}/deployments",
                 token,
             )
-            private_preview = f"{server.url}/preview/{private['deployment_id']}/"
+            private_preview = private["deployment_url"]
             await first_200(http, private_preview, headers={"Authorization": f"Bearer {token}"})
             cookie = {
                 "Cookie": f"collab_preview={await preview_cookie(http, private_preview, token)}"
             }
-        connector = aiohttp.TCPConnector(limit=concurrency)
+        connector = aiohttp.TCPConnector(limit=concurrency, resolver=Loopback())
         async with aiohttp.ClientSession(
             connector=connector, cookie_jar=aiohttp.DummyCookieJar()
         ) as http:
-            direct_port = await _port_of(started["deployment_id"])
+            direct_address = await _address_of(started["deployment_id"])
             proxied = await throughput(http, preview, requests, concurrency)
             with_cookie = await throughput(http, private_preview, requests, concurrency, cookie)
             direct = await throughput(
-                http, f"http://127.0.0.1:{direct_port}/", requests, concurrency
+                http, f"http://{direct_address}:{runtime.port}/", requests, concurrency
             )
     engine.close()
 
@@ -219,7 +220,7 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
     )
 
 
-async def _port_of(deployment_id: str) -> int:
+async def _address_of(deployment_id: str) -> str:
     import docker
 
     client = docker.DockerClient(
@@ -229,8 +230,8 @@ async def _port_of(deployment_id: str) -> int:
         [container] = client.containers.list(
             filters={"label": f"collab.deployment={deployment_id}"}
         )
-        binding = next(iter(container.attrs["NetworkSettings"]["Ports"].values()))[0]
-        return int(binding["HostPort"])
+        network = next(iter(container.attrs["NetworkSettings"]["Networks"].values()))
+        return str(network["IPAddress"])
     finally:
         client.close()
 
