@@ -61,7 +61,7 @@ interface OwnedWorkspace {
 }
 
 // The 409's details: the workspaces only this person owns, in whichever shape the server
-// lists them ({workspaces: [{ws_id, name}]}, or parallel lists of ids and names).
+// lists them ({ws_id: name}, {workspaces: [{ws_id, name}]}, or lists of ids and names).
 function soleOwned(error: unknown): { id: string; name: string }[] {
   if (!(error instanceof ApiError) || error.status !== 409 || !error.details) return [];
   const details = error.details as Record<string, unknown>;
@@ -70,6 +70,9 @@ function soleOwned(error: unknown): { id: string; name: string }[] {
       return (value as OwnedWorkspace[]).map((w) => ({ id: String(w.ws_id ?? w.id ?? ""), name: String(w.name ?? w.ws_id ?? w.id ?? "") }));
     }
   }
+  // {ws_id: name, ...}
+  const entries = Object.entries(details);
+  if (entries.length > 0 && entries.every(([, name]) => typeof name === "string")) return entries.map(([id, name]) => ({ id, name: String(name) }));
   const names = details.workspace_names ?? details.names;
   const ids = details.workspace_ids ?? details.ids;
   if (Array.isArray(names)) return names.map((name, i) => ({ id: Array.isArray(ids) ? String(ids[i] ?? "") : "", name: String(name) }));

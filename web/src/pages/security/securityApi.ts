@@ -35,6 +35,7 @@ export interface NewApiKey {
 export interface Device {
   id: string;
   user_agent: string | null;
+  device?: string | null; // the server's short name for the user agent ("Chrome on Linux")
   ip: string | null;
   created_at: string;
   last_used_at: string | null;
