@@ -14,6 +14,9 @@ from typing import Any
 import asyncpg
 
 from auth.account_inputs import LoginInput, ProfileInput, RegisterInput
+from auth.api_keys import ApiKeys, looks_like_key
+from auth.callers import Caller
+from auth.devices import Devices
 from auth.lifecycle import restore_on_login
 from auth.mail import Mail, Mailer
 from auth.password_policy import PasswordPolicy, password_problem
@@ -67,6 +70,9 @@ class Dependencies:
     revocation: SessionRevocation
     links: Links
     password_policy: PasswordPolicy
+    # API keys accepted as bearer tokens, and the logins' new-device notice (None: neither).
+    api_keys: ApiKeys | None = None
+    devices: Devices | None = None
 
 
 class AccountService:
@@ -75,24 +81,38 @@ class AccountService:
 
     # -- tokens ----------------------------------------------------------------------------
 
-    def _pair(self, user: User, refresh_token: str, generation: int) -> dict[str, Any]:
+    def _pair(
+        self, user: User, refresh_token: str, generation: int, login_id: uuid.UUID
+    ) -> dict[str, Any]:
         return {
             "user": user.public(),
-            "access_token": self._d.access.issue(user.user_id, generation),
+            "access_token": self._d.access.issue(user.user_id, generation, login_id),
             "refresh_token": refresh_token,
             "token_type": "Bearer",
             "expires_in": self._d.access.ttl_seconds,
         }
 
-    async def authenticate(self, access_token: str) -> User:
-        """The active user an access token names, or Unauthenticated."""
-        claims = self._d.access.verify(access_token)
+    async def authenticate(self, token: str, client: ClientInfo | None = None) -> Caller:
+        """The active user an access token or API key names, with that credential (the
+        login, or the key and its scopes), or Unauthenticated. `client`: where the call
+        came from, recorded as a key's last use."""
+        if looks_like_key(token) and self._d.api_keys is not None:
+            holder = await self._d.api_keys.verify(token, client)
+            user = await self._d.users.by_id(self._d.pool, holder.user_id)
+            if user is None or not user.is_active:
+                raise InvalidToken("The account behind this key is not active.")
+            return Caller.of(user, key_id=holder.key_id, scopes=holder.scopes)
+        claims = self._d.access.verify(token)
         user = await self._d.users.by_id(self._d.pool, claims.user_id)
         if user is None or not user.is_active:
             raise InvalidToken("The account behind this token is not active.")
         if claims.generation != user.token_generation:
             raise InvalidToken("This token was revoked; log in again.")
-        return user
+        if claims.login_id is not None and not await self._d.refresh.login_is_live(
+            self._d.pool, claims.login_id
+        ):
+            raise InvalidToken("This login was ended; log in again.")
+        return Caller.of(user, login_id=claims.login_id)
 
     async def start_session(
         self, conn: asyncpg.Connection, user: User, client: ClientInfo
@@ -101,8 +121,10 @@ class AccountService:
         # Logging in undoes a pending account deletion (refused once its grace period is over).
         await restore_on_login(conn, user.user_id, client)
         generation = await self._d.users.token_generation(conn, user.user_id)
-        _, refresh_token = await self._d.refresh.issue(conn, user.user_id, client.user_agent)
-        return self._pair(user, refresh_token, generation)
+        login_id, refresh_token = await self._d.refresh.open_login(conn, user.user_id, client)
+        if self._d.devices is not None:
+            await self._d.devices.note_login(conn, user, client)
+        return self._pair(user, refresh_token, generation, login_id)
 
     # -- register and log in ---------------------------------------------------------------
 
@@ -187,7 +209,7 @@ class AccountService:
         # hammered from many addresses.
         await self._d.limiter.hit_account("refresh", token_digest(token))
         async with self._d.pool.acquire() as conn:
-            rotation = await self._d.refresh.rotate(conn, token, client.user_agent)
+            rotation = await self._d.refresh.rotate(conn, token, client.user_agent, client.ip)
             if rotation.outcome is Outcome.REUSED:
                 await self._d.audit.record(
                     conn,
@@ -199,6 +221,8 @@ class AccountService:
                     ),
                     client,
                 )
+                assert rotation.family_id is not None
+                await self._d.revocation.credential_ended(rotation.family_id)
                 raise TokenReused(
                     "This refresh token was already used; every session of this login was "
                     "ended. Log in again."
@@ -208,10 +232,10 @@ class AccountService:
             if rotation.outcome is Outcome.EXPIRED:
                 raise TokenExpired("The refresh token has expired; log in again.")
             assert rotation.user_id is not None and rotation.token is not None
-            assert rotation.token_generation is not None
+            assert rotation.token_generation is not None and rotation.family_id is not None
             user = await self._d.users.by_id(conn, rotation.user_id)
         assert user is not None
-        return self._pair(user, rotation.token, rotation.token_generation)
+        return self._pair(user, rotation.token, rotation.token_generation, rotation.family_id)
 
     async def logout(self, token: str, client: ClientInfo) -> None:
         """End the login this refresh token belongs to; unknown tokens are ignored."""
@@ -220,6 +244,7 @@ class AccountService:
             return
         user_id, family_id = found
         await self._d.refresh.revoke_family(self._d.pool, family_id)
+        await self._d.revocation.credential_ended(family_id)
         await self._d.audit.record(
             self._d.pool,
             AuditEntry(

@@ -7,6 +7,10 @@ sealed with a key derived from the spent token, so only its holder can unseal it
 the grace period a spent token is a replay: the whole family is revoked.
 
 Expiry slides (`idle_ttl` from each refresh) but never passes the family's absolute expiry.
+
+Each family is also a row of `logins` (its id is the family id): the device, address and
+times a person sees in their list of logins, and `ended_at`, which refuses the login's
+access tokens at once (they carry its id). Every way of revoking a family ends its login.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import asyncpg
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from auth.tokens import new_opaque_token, token_digest
+from kernel.context import ClientInfo
 
 
 def _seal_key(spent_token: str) -> bytes:
@@ -93,8 +98,34 @@ class RefreshTokens:
         )
         return token_id, token
 
+    async def open_login(
+        self, conn: asyncpg.Connection, user_id: uuid.UUID, client: ClientInfo
+    ) -> tuple[uuid.UUID, str]:
+        """A new login (token family): its id and its first refresh token."""
+        login_id: uuid.UUID = await conn.fetchval(
+            """INSERT INTO logins (login_id, user_id, user_agent, ip)
+               VALUES (gen_random_uuid(), $1, $2, $3::inet) RETURNING login_id""",
+            user_id,
+            (client.user_agent or "")[:500] or None,
+            client.ip,
+        )
+        _, token = await self.issue(conn, user_id, client.user_agent, family_id=login_id)
+        return login_id, token
+
+    async def login_is_live(
+        self, conn: asyncpg.Connection | asyncpg.Pool, login_id: uuid.UUID
+    ) -> bool:
+        live: bool | None = await conn.fetchval(
+            "SELECT ended_at IS NULL FROM logins WHERE login_id = $1", login_id
+        )
+        return bool(live)
+
     async def rotate(
-        self, conn: asyncpg.Connection, token: str, device_info: str | None
+        self,
+        conn: asyncpg.Connection,
+        token: str,
+        device_info: str | None,
+        ip: str | None = None,
     ) -> Rotation:
         async with conn.transaction():
             # The user's row first, shared, as logins do: ending every session updates it
@@ -142,6 +173,14 @@ class RefreshTokens:
                 new_id,
                 _seal(token, new_token),
             )
+            await conn.execute(
+                """UPDATE logins SET last_used_at = now(),
+                          user_agent = coalesce($2, user_agent), ip = coalesce($3::inet, ip)
+                   WHERE login_id = $1""",
+                family_id,
+                (device_info or "")[:500] or None,
+                ip,
+            )
             return Rotation(Outcome.ROTATED, user_id, family_id, new_token, generation)
 
     async def _spent(
@@ -168,6 +207,10 @@ class RefreshTokens:
                WHERE family_id = $1 AND (revoked_at IS NULL OR successor_sealed IS NOT NULL)""",
             family_id,
         )
+        await conn.execute(
+            "UPDATE logins SET ended_at = now() WHERE login_id = $1 AND ended_at IS NULL",
+            family_id,
+        )
 
     async def family_of(
         self, conn: asyncpg.Connection | asyncpg.Pool, token: str
@@ -179,8 +222,27 @@ class RefreshTokens:
         return (row["user_id"], row["family_id"]) if row else None
 
     async def revoke_all(self, conn: asyncpg.Connection | asyncpg.Pool, user_id: uuid.UUID) -> None:
+        await self.revoke_all_except(conn, user_id, None)
+
+    async def revoke_all_except(
+        self,
+        conn: asyncpg.Connection | asyncpg.Pool,
+        user_id: uuid.UUID,
+        keep: uuid.UUID | None,
+    ) -> list[uuid.UUID]:
+        """Revoke every family of this user but `keep` (None: all); the logins ended."""
         await conn.execute(
             """UPDATE refresh_tokens SET revoked_at = now(), successor_sealed = NULL
-               WHERE user_id = $1 AND (revoked_at IS NULL OR successor_sealed IS NOT NULL)""",
+               WHERE user_id = $1 AND family_id IS DISTINCT FROM $2
+                 AND (revoked_at IS NULL OR successor_sealed IS NOT NULL)""",
             user_id,
+            keep,
         )
+        rows = await conn.fetch(
+            """UPDATE logins SET ended_at = now()
+               WHERE user_id = $1 AND login_id IS DISTINCT FROM $2 AND ended_at IS NULL
+               RETURNING login_id""",
+            user_id,
+            keep,
+        )
+        return [row["login_id"] for row in rows]

@@ -4,6 +4,9 @@ Verification pins the algorithm, requires every claim, checks issuer and audienc
 looks the key up by the header's `kid` among the current and previous keys: a token signed
 with another algorithm, `alg: none`, an unknown `kid`, or anything that is not one of our
 access tokens (a refresh token, say) is an `InvalidToken`.
+
+An access token names the login it belongs to (`sid`: the refresh-token family id), so
+ending that one login refuses its access tokens at once (`auth.devices`).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ class AccessClaims:
     expires_at: int
     token_id: str
     generation: int
+    login_id: uuid.UUID | None = None  # None: issued before logins were named
 
 
 class AccessTokens:
@@ -40,9 +44,10 @@ class AccessTokens:
         self._issuer = issuer
         self.ttl_seconds = ttl_seconds
 
-    def issue(self, user_id: uuid.UUID, generation: int) -> str:
+    def issue(self, user_id: uuid.UUID, generation: int, login_id: uuid.UUID) -> str:
         now = int(time.time())
         claims = {
+            "sid": str(login_id),
             "sub": str(user_id),
             "gen": generation,
             "iat": now,
@@ -91,8 +96,18 @@ class AccessTokens:
         generation = claims.get("gen", 0)
         if type(generation) is not int:
             raise InvalidToken("The access token's generation is malformed.")
+        sid = claims.get("sid")
+        try:
+            login_id = uuid.UUID(sid) if sid is not None else None
+        except (ValueError, TypeError, AttributeError):
+            raise InvalidToken("The access token's login is malformed.") from None
         return AccessClaims(
-            user_id, int(claims["iat"]), int(claims["exp"]), str(claims["jti"]), generation
+            user_id,
+            int(claims["iat"]),
+            int(claims["exp"]),
+            str(claims["jti"]),
+            generation,
+            login_id,
         )
 
 

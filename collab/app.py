@@ -21,6 +21,9 @@ from aiohttp import web
 from redis.asyncio import Redis
 
 from auth.accounts import AccountService, Dependencies, Links
+from auth.api_keys import LIMITS as API_KEY_LIMITS
+from auth.api_keys import ApiKeys
+from auth.devices import Devices
 from auth.invitations import InvitationService
 from auth.mail import Mailer, OutboxMailer, SmtpMailer
 from auth.oauth import OAuthService
@@ -42,16 +45,20 @@ from collab.documents.store import DocumentStore
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from collab.http import (
     admin_routes,
+    api_key_routes,
     audit_routes,
     auth_routes,
     deployment_routes,
+    device_routes,
     health,
     lifecycle_routes,
     service_errors,
     session_routes,
     workspace_routes,
 )
+from collab.http.api_key_routes import API_KEYS
 from collab.http.cors import cors_middleware
+from collab.http.device_routes import DEVICES
 from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middleware
 from collab.http.security_headers import security_headers_middleware
 from collab.lifecycle_wiring import account_lifecycle
@@ -205,6 +212,14 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     app[TASKS] = tasks
     audit, users, mailer = AuditLog(), UserStore(), _mailer(settings)
     revocation = SessionRevocation(app[REDIS])
+    app[API_KEYS] = ApiKeys(
+        app[DB_POOL], audit, RateLimiter(app[REDIS], API_KEY_LIMITS), revocation
+    )
+    security_page = f"{settings.links_base_url}/settings/security"
+    # Ending logins needs no token lifetimes: a plain RefreshTokens revokes families.
+    app[DEVICES] = Devices(
+        app[DB_POOL], RefreshTokens(), audit, revocation, mailer, tasks, security_page
+    )
     app[ACCOUNTS] = AccountService(
         Dependencies(
             pool=app[DB_POOL],
@@ -225,6 +240,8 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
             revocation=revocation,
             links=Links(settings.links_base_url),
             password_policy=PasswordPolicy(settings.password_policy),
+            api_keys=app[API_KEYS],
+            devices=app[DEVICES],
         )
     )
     app[MAILER] = mailer
@@ -528,6 +545,8 @@ def build_app(settings: Settings) -> web.Application:
     app[ERROR_TRANSLATORS] = ErrorTranslators([service_errors.TRANSLATOR])
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
+    app.add_routes(api_key_routes.routes)
+    app.add_routes(device_routes.routes)
     app.add_routes([*lifecycle_routes.routes, *audit_routes.routes, *admin_routes.routes])
     app.add_routes(workspace_routes.routes)
     app.add_routes(session_routes.routes)

@@ -49,6 +49,10 @@ AUTH_CONCEPTS: dict[str, str] = {
     "workspace_inputs": "workspaces",
     "roles": "roles",
     "invitations": "invitations",
+    # API keys, who a caller is, logins and the new-device notice (X2).
+    "api_keys": "tokens",
+    "callers": "tokens",
+    "devices": "tokens",
     # Account lifecycle and platform admins (Y).
     "lifecycle": "accounts",
     "account_deletion": "accounts",

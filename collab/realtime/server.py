@@ -8,7 +8,8 @@ same token plus session membership (`collab.realtime.sync`).
 
 One Redis control channel reaches every process: session events from the REST side
 (emit to a session's members, a participant's role changed or they were removed) and
-revocations (logout-all, password reset, deactivation drop every socket of that user).
+revocations (logout-all, password reset, deactivation drop every socket of that user;
+ending one login or revoking one API key drops the sockets opened with it).
 """
 
 from __future__ import annotations
@@ -27,8 +28,9 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from auth.revocation import CHANNEL as REVOCATIONS
+from auth.revocation import CREDENTIAL_CHANNEL as CREDENTIALS_ENDED
 from collab.model import DocumentKey, SessionRole
-from collab.realtime.identity import Authenticate
+from collab.realtime.identity import Authenticate, SocketCredentials
 from collab.realtime.presence import Presence, room_of
 from collab.realtime.sync import DocumentSync
 from collab.realtime.transport import tune_websockets
@@ -97,6 +99,7 @@ class RealtimeServer:
         self._authenticate = authenticate
         self._redis = redis
         self._users: dict[str, uuid.UUID] = {}
+        self._credentials = SocketCredentials()
         self._listener: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         sio.on("connect", self._connect)
@@ -133,8 +136,10 @@ class RealtimeServer:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
         await self.sio.save_session(sid, {"user_id": user.user_id})
         self._users[sid] = user.user_id
+        self._credentials.remember(sid, "/", user)
 
     async def _disconnect(self, sid: str, *reason: Any) -> None:
+        self._credentials.forget(sid)
         await self.presence.socket_gone(sid, self._users.pop(sid, None))
 
     async def drop_user(self, user_id: uuid.UUID) -> None:
@@ -143,13 +148,18 @@ class RealtimeServer:
                 await self.sio.disconnect(sid)
         await self.sync.drop_user(user_id)
 
+    async def drop_credential(self, credential_id: uuid.UUID) -> None:
+        for sid, _ in self._credentials.opened_with(credential_id):
+            await self.sio.disconnect(sid)
+        await self.sync.drop_credential(credential_id)
+
     # -- the control channel -------------------------------------------------------------
 
     async def _listen(self, redis: Redis) -> None:
         while not self._stopping.is_set():
             try:
                 async with redis.pubsub() as pubsub:
-                    await pubsub.subscribe(REVOCATIONS, SESSION_EVENTS)
+                    await pubsub.subscribe(REVOCATIONS, CREDENTIALS_ENDED, SESSION_EVENTS)
                     while not self._stopping.is_set():
                         message = await pubsub.get_message(
                             ignore_subscribe_messages=True, timeout=1.0
@@ -164,6 +174,8 @@ class RealtimeServer:
         try:
             if channel == REVOCATIONS:
                 await self.drop_user(uuid.UUID(data.decode()))
+            elif channel == CREDENTIALS_ENDED:
+                await self.drop_credential(uuid.UUID(data.decode()))
             else:
                 await self._session_event(json.loads(data))
         except (ValueError, KeyError):

@@ -7,8 +7,10 @@ On connect the server asks the client for what it is missing (`sync-step-1` with
 vector; the client acks with its diff, which is how offline edits merge) and sends the
 current awareness. The client's own `sync-step-1` is acked with our diff. `sync-update`
 and `awareness-update` flow both ways. Viewers' updates are refused (`sync-error`
-`read_only`), as are undecodable ones (`invalid_update`), oversized ones (`too_large`) and
-floods (`rate_limited`); none of these harm the document or close the connection.
+`read_only`; so are those of a socket opened with an API key without the `write` scope,
+`collab.realtime.identity`), as are undecodable ones (`invalid_update`), oversized ones
+(`too_large`) and floods (`rate_limited`); none of these harm the document or close the
+connection.
 """
 
 from __future__ import annotations
@@ -27,7 +29,7 @@ from collab.documents.room import DocumentRoom, Member, TokenBucket
 from collab.documents.rooms import DocumentRooms, QuotaExceeded
 from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
-from collab.realtime.identity import Authenticate
+from collab.realtime.identity import Authenticate, SocketCredentials, capped
 from collab.sessions.service import SessionService
 from kernel.errors import ServiceError
 
@@ -64,6 +66,7 @@ class DocumentSync:
         self._rate = messages_per_second
         self._byte_rate = bytes_per_second
         self._sockets: dict[str, tuple[DocumentRoom, Member]] = {}
+        self.credentials = SocketCredentials()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rooms = rooms
         self.sessions = sessions
@@ -98,7 +101,7 @@ class DocumentSync:
             session_id,
             user.user_id,
             user.username,
-            role,
+            capped(role, user),
             limiter=TokenBucket(self._rate, self._rate * 2),
             byte_budget=TokenBucket(self._byte_rate, 2 * max(self._max_bytes, self._byte_rate)),
         )
@@ -115,12 +118,14 @@ class DocumentSync:
         if fresh is None:
             self._forget(sid, room)
             raise socketio.exceptions.ConnectionRefusedError("forbidden")
-        member.role = fresh
+        member.role = capped(fresh, user)
+        self.credentials.remember(sid, namespace, user)
         # Runs once the CONNECT packet is queued: events sent before it would be dropped.
         self._spawn(self._start_sync(room, member))
 
     def _forget(self, sid: str, room: DocumentRoom) -> None:
         self._sockets.pop(sid, None)
+        self.credentials.forget(sid)
         room.remove(sid)
 
     def _spawn(self, coro: Any) -> None:
@@ -148,6 +153,7 @@ class DocumentSync:
 
     async def _disconnect(self, namespace: str, sid: str, *reason: Any) -> None:
         entry = self._sockets.pop(sid, None)
+        self.credentials.forget(sid)
         if entry is None:
             return
         room, _ = entry
@@ -276,8 +282,8 @@ class DocumentSync:
         ]
 
     def set_role(self, session_id: uuid.UUID, user_id: uuid.UUID, role: SessionRole) -> None:
-        for _, member in self.sockets_of(session_id, user_id):
-            member.role = role
+        for sid, member in self.sockets_of(session_id, user_id):
+            member.role = self.credentials.cap(sid, role)
 
     async def disconnect(self, session_id: uuid.UUID, user_id: uuid.UUID | None) -> None:
         for sid, member in self.sockets_of(session_id, user_id):
@@ -293,6 +299,11 @@ class DocumentSync:
         for sid, (_, member) in list(self._sockets.items()):
             if member.user_id == user_id:
                 await self.sio.disconnect(sid, namespace=member.namespace)
+
+    async def drop_credential(self, credential_id: uuid.UUID) -> None:
+        """Close the sockets opened with one login or API key (it was ended)."""
+        for sid, namespace in self.credentials.opened_with(credential_id):
+            await self.sio.disconnect(sid, namespace=namespace)
 
     async def close(self) -> None:
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
