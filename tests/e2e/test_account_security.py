@@ -14,9 +14,12 @@ from typing import Any
 
 import aiohttp
 import pyotp
-from playwright.async_api import Page, expect
+from aiohttp.test_utils import TestServer
+from playwright.async_api import Page, Route, expect
 
 from tests.e2e.browser_support import PASSWORD, api, log_in, register, wait_editable
+from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
+from tests.support import ServerProcess
 
 # Chromium logs every 4xx a page's fetch gets as a console error; the tests below cause some
 # on purpose (a wrong code, a revoked login, a spent link) and the pages handle them.
@@ -352,4 +355,65 @@ async def test_export_and_delete_the_account(server: Any, new_context: Any, cons
     await page.click("button[type=submit]")
     await page.wait_for_url("**/profile")
     await expect(page.get_by_test_id("profile-page")).to_contain_text("ada@example.org")
+    console.allow(HANDLED_4XX)
+
+
+async def test_an_oauth_login_goes_through_the_code_step(
+    tmp_path: Path, external_env: dict[str, str], new_context: Any, console: Any
+) -> None:
+    provider = StandIn()
+    provider.accounts["octo"] = Account(id="4242", login="octo", email="octo@example.org")
+    standin = TestServer(provider.app(), host="127.0.0.1")
+    await standin.start_server()
+    provider.base_url = str(standin.make_url("")).rstrip("/")
+    env = {
+        **external_env,
+        "COLLAB_GITHUB_CLIENT_ID": CLIENT_ID,
+        "COLLAB_GITHUB_CLIENT_SECRET": CLIENT_SECRET,
+        "COLLAB_GITHUB_URL": provider.base_url,
+        "COLLAB_GITHUB_API_URL": f"{provider.base_url}/api",
+    }
+    server = ServerProcess(tmp_path / "server", env)
+    server.env["COLLAB_PUBLIC_URL"] = server.url  # the provider sends the browser back here
+    try:
+        with server:
+            base = server.url
+            context = await new_context()
+
+            async def as_octo(route: Route) -> None:
+                # At the provider, octo is the one who logs in (the stand-in's `as=`).
+                response = await route.fetch(max_redirects=0)
+                location = response.headers["location"] + "&as=octo"
+                await route.fulfill(status=302, headers={"Location": location})
+
+            await context.route(f"{base}/api/auth/oauth/github/authorize", as_octo)
+            page = await context.new_page()
+
+            # First login with GitHub makes the account; two-factor goes on in the UI.
+            await page.goto(f"{base}/login")
+            await page.get_by_test_id("oauth-github").click()
+            await expect(page.get_by_test_id("topbar")).to_contain_text("Octo")
+            await page.goto(f"{base}/settings/security")
+            await page.get_by_test_id("mfa-enable").click()
+            secret = await page.get_by_test_id("mfa-secret").get_attribute("data-secret")
+            assert secret
+            app = Authenticator(secret)
+            await page.get_by_test_id("mfa-confirm-code").fill(await app.code())
+            await page.get_by_test_id("mfa-confirm").click()
+            await expect(page.get_by_test_id("recovery-code")).to_have_count(10)
+            await log_out(page)
+
+            # GitHub alone no longer logs in: the code step, its token out of the address bar.
+            await page.get_by_test_id("oauth-github").click()
+            await expect(page.get_by_test_id("mfa-step")).to_be_visible()
+            assert "mfa_token" not in page.url and "#" not in page.url
+            assert "mfa_token" not in await page.evaluate("history.state ?? ''")
+            await page.fill("input[name=code]", await app.code())
+            await page.click("button[type=submit]")
+            await page.wait_for_url(lambda url: "/login" not in url)
+            await expect(page.get_by_test_id("topbar")).to_contain_text("Octo")
+            await page.goto(f"{base}/settings/security")
+            await expect(page.get_by_test_id("mfa-status")).to_have_text("on")
+    finally:
+        await standin.close()
     console.allow(HANDLED_4XX)

@@ -97,7 +97,7 @@ function DeleteAccountDialog({ onClose }: { onClose: () => void }) {
     <Dialog title="Delete your account?" onClose={onClose} testId="delete-account-dialog">
       <form class="form" onSubmit={form.submit} noValidate>
         <p class="muted">Confirm with your password{needsCode ? " and a code from your authenticator app" : ""}. You can cancel within 7 days by logging in.</p>
-        <ErrorBanner error={form.error} testId="delete-error" />
+        {owned.length === 0 && <ErrorBanner error={form.error} testId="delete-error" />}
         {owned.length > 0 && (
           <div class="banner banner-warning sole-owned" data-testid="sole-owned">
             You are the only owner of these workspaces. Give another member ownership or delete them first:

@@ -27,7 +27,7 @@ export function CodeField({ name, label, value, onValue, recovery = false, autoF
         autoComplete={recovery ? "off" : "one-time-code"}
         spellcheck={false}
         maxLength={recovery ? 64 : 10}
-        placeholder={recovery ? "xxxx-xxxx" : "123456"}
+        placeholder={recovery ? "xxxxx-xxxxx" : "123456"}
         required
         autoFocus={autoFocus}
         aria-invalid={error ? true : undefined}

@@ -56,7 +56,7 @@ export function DevicesSection() {
             <li key={device.id} class="list-row" data-testid="device-row" data-current={device.current ? "true" : "false"}>
               <div class="list-main">
                 <span class="list-title" title={device.user_agent ?? ""}>
-                  {device.device || describeAgent(device.user_agent)}{" "}
+                  {device.user_agent ? describeAgent(device.user_agent) : (device.device ?? describeAgent(null))}{" "}
                   {device.current && (
                     <span class="badge badge-ok" data-testid="this-device">
                       this device
@@ -83,7 +83,7 @@ export function DevicesSection() {
       {ending && (
         <ConfirmDialog
           title="Log out this device?"
-          message={`${ending.device || describeAgent(ending.user_agent)}${ending.ip ? ` (${ending.ip})` : ""} is logged out at once and must log in again.`}
+          message={`${ending.user_agent ? describeAgent(ending.user_agent) : (ending.device ?? describeAgent(null))}${ending.ip ? ` (${ending.ip})` : ""} is logged out at once and must log in again.`}
           confirmLabel="Log it out"
           danger
           onConfirm={async () => {

@@ -62,10 +62,16 @@ export function TwoFactorSection() {
       <p class="muted">After your password, log in with a code from an authenticator app (1Password, Google Authenticator, Aegis…).</p>
       {status.loading && !status.data && <Loading />}
       <ErrorBanner error={status.error ?? startError} />
-      {mode.kind === "enrolling" && <Enrol enrolment={mode.enrolment} onConfirmed={(codes) => setMode({ kind: "codes", codes })} onCancel={idle} />}
+      {mode.kind === "enrolling" && <Enrol enrolment={mode.enrolment} onConfirmed={(codes) => {
+            setMode({ kind: "codes", codes });
+            void status.reload();
+          }} onCancel={idle} />}
       {mode.kind === "codes" && <RecoveryCodes codes={mode.codes} onDone={idle} />}
       {mode.kind === "disabling" && <Disable onDone={idle} onCancel={() => setMode({ kind: "idle" })} />}
-      {mode.kind === "regenerating" && <Regenerate onMade={(codes) => setMode({ kind: "codes", codes })} onCancel={() => setMode({ kind: "idle" })} />}
+      {mode.kind === "regenerating" && <Regenerate onMade={(codes) => {
+            setMode({ kind: "codes", codes });
+            void status.reload();
+          }} onCancel={() => setMode({ kind: "idle" })} />}
       {mode.kind === "idle" && status.data && (
         <div class="actions actions-start">
           {on ? (
