@@ -7,7 +7,7 @@ import re
 from typing import Annotated
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, StringConstraints
+from pydantic import AfterValidator, StringConstraints, model_validator
 
 from auth.identifiers import mixed_scripts, normal_form
 from kernel.validation import Input, Text, no_nul
@@ -96,4 +96,51 @@ class ForgotInput(Input):
 
 class ResetInput(Input):
     token: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    password: Password
+
+
+# -- two-factor login and account changes (auth/mfa.py, auth/account_changes.py) -----------
+
+OneTimeCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=20)]
+RecoveryCode = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=40)]
+
+
+def _exactly_one(model: Input, *names: str) -> None:
+    given = [n for n in names if getattr(model, n) is not None]
+    if len(given) != 1:
+        raise ValueError(f"send exactly one of {', '.join(names)}")
+
+
+class CodeInput(Input):
+    code: OneTimeCode
+
+
+class MfaDisableInput(Input):
+    code: OneTimeCode | None = None
+    password: Password | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> MfaDisableInput:
+        _exactly_one(self, "code", "password")
+        return self
+
+
+class MfaVerifyInput(Input):
+    mfa_token: Annotated[str, StringConstraints(min_length=1, max_length=2000)]
+    code: OneTimeCode | None = None
+    recovery_code: RecoveryCode | None = None
+
+    @model_validator(mode="after")
+    def _one_proof(self) -> MfaVerifyInput:
+        _exactly_one(self, "code", "recovery_code")
+        return self
+
+
+class PasswordChangeInput(Input):
+    current_password: Password
+    new_password: Password
+
+
+class EmailChangeInput(Input):
+    new_email: Email
     password: Password

@@ -19,6 +19,8 @@ from auth.callers import Caller
 from auth.devices import Devices
 from auth.lifecycle import restore_on_login
 from auth.mail import Mail, Mailer
+from auth.mfa_store import MfaStore
+from auth.mfa_tokens import MfaTokens
 from auth.password_policy import PasswordPolicy, password_problem
 from auth.passwords import PasswordHashing
 from auth.rate_limit import RateLimiter
@@ -73,11 +75,18 @@ class Dependencies:
     # API keys accepted as bearer tokens, and the logins' new-device notice (None: neither).
     api_keys: ApiKeys | None = None
     devices: Devices | None = None
+    # The second login step (TOTP); None: nobody is asked for one.
+    mfa_tokens: MfaTokens | None = None
 
 
 class AccountService:
     def __init__(self, deps: Dependencies) -> None:
         self._d = deps
+
+    @property
+    def dependencies(self) -> Dependencies:
+        """What the account's other services (auth/mfa.py, auth/account_changes.py) share."""
+        return self._d
 
     # -- tokens ----------------------------------------------------------------------------
 
@@ -125,6 +134,15 @@ class AccountService:
         if self._d.devices is not None:
             await self._d.devices.note_login(conn, user, client)
         return self._pair(user, refresh_token, generation, login_id)
+
+    async def mfa_step(
+        self, conn: asyncpg.Connection | asyncpg.Pool, user: User, method: str
+    ) -> dict[str, Any] | None:
+        """`{mfa_required, mfa_token}` when the user has TOTP on (the first factor, a
+        password or a provider, is proved; the tokens wait for the second), else None."""
+        if self._d.mfa_tokens is None or not await MfaStore().enabled(conn, user.user_id):
+            return None
+        return {"mfa_required": True, "mfa_token": self._d.mfa_tokens.issue(user.user_id, method)}
 
     # -- register and log in ---------------------------------------------------------------
 
@@ -182,10 +200,27 @@ class AccountService:
                 client,
             )
             raise InvalidCredentials()
-        await self._d.limiter.clear_login_failures(data.login)
         updates: dict[str, Any] = {"last_login": datetime.now(UTC)}
         if verdict.needs_rehash:
             updates["password_hash"] = await self._d.hashing.hash(data.password)
+        step = await self.mfa_step(self._d.pool, user, "password")
+        if step is not None:
+            # Failures are cleared only once the second step passes: a known password must
+            # not reset the slow-down that wrong codes build up (auth/mfa.py).
+            updates.pop("last_login")
+            await self._d.users.update(self._d.pool, user.user_id, **updates)
+            await self._d.audit.record(
+                self._d.pool,
+                AuditEntry(
+                    "auth.mfa_required",
+                    user.user_id,
+                    resource_type="user",
+                    resource_id=str(user.user_id),
+                ),
+                client,
+            )
+            return step
+        await self._d.limiter.clear_login_failures(data.login)
         async with self._d.pool.acquire() as conn, conn.transaction():
             fresh = await self._d.users.update(conn, user.user_id, **updates)
             assert fresh is not None

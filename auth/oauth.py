@@ -1,7 +1,8 @@
 """Logging in with a provider: authorization code with `state` and PKCE.
 
 `start` stores the state (hashed) with its PKCE verifier for 10 minutes; `finish` spends
-it once, exchanges the code, and finds the user by (provider, provider id). An existing
+it once, exchanges the code, and finds the user by (provider, provider id). An account with
+TOTP on gets the MFA step (`{mfa_required, mfa_token}`) instead of tokens. An existing
 account with the same email is linked only when the provider says the email is verified;
 otherwise a new account is made (or, if the email is taken, the login is refused).
 """
@@ -94,6 +95,21 @@ class OAuthService:
             user, created = await self._find_or_create(conn, identity)
             if not user.is_active:
                 raise InvalidCredentials()
+            step = await self._accounts.mfa_step(conn, user, name)
+            if step is not None:
+                # TOTP is on: the provider proved the first factor only.
+                await self._audit.record(
+                    conn,
+                    AuditEntry(
+                        "auth.mfa_required",
+                        user.user_id,
+                        resource_type="user",
+                        resource_id=str(user.user_id),
+                        new_value={"method": name},
+                    ),
+                    client,
+                )
+                return step
             user = (
                 await self._users.update(conn, user.user_id, last_login=datetime.now(UTC)) or user
             )

@@ -42,6 +42,13 @@ LIMITS: dict[str, Limit] = {
     "refresh:account": Limit(30, 60),
     "verify:ip": Limit(30, 3600),
     "reset:ip": Limit(20, 3600),
+    # Two-factor login and account changes (auth/mfa.py, auth/account_changes.py).
+    "mfa:ip": Limit(30, 60),
+    "mfa_enrol:account": Limit(10, 3600),
+    "password_change:account": Limit(10, 3600),
+    "email_change:account": Limit(5, 3600),
+    "verify_resend:ip": Limit(10, 3600),
+    "verify_resend:account": Limit(3, 3600),
 }
 
 FREE_FAILURES = 5

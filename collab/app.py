@@ -20,12 +20,15 @@ import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
+from auth.account_changes import AccountChanges
 from auth.accounts import AccountService, Dependencies, Links
 from auth.api_keys import LIMITS as API_KEY_LIMITS
 from auth.api_keys import ApiKeys
 from auth.devices import Devices
 from auth.invitations import InvitationService
 from auth.mail import Mailer, OutboxMailer, SmtpMailer
+from auth.mfa import MfaDependencies, MfaService, totp_sealer
+from auth.mfa_tokens import MfaTokens
 from auth.oauth import OAuthService
 from auth.oauth_providers import GitHub, Google, Provider
 from auth.password_policy import PasswordPolicy
@@ -44,6 +47,7 @@ from collab.documents.service import DocumentService
 from collab.documents.store import DocumentStore
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from collab.http import (
+    account_change_routes,
     admin_routes,
     api_key_routes,
     audit_routes,
@@ -52,6 +56,7 @@ from collab.http import (
     device_routes,
     health,
     lifecycle_routes,
+    mfa_routes,
     service_errors,
     session_routes,
     workspace_routes,
@@ -74,6 +79,7 @@ from collab.sessions.service import SessionService
 from collab.sessions.store import SessionStore
 from collab.signing_keys import load_signing_keys
 from collab.state import (
+    ACCOUNT_CHANGES,
     ACCOUNTS,
     DB_POOL,
     DEPLOYMENTS,
@@ -82,6 +88,7 @@ from collab.state import (
     ENDPOINTS,
     INVITATIONS,
     MAILER,
+    MFA,
     OAUTH,
     PREVIEW,
     REALTIME,
@@ -240,6 +247,7 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
             revocation=revocation,
             links=Links(settings.links_base_url),
             password_policy=PasswordPolicy(settings.password_policy),
+            mfa_tokens=MfaTokens(app[SIGNING_KEYS], settings.token_issuer, app[REDIS]),
             api_keys=app[API_KEYS],
             devices=app[DEVICES],
         )
@@ -259,6 +267,28 @@ async def _accounts(app: web.Application) -> AsyncIterator[None]:
     await tasks.close()
     await http.close()
     hashing.close()
+
+
+async def _account_security(app: web.Application) -> AsyncIterator[None]:
+    """Two-factor login and account changes, on the account service's own dependencies."""
+    accounts = app[ACCOUNTS]
+    deps = accounts.dependencies
+    assert deps.mfa_tokens is not None
+    app[ACCOUNT_CHANGES] = AccountChanges(deps)
+    app[MFA] = MfaService(
+        MfaDependencies(
+            pool=deps.pool,
+            accounts=accounts,
+            users=deps.users,
+            hashing=deps.hashing,
+            limiter=deps.limiter,
+            audit=deps.audit,
+            tokens=deps.mfa_tokens,
+            sealer=totp_sealer(app[SIGNING_KEYS]),
+            issuer="Collab",
+        )
+    )
+    yield
 
 
 async def _workspace_documents(app: web.Application) -> AsyncIterator[None]:
@@ -536,6 +566,7 @@ def build_app(settings: Settings) -> web.Application:
             _redis,
             _docker,
             _accounts,
+            _account_security,
             _workspace_documents,
             _live_sessions,
             _deployments,
@@ -545,9 +576,10 @@ def build_app(settings: Settings) -> web.Application:
     app[ERROR_TRANSLATORS] = ErrorTranslators([service_errors.TRANSLATOR])
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)
+    app.add_routes([*lifecycle_routes.routes, *audit_routes.routes, *admin_routes.routes])
+    app.add_routes([*mfa_routes.routes, *account_change_routes.routes])
     app.add_routes(api_key_routes.routes)
     app.add_routes(device_routes.routes)
-    app.add_routes([*lifecycle_routes.routes, *audit_routes.routes, *admin_routes.routes])
     app.add_routes(workspace_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(deployment_routes.routes)

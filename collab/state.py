@@ -6,10 +6,12 @@ import asyncpg
 from aiohttp import web
 from redis.asyncio import Redis
 
+from auth.account_changes import AccountChanges
 from auth.accounts import AccountService
 from auth.invitations import InvitationService
 from auth.keys import SigningKeys
 from auth.mail import Mailer
+from auth.mfa import MfaService
 from auth.oauth import OAuthService
 from auth.workspaces import WorkspaceAccess, WorkspaceService
 from collab.documents.service import DocumentService
@@ -39,6 +41,8 @@ class Endpoints:
 
 ENDPOINTS = web.AppKey("endpoints", Endpoints)
 ACCOUNTS = web.AppKey("accounts", AccountService)
+MFA = web.AppKey("mfa", MfaService)
+ACCOUNT_CHANGES = web.AppKey("account_changes", AccountChanges)
 TASKS = web.AppKey("tasks", BackgroundTasks)
 WORKSPACES = web.AppKey("workspaces", WorkspaceService)
 WORKSPACE_ACCESS = web.AppKey("workspace_access", WorkspaceAccess)

@@ -53,6 +53,12 @@ AUTH_CONCEPTS: dict[str, str] = {
     "api_keys": "tokens",
     "callers": "tokens",
     "devices": "tokens",
+    # Two-factor login and account changes (X1).
+    "totp": "accounts",
+    "mfa": "accounts",
+    "mfa_store": "accounts",
+    "mfa_tokens": "tokens",
+    "account_changes": "accounts",
     # Account lifecycle and platform admins (Y).
     "lifecycle": "accounts",
     "account_deletion": "accounts",
@@ -83,6 +89,8 @@ TABLE_OWNERS: dict[str, str] = {
     "schema_migrations": "collab.migrate",
     "api_keys": "auth.api_keys",
     "logins": "auth.devices",
+    "user_totp": "auth.mfa_store",
+    "mfa_recovery_codes": "auth.mfa_store",
     "known_devices": "auth.devices",
 }
 

@@ -4,6 +4,9 @@ The pages mailed links open (`/verify-email`, `/reset-password`) belong to the w
 opening one never spends its token (mail scanners open links), only the app's confirming
 POST does. A browser (`X-Collab-Client: web`) gets its refresh token as a cookie, never in
 the JSON (`collab.http.refresh_cookie`).
+
+With TOTP on, a login (password or provider) answers `{mfa_required, mfa_token}` instead of
+tokens; `POST /api/auth/mfa/verify` (collab.http.mfa_routes) completes it.
 """
 
 from __future__ import annotations
@@ -43,7 +46,7 @@ routes = web.RouteTableDef()
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _token_answer(request: web.Request, pair: dict[str, Any], status: int = 200) -> web.Response:
+def token_answer(request: web.Request, pair: dict[str, Any], status: int = 200) -> web.Response:
     """A token pair as JSON; for a browser, the refresh token goes in the cookie instead."""
     if not is_browser(request):
         return web.json_response(pair, status=status, headers=_NO_STORE)
@@ -74,13 +77,17 @@ async def _presented_token(request: web.Request) -> tuple[str | None, bool]:
 async def register(request: web.Request) -> web.Response:
     data = parse(RegisterInput, await read_json(request))
     pair = await request.app[ACCOUNTS].register(data, client(request))
-    return _token_answer(request, pair, status=201)
+    return token_answer(request, pair, status=201)
 
 
 @routes.post("/api/auth/login")
 async def login(request: web.Request) -> web.Response:
     data = parse(LoginInput, await read_json(request))
-    return _token_answer(request, await request.app[ACCOUNTS].login(data, client(request)))
+    answer = await request.app[ACCOUNTS].login(data, client(request))
+    if answer.get("mfa_required"):
+        # TOTP is on: no tokens yet, only the MFA token for POST /api/auth/mfa/verify.
+        return web.json_response(answer, headers=_NO_STORE)
+    return token_answer(request, answer)
 
 
 @routes.post("/api/auth/refresh")
@@ -88,7 +95,7 @@ async def refresh(request: web.Request) -> web.Response:
     token, _ = await _presented_token(request)
     if token is None:
         raise Unauthenticated("There is no refresh cookie; log in again.")
-    return _token_answer(request, await request.app[ACCOUNTS].refresh(token, client(request)))
+    return token_answer(request, await request.app[ACCOUNTS].refresh(token, client(request)))
 
 
 @routes.post("/api/auth/logout")
@@ -160,6 +167,18 @@ async def oauth_authorize(request: web.Request) -> web.Response:
     raise web.HTTPFound(url)
 
 
+def _mfa_step_answer(request: web.Request, mfa_token: str, frontend: str | None) -> web.Response:
+    """A provider login of an account with TOTP on: the app's login page asks for the code.
+    The MFA token travels in the fragment (never sent to a server, nor in a Referer); the
+    page reads it and clears it from the address bar. JSON clients get it in the body."""
+    fragment = urlencode({"mfa_token": mfa_token})
+    if frontend:
+        raise web.HTTPFound(f"{frontend.rstrip('/')}/login#{fragment}", headers=_NO_STORE)
+    if "text/html" in request.headers.get("Accept", ""):
+        return web.Response(status=302, headers={"Location": f"/login#{fragment}", **_NO_STORE})
+    return web.json_response({"mfa_required": True, "mfa_token": mfa_token}, headers=_NO_STORE)
+
+
 @routes.get("/api/auth/oauth/{provider}/callback")
 async def oauth_callback(request: web.Request) -> web.Response:
     provider = request.match_info["provider"]
@@ -170,6 +189,8 @@ async def oauth_callback(request: web.Request) -> web.Response:
         raise ValidationFailed({"code": "required", "state": "required"})
     pair = await request.app[OAUTH].finish(provider, code[:2000], state[:200], client(request))
     frontend = request.app[SETTINGS].frontend_url
+    if pair.get("mfa_required"):
+        return _mfa_step_answer(request, pair["mfa_token"], frontend)
     if frontend:
         # In the fragment, so the tokens never reach a server log or a Referer header.
         fragment = urlencode({k: pair[k] for k in ("access_token", "refresh_token", "expires_in")})
