@@ -37,7 +37,7 @@ _BROWSERS = (
     ("Edge", re.compile(r"\bEdg(e|A|iOS)?/")),
     ("Opera", re.compile(r"\bOPR/|\bOpera\b")),
     ("Firefox", re.compile(r"\bFirefox/|\bFxiOS/")),
-    ("Chrome", re.compile(r"\bChrom(e|ium)/|\bCriOS/")),
+    ("Chrome", re.compile(r"Chrom(e|ium)/|\bCriOS/")),  # HeadlessChrome too
     ("Safari", re.compile(r"\bSafari/")),
 )
 _SYSTEMS = (

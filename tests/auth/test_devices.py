@@ -10,8 +10,11 @@ from typing import Any
 
 import asyncpg
 import jwt
+import pytest
 import socketio
 
+from auth.devices import device_hash, device_name
+from kernel.context import ClientInfo
 from tests.accounts_support import STRONG_PASSWORD, bearer, outbox, register
 from tests.realtime.test_socket_handshake import connect as socket_connect
 from tests.support import Client
@@ -220,3 +223,49 @@ async def test_an_access_token_from_before_logins_were_named_still_works(
     forged = jwt.encode(claims, keys.current, algorithm="HS256", headers={"kid": keys.current_kid})
     refused = await client.get("/api/auth/me", headers={"Authorization": f"Bearer {forged}"})
     assert refused.status == 401
+
+
+@pytest.mark.parametrize(
+    ("agent", "name"),
+    [
+        (FIREFOX, "Firefox on Linux"),
+        (CHROME_MAC, "Chrome on macOS"),
+        (
+            "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "HeadlessChrome/126.0.0.0 Safari/537.36",
+            "Chrome on Linux",
+        ),
+        (
+            "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+            "(KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1",
+            "Safari on iOS",
+        ),
+        (
+            "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0.0.0 Safari/537.36 Edg/126.0.0.0",
+            "Edge on Windows",
+        ),
+        (
+            "Mozilla/5.0 (Linux; Android 14) AppleWebKit/537.36 (KHTML, like Gecko) "
+            "Chrome/126.0 Mobile Safari/537.36",
+            "Chrome on Android",
+        ),
+        ("curl/8.5.0", "curl"),
+        ("", "an unknown device"),
+        (None, "an unknown device"),
+    ],
+)
+def test_devices_are_named_by_browser_family_and_system(agent: str | None, name: str) -> None:
+    assert device_name(agent) == name
+
+
+def test_a_device_is_the_browser_family_and_the_network() -> None:
+    user = uuid.uuid4()
+    same = device_hash(user, ClientInfo("203.0.113.7", FIREFOX))
+    assert device_hash(user, ClientInfo("203.0.113.200", FIREFOX.replace("128", "130"))) == same
+    assert device_hash(user, ClientInfo("203.0.114.7", FIREFOX)) != same
+    assert device_hash(user, ClientInfo("203.0.113.7", CHROME_MAC)) != same
+    assert device_hash(uuid.uuid4(), ClientInfo("203.0.113.7", FIREFOX)) != same
+    v6 = device_hash(user, ClientInfo("2001:db8:1:2::1", FIREFOX))
+    assert device_hash(user, ClientInfo("2001:db8:1:2:ffff::9", FIREFOX)) == v6
+    assert device_hash(user, ClientInfo("2001:db8:1:3::1", FIREFOX)) != v6
