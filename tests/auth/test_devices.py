@@ -226,7 +226,7 @@ async def test_an_access_token_from_before_logins_were_named_still_works(
 
 
 @pytest.mark.parametrize(
-    ("agent", "name"),
+    ("user_agent", "name"),
     [
         (FIREFOX, "Firefox on Linux"),
         (CHROME_MAC, "Chrome on macOS"),
@@ -255,8 +255,8 @@ async def test_an_access_token_from_before_logins_were_named_still_works(
         (None, "an unknown device"),
     ],
 )
-def test_devices_are_named_by_browser_family_and_system(agent: str | None, name: str) -> None:
-    assert device_name(agent) == name
+def test_devices_are_named_by_browser_family_and_system(user_agent: str | None, name: str) -> None:
+    assert device_name(user_agent) == name
 
 
 def test_a_device_is_the_browser_family_and_the_network() -> None:
