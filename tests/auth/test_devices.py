@@ -269,3 +269,32 @@ def test_a_device_is_the_browser_family_and_the_network() -> None:
     v6 = device_hash(user, ClientInfo("2001:db8:1:2::1", FIREFOX))
     assert device_hash(user, ClientInfo("2001:db8:1:2:ffff::9", FIREFOX)) == v6
     assert device_hash(user, ClientInfo("2001:db8:1:3::1", FIREFOX)) != v6
+
+
+async def test_a_new_device_behind_the_two_factor_step_gets_the_notice_once_verified(
+    client: Client, tmp_path: Path
+) -> None:
+    from tests.mfa_support import enable_totp
+
+    pair = await register(client, "tina")
+    authenticator, _ = await enable_totp(client, pair)
+    step = await client.post(
+        "/api/auth/login",
+        json={"login": "tina", "password": STRONG_PASSWORD},
+        headers={"User-Agent": FIREFOX},
+    )
+    body = await step.json()
+    assert body["mfa_required"] is True
+    # The password alone proves no login: no notice yet.
+    assert notices(await outbox(client, tmp_path)) == []
+    verified = await client.post(
+        "/api/auth/mfa/verify",
+        json={"mfa_token": body["mfa_token"], "code": authenticator.next_code()},
+        headers={"User-Agent": FIREFOX},
+    )
+    assert verified.status == 200, await verified.text()
+    sent = notices(await outbox(client, tmp_path))
+    assert len(sent) == 1 and "Firefox on Linux" in sent[0]["body"]
+    # And the login is listed, as the caller's own.
+    listed = await devices(client, await verified.json())
+    assert [d["device"] for d in listed if d["current"]] == ["Firefox on Linux"]
