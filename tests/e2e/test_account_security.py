@@ -190,6 +190,61 @@ async def test_a_recovery_code_logs_in_once(server: Any, new_context: Any, conso
     console.allow(HANDLED_4XX)
 
 
+async def test_new_recovery_codes_then_two_factor_off_then_a_new_password(
+    server: Any, new_context: Any, console: Any
+) -> None:
+    base = server.url
+    ada = await register(base, "ada")
+    app, old_codes = await enrol_by_api(base, ada["access_token"])
+    page = await (await new_context()).new_page()
+    await password_step(page, base, "ada", "/settings/security")
+    await page.fill("input[name=code]", await app.code())
+    await page.click("button[type=submit]")
+    await page.wait_for_url("**/settings/security")
+
+    # New recovery codes, with a code: ten new ones, shown once.
+    await page.get_by_test_id("mfa-regenerate").click()
+    await (
+        page.get_by_test_id("mfa-regenerate-form")
+        .locator("input[name=code]")
+        .fill(await app.code())
+    )
+    await page.get_by_test_id("mfa-regenerate-confirm").click()
+    codes = page.get_by_test_id("recovery-code")
+    await expect(codes).to_have_count(10)
+    assert not set(await codes.all_inner_texts()) & set(old_codes)
+    await page.get_by_test_id("recovery-done").click()
+    await expect(page.get_by_test_id("recovery-left")).to_contain_text("10")
+
+    # Off, with the password: a wrong one first shows the server's word.
+    await page.get_by_test_id("mfa-disable").click()
+    form = page.get_by_test_id("mfa-disable-form")
+    await form.get_by_test_id("mfa-disable-switch").click()
+    await form.locator("input[name=password]").fill("Not-The-Password-1")
+    await form.get_by_test_id("mfa-disable-confirm").click()
+    await expect(form.get_by_test_id("mfa-disable-error")).to_be_visible()
+    await form.locator("input[name=password]").fill(PASSWORD)
+    await form.get_by_test_id("mfa-disable-confirm").click()
+    await expect(page.get_by_test_id("mfa-status")).to_have_text("off")
+
+    # A new password: the old one stops working, and the password alone logs in again.
+    await page.fill("input[name=current_password]", PASSWORD)
+    await page.fill("input[name=new_password]", "Another-Horse-8-Staple")
+    await page.get_by_test_id("password-submit").click()
+    await expect(page.get_by_test_id("password-changed")).to_be_visible()
+    await page.reload()  # this login stays
+    await expect(page.get_by_test_id("mfa-status")).to_have_text("off")
+    async with aiohttp.ClientSession() as http:
+        old = {"login": "ada", "password": PASSWORD}
+        async with http.post(f"{base}/api/auth/login", json=old) as response:
+            assert response.status == 401
+        new = {"login": "ada", "password": "Another-Horse-8-Staple"}
+        async with http.post(f"{base}/api/auth/login", json=new) as response:
+            assert response.status == 200
+            assert "access_token" in await response.json()  # no code step any more
+    console.allow(HANDLED_4XX)
+
+
 async def test_an_api_key_made_in_the_ui_works_until_revoked(
     server: Any, new_context: Any, console: Any
 ) -> None:
