@@ -12,6 +12,7 @@ import hashlib
 import ipaddress
 import json
 
+import aiohttp
 import asyncpg
 import docker
 
@@ -128,7 +129,8 @@ async def test_a_deployment_reaches_neither_another_nor_the_host(
     try:
         async with browser() as visitor:
             answer = await visitor.get(
-                a["deployment_url"] + "probe?targets=" + ",".join(targets), timeout=60
+                a["deployment_url"] + "probe?targets=" + ",".join(targets),
+                timeout=aiohttp.ClientTimeout(total=60),
             )
             assert answer.status == 200, await answer.text()
             probed = await answer.json(content_type=None)
@@ -383,3 +385,55 @@ async def test_output_outlives_the_container_and_usage_is_read_while_running(
     assert "line 0 " not in text  # ~440 KiB were printed: the start is cut
     tail = await client.get(f"/api/deployments/{did}/logs?tail=2", headers=live.viewer.headers)
     assert (await tail.text()).splitlines() == [f"line 4999 {'x' * 80}", "ready"]
+
+
+async def test_internet_egress_is_a_routed_network_that_never_reaches_private_ranges(
+    runtime_images: str,
+) -> None:
+    """Egress `internet`, checked without sending anything: not internal, a default route,
+    and the host's rules that drop private ranges and anything opened towards the host."""
+    import subprocess
+    import uuid
+
+    from config.runtimes import load_runtimes
+    from containers.engine import (
+        Containers,
+        ContainerSpec,
+        DockerEngine,
+        Egress,
+        Isolation,
+        bridge_name,
+    )
+
+    engine = DockerEngine(runtime_images)
+    containers = Containers(
+        engine, Isolation(Egress.INTERNET, ipaddress.IPv4Network("172.30.0.0/16"))
+    )
+    deployment = str(uuid.uuid4())
+    started = await containers.start(
+        ContainerSpec(load_runtimes()["html"], deployment, {"index.html": "x"})
+    )
+    client = docker.DockerClient(base_url=runtime_images)
+    bridge = bridge_name(deployment)
+    try:
+        assert client.networks.get(NETWORK_PREFIX + deployment).attrs["Internal"] is False
+        container = client.containers.get(started.container_id)
+        routes = container.exec_run(["/bin/busybox", "cat", "/proc/net/route"]).output.decode()
+        assert "00000000" in [line.split()[1] for line in routes.splitlines()[1:]]
+        forward = subprocess.run(
+            ["iptables", "-w", "10", "-S", "DOCKER-USER"], capture_output=True, text=True
+        ).stdout
+        dropped = {
+            line.split(" -d ")[1].split()[0] for line in forward.splitlines() if bridge in line
+        }
+        assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= dropped
+        host = subprocess.run(
+            ["iptables", "-w", "10", "-S", "INPUT"], capture_output=True, text=True
+        ).stdout
+        assert any(bridge in line and "DROP" in line for line in host.splitlines())
+    finally:
+        await containers.remove(started.container_id)
+        client.close()
+        engine.close()
+    after = subprocess.run(["iptables", "-w", "10", "-S"], capture_output=True, text=True).stdout
+    assert bridge not in after  # its rules went with it
