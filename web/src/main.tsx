@@ -14,7 +14,11 @@ async function start(): Promise<void> {
     // Back from GitHub/Google: the server set the refresh cookie and sent us to `/`; go on
     // to the page the person started from.
     const next = sessionStorage.getItem(OAUTH_NEXT_KEY);
-    if (next !== null) {
+    // A provider login with two-factor on lands on /login#mfa_token=: the login page keeps
+    // the remembered page for after the code.
+    const pendingMfa =
+      window.location.pathname === "/login" && window.location.hash.includes("mfa_token=");
+    if (next !== null && !pendingMfa) {
       sessionStorage.removeItem(OAUTH_NEXT_KEY);
       if (me && window.location.pathname === "/") navigate(safeNext(next), { replace: true });
     }
