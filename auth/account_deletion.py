@@ -254,17 +254,22 @@ class AccountLifecycle:
 
 
 class PurgeSchedule:
-    """The server's periodic purge (every `interval` seconds, first run at start)."""
+    """The server's periodic purge: every `interval` seconds, the first `first_delay` seconds
+    after start (a short-lived process, such as a CLI command, never purges by accident)."""
 
-    def __init__(self, lifecycle: AccountLifecycle, interval: float) -> None:
+    def __init__(
+        self, lifecycle: AccountLifecycle, interval: float, first_delay: float = 60.0
+    ) -> None:
         self._lifecycle = lifecycle
         self._interval = interval
+        self._first_delay = first_delay
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="account-purge")
 
     async def _run(self) -> None:
+        await asyncio.sleep(self._first_delay)
         while True:
             try:
                 purged = await self._lifecycle.purge()

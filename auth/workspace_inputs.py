@@ -23,6 +23,8 @@ class WorkspacePatch(Input):
     is_public: bool | None = None
     is_template: bool | None = None
     status: Annotated[str, Field(pattern="^(active|archived)$")] | None = None
+    # Members without two-factor login are refused the workspace's sessions and documents.
+    require_mfa: bool | None = None
 
 
 class RoleInput(Input):

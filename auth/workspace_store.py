@@ -12,7 +12,7 @@ from auth.roles import Role
 from kernel.sql import Executor
 
 _WS_COLUMNS = """w.ws_id, w.name, w.description, w.owner_id, w.is_public, w.is_template,
-    w.status, w.created_at, w.updated_at, w.last_active"""
+    w.status, w.created_at, w.updated_at, w.last_active, w.require_mfa"""
 
 # Role rank in SQL, for "keep the higher of two roles".
 RANK_SQL = "array_position(ARRAY['viewer','editor','admin','owner']::varchar[], {})"
@@ -27,6 +27,7 @@ def workspace_json(row: asyncpg.Record) -> dict[str, Any]:
         "is_public": row["is_public"],
         "is_template": row["is_template"],
         "status": row["status"],
+        "require_mfa": row["require_mfa"],
         "created_at": row["created_at"].isoformat(),
         "updated_at": row["updated_at"].isoformat(),
         "last_active": row["last_active"].isoformat(),
@@ -84,6 +85,25 @@ class WorkspaceStore:
     async def update(self, db: Executor, ws_id: uuid.UUID, changes: dict[str, Any]) -> None:
         sets = ", ".join(f"{name} = ${i}" for i, name in enumerate(changes, start=2))
         await db.execute(f"UPDATE workspaces SET {sets} WHERE ws_id = $1", ws_id, *changes.values())
+
+    async def lacks_required_mfa(self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        """Whether the workspace requires two-factor login and this user has not turned it on."""
+        return bool(
+            await db.fetchval(
+                """SELECT w.require_mfa AND u.mfa_enabled_at IS NULL
+                   FROM workspaces w, users u WHERE w.ws_id = $1 AND u.user_id = $2""",
+                ws_id,
+                user_id,
+            )
+        )
+
+    async def lacks_mfa(self, db: Executor, user_id: uuid.UUID) -> bool:
+        """Whether this user has not turned two-factor login on."""
+        return bool(
+            await db.fetchval(
+                "SELECT mfa_enabled_at IS NULL FROM users WHERE user_id = $1", user_id
+            )
+        )
 
     async def role(self, db: Executor, ws_id: uuid.UUID, user_id: uuid.UUID) -> Role | None:
         value = await db.fetchval(

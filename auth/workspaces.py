@@ -8,6 +8,9 @@ Rules:
 - The last owner can neither leave nor be demoted.
 - Removing or demoting someone revokes the invitations they may no longer send, and reaches
   what else follows the membership (the workspace's live sessions and their open sockets).
+- A workspace may require two-factor login (`require_mfa`): whoever has not turned TOTP on
+  is refused its sessions and documents (403 `mfa_required`, `WorkspaceAccess.check_mfa`);
+  nobody may turn the rule on without TOTP themselves (409: no locking oneself out).
 """
 
 from __future__ import annotations
@@ -27,6 +30,17 @@ from kernel.context import Actor
 from kernel.errors import Conflict, Forbidden, NotFound, Unavailable
 
 log = logging.getLogger(__name__)
+
+
+class MfaRequired(Forbidden):
+    """The workspace requires two-factor login and this person has not turned it on."""
+
+    code = "mfa_required"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "This workspace requires two-factor login: turn on TOTP in your security settings."
+        )
 
 
 class WorkspaceLifecycle(Protocol):
@@ -117,6 +131,16 @@ class WorkspaceAccess:
         if minimum is not None and (role is None or not role.at_least(minimum)):
             raise Forbidden(f"This needs the {minimum.value} role or higher in the workspace.")
         return row, role
+
+    async def check_mfa(
+        self,
+        ws_id: uuid.UUID,
+        user_id: uuid.UUID,
+        db: asyncpg.Connection | asyncpg.Pool | None = None,
+    ) -> None:
+        """MfaRequired when the workspace requires two-factor login and the user lacks it."""
+        if await self._store.lacks_required_mfa(db or self._pool, ws_id, user_id):
+            raise MfaRequired()
 
     async def may_invite(
         self,
@@ -211,6 +235,12 @@ class WorkspaceService:
             changes.pop("name")
         async with self._pool.acquire() as conn, conn.transaction():
             row, _ = await self.require(conn, actor, ws_id, Role.ADMIN, lock=True)
+            turning_on = changes.get("require_mfa") and not row["require_mfa"]
+            if turning_on and await self._store.lacks_mfa(conn, actor.user_id):
+                raise Conflict(
+                    "Turn on two-factor login for yourself before requiring it of the "
+                    "workspace's members (you would be locked out)."
+                )
             if changes:
                 await self._store.update(conn, ws_id, changes)
                 await self._audit.record(

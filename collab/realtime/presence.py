@@ -19,6 +19,7 @@ from redis.asyncio import Redis
 
 from collab.documents.store import DocumentStore
 from collab.sessions.service import SessionService
+from kernel.errors import Forbidden
 
 PRESENCE_KEY = "collab:presence:{}"
 
@@ -70,7 +71,10 @@ class Presence:
         session_id, user_id = self._session_id(data), await self._user_id(sid)
         if session_id is None:
             return _error("validation_failed", "Send {session_id: <uuid>}.")
-        role = await self.sessions.role_of(session_id, user_id) if user_id else None
+        try:
+            role = await self.sessions.role_of(session_id, user_id) if user_id else None
+        except Forbidden as exc:  # e.g. a workspace that requires two-factor login
+            return _error(exc.code, exc.message)
         if user_id is None or role is None:
             return _error("not_found", "No such session.")
         await self.sio.enter_room(sid, room_of(session_id))

@@ -31,7 +31,7 @@ from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate, SocketCredentials, capped
 from collab.sessions.service import SessionService
-from kernel.errors import ServiceError
+from kernel.errors import Forbidden, ServiceError
 
 log = logging.getLogger(__name__)
 
@@ -89,7 +89,7 @@ class DocumentSync:
             user = await self.authenticate(token if isinstance(token, str) else "")
         except ServiceError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
-        role = await self.sessions.role_of(session_id, user.user_id)
+        role = await self._role_of(session_id, user.user_id)
         if role is None:
             raise socketio.exceptions.ConnectionRefusedError("forbidden")
         room = await self.rooms.open(await self.sessions.document_key(session_id, path))
@@ -111,7 +111,7 @@ class DocumentSync:
         # update: read the role again now that later changes will reach it.
         # No disconnect event follows a refused connect: forget the socket here.
         try:
-            fresh = await self.sessions.role_of(session_id, user.user_id)
+            fresh = await self._role_of(session_id, user.user_id)
         except BaseException:
             self._forget(sid, room)
             raise
@@ -122,6 +122,14 @@ class DocumentSync:
         self.credentials.remember(sid, namespace, user)
         # Runs once the CONNECT packet is queued: events sent before it would be dropped.
         self._spawn(self._start_sync(room, member))
+
+    async def _role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
+        """The socket's role; a refusal with a reason (a workspace that requires two-factor
+        login: `mfa_required`) becomes the connect_error's message."""
+        try:
+            return await self.sessions.role_of(session_id, user_id)
+        except Forbidden as exc:
+            raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
 
     def _forget(self, sid: str, room: DocumentRoom) -> None:
         self._sockets.pop(sid, None)

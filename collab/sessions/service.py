@@ -83,6 +83,13 @@ class WorkspaceRoles(Protocol):
         self, user_id: uuid.UUID, db: Executor | None = None
     ) -> dict[uuid.UUID, Role]: ...
 
+    async def check_mfa(
+        self, ws_id: uuid.UUID, user_id: uuid.UUID, db: Executor | None = None
+    ) -> None:
+        """Raises (403 `mfa_required`) when the workspace requires two-factor login that
+        this user has not turned on."""
+        ...
+
 
 # What else stops when a session is archived (its deployments).
 SessionArchived = Callable[[uuid.UUID], Awaitable[None]]
@@ -204,6 +211,8 @@ class SessionService:
 
     async def role_of(self, session_id: uuid.UUID, user_id: uuid.UUID) -> SessionRole | None:
         """What a socket of this user may do in the session (None: it may not connect).
+        Raises Forbidden (`mfa_required`) when the session's workspace requires two-factor
+        login the user lacks.
 
         Asked on every connection. A workspace member opening a session of that workspace
         for the first time becomes a participant here.
@@ -211,6 +220,8 @@ class SessionService:
         access = await self._access(self._pool, session_id, user_id)
         if access is None or access.role is None:
             return None
+        if access.in_workspace:
+            await self._workspaces.check_mfa(access.row["ws_id"], user_id)
         if not access.joined:
             email = await self._email_of(self._pool, user_id)
             if email is not None:
@@ -229,6 +240,8 @@ class SessionService:
         access = await self._access(db, session_id, actor.user_id)
         if access is None or access.role is None:
             raise NotFound("No such session.")
+        if access.in_workspace:
+            await self._workspaces.check_mfa(access.row["ws_id"], actor.user_id, db)
         if access.role.rank < minimum.rank:
             raise Forbidden(f"This needs the {minimum.value} role in the session.")
         if minimum.can_write and access.archived and not even_if_archived:

@@ -134,10 +134,12 @@ class WorkspaceDocuments:
 
     async def read(self, actor: Actor, ws_id: uuid.UUID) -> dict[str, Any]:
         await self._workspaces.require(self._pool, actor, ws_id, Role.VIEWER)
+        await self._workspaces.check_mfa(ws_id, actor.user_id)
         return self._render(await self._document(ws_id))
 
     async def change(self, actor: Actor, ws_id: uuid.UUID, body: dict[str, Any]) -> dict[str, Any]:
         await self._workspaces.require(self._pool, actor, ws_id, Role.ADMIN)
+        await self._workspaces.check_mfa(ws_id, actor.user_id)
         patch = parse_patch(body)
         current = await self._document(ws_id)
         parts: dict[str, Any] = patch.model_dump(exclude_unset=True, exclude={"environment"})

@@ -11,7 +11,7 @@ from typing import Any
 import asyncpg
 import socketio
 
-from auth.account_deletion import AccountLifecycle
+from auth.account_deletion import AccountLifecycle, PurgeSchedule
 from collab.lifecycle_wiring import LIFECYCLE
 from tests.accounts_support import STRONG_PASSWORD, bearer, register
 from tests.mfa_support import enable_totp
@@ -263,4 +263,23 @@ async def test_purge_deleted_command(
     done = run_collab("users", "purge-deleted", env=external_env)
     assert done.returncode == 0, done.stderr
     assert "purged 1" in done.stdout
+    assert await db.fetchval("SELECT count(*) FROM users") == 0
+
+
+async def test_the_server_purges_on_its_own(client: Client, db: asyncpg.Connection) -> None:
+    pair = await register(client, "alice")
+    assert (await delete_me(client, pair, password=STRONG_PASSWORD)).status == 202
+    await db.execute(
+        """UPDATE users SET deleted_at = now() - interval '8 days',
+                            purge_after = now() - interval '1 day'"""
+    )
+    schedule = PurgeSchedule(client.app[LIFECYCLE], interval=0.05, first_delay=0)
+    schedule.start()
+    try:
+        for _ in range(100):
+            if await db.fetchval("SELECT count(*) FROM users") == 0:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await schedule.stop()
     assert await db.fetchval("SELECT count(*) FROM users") == 0
