@@ -399,7 +399,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         own = await session_store.environment(pool, session["session_id"])
         return merge_environment(workspace, own, secrets.open)
 
-    logs = LogFollowers(docker, events.emit) if docker is not None else None
+    logs = LogFollowers(containers, events.emit) if containers is not None else None
     deployments = Deployments(
         pool,
         deployment_store,

@@ -1,8 +1,10 @@
-"""The Docker Engine, through the blocking `docker` SDK, kept off the event loop.
+"""The plain-Docker deployment engine: a container per deployment on one dockerd.
 
-This is the only module that imports `docker`. Every SDK call runs in the default
-executor; a client is made on first use, so a Docker that is down at start-up is noticed
-(and reported by /readyz) instead of stopping the server.
+`DockerEngine` holds the blocking `docker` SDK client and keeps its calls off the event loop
+(the Swarm engine uses it too); `Containers` implements `engine_seam.DeploymentEngine` with
+it. Every SDK call runs in the default executor; a client is made on first use, so a
+Docker that is down at start-up is noticed (and reported by /readyz) instead of stopping the
+server.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import random
 import socket
 import tarfile
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any, TypeVar
 
 import docker
@@ -29,13 +31,20 @@ from docker.types import IPAMConfig, IPAMPool, LogConfig
 from config import Settings
 from config.runtimes import Runtime
 from containers import host_firewall
+from containers.engine_seam import ContainerSpec, DockerUnavailable, Started, Stats
 from containers.images import build_image
 
+__all__ = [
+    "ContainerSpec",
+    "Containers",
+    "DockerEngine",
+    "DockerUnavailable",
+    "Egress",
+    "Isolation",
+    "Started",
+]
+
 T = TypeVar("T")
-
-
-class DockerUnavailable(RuntimeError):
-    """The Docker Engine does not answer."""
 
 
 class DockerEngine:
@@ -126,22 +135,6 @@ class Isolation:
     @classmethod
     def from_settings(cls, settings: Settings) -> Isolation:
         return cls(Egress(settings.deploy_egress), settings.deploy_subnet_pool)
-
-
-@dataclass(frozen=True)
-class ContainerSpec:
-    runtime: Runtime
-    deployment_id: str
-    files: dict[str, str]
-    environment: dict[str, str] = field(default_factory=dict)
-    secret_names: frozenset[str] = frozenset()
-
-
-@dataclass(frozen=True)
-class Started:
-    container_id: str
-    # The container's address on its own network: where the server dials the app.
-    address: str
 
 
 def files_archive(files: dict[str, str]) -> bytes:
@@ -299,7 +292,7 @@ def secret_values_of(attrs: dict[str, Any]) -> list[str]:
     return values
 
 
-def _stats(raw: dict[str, Any]) -> dict[str, float | int]:
+def _stats(raw: dict[str, Any]) -> Stats:
     """Docker's stats document, read as the numbers a person wants (like `docker stats`)."""
     cpu, pre = raw.get("cpu_stats") or {}, raw.get("precpu_stats") or {}
     cpu_delta = (cpu.get("cpu_usage") or {}).get("total_usage", 0) - (
@@ -327,11 +320,19 @@ DEFAULT_ISOLATION = Isolation(Egress.NONE, ipaddress.IPv4Network("172.30.0.0/16"
 
 
 class Containers:
-    """Deployment containers on one engine (every call off the event loop)."""
+    """Deployment containers on one dockerd (`DeploymentEngine`; every call off the loop)."""
 
-    def __init__(self, engine: DockerEngine, isolation: Isolation = DEFAULT_ISOLATION) -> None:
+    name = "docker"
+
+    def __init__(
+        self, engine: DockerEngine, isolation: Isolation = DEFAULT_ISOLATION, cluster: str = ""
+    ) -> None:
         self._engine = engine
         self._isolation = isolation
+        self._cluster = cluster
+
+    async def cluster(self) -> str:
+        return self._cluster
 
     async def ping(self) -> None:
         await self._engine.ping()
@@ -396,7 +397,7 @@ class Containers:
 
         return await self._engine.run(forget)
 
-    async def stats(self, container_id: str) -> dict[str, float | int] | None:
+    async def stats(self, container_id: str) -> Stats | None:
         """One reading of the container's usage (about a second: CPU needs two samples);
         None when it no longer exists."""
 
@@ -463,3 +464,19 @@ class Containers:
 
         raw = await self._engine.run(read)
         return raw.decode(errors="replace")
+
+    def log_stream(self, container_id: str, since: int) -> tuple[list[str], Iterator[bytes]]:
+        try:
+            container = self._engine.client().containers.get(container_id)
+            stream: Iterator[bytes] = container.logs(stream=True, follow=True, since=since)
+        except DockerException as exc:
+            raise DockerUnavailable(str(exc)) from exc
+        return secret_values_of(container.attrs), _unavailable_on_error(stream)
+
+
+def _unavailable_on_error(stream: Iterator[bytes]) -> Iterator[bytes]:
+    """The SDK's stream, its failures as DockerUnavailable (the seam's one error)."""
+    try:
+        yield from stream
+    except DockerException as exc:
+        raise DockerUnavailable(str(exc)) from exc

@@ -23,7 +23,7 @@ import asyncpg
 
 from config import Settings
 from config.runtimes import Runtime
-from containers.engine import Containers, ContainerSpec, DockerUnavailable
+from containers.engine_seam import ContainerSpec, DeploymentEngine, DockerUnavailable
 from containers.environment import NO_SECRETS, DeployEnvironment, Masker
 from containers.logs import LogFollowers
 from containers.store import DeploymentStore, Status
@@ -99,7 +99,7 @@ class Deployments:
         self,
         pool: asyncpg.Pool,
         store: DeploymentStore,
-        containers: Containers | None,
+        containers: DeploymentEngine | None,
         runtimes: dict[str, Runtime],
         limits: Limits,
         preview_url: PreviewUrl,
@@ -262,10 +262,11 @@ class Deployments:
                 with contextlib.suppress(aiohttp.ClientError, TimeoutError):
                     async with http.get(f"http://{address}:{port}/"):
                         return None
-                state = (await self._containers.inspect(container_id))["State"]
-                if not state.get("Running"):
+                state = await self._containers.state(container_id)
+                if not state or not state.get("Running"):
                     logs = masker((await self._containers.logs(container_id, 5)).strip())
-                    return f"the app exited with code {state.get('ExitCode')}: {logs}"[:500]
+                    code = state.get("ExitCode") if state else "unknown"
+                    return f"the app exited with code {code}: {logs}"[:500]
                 await asyncio.sleep(0.2)
         return f"the app did not answer on port {port} within {self._limits.start_timeout:g}s"
 

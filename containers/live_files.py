@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable, Collection
 
 import asyncpg
 
-from containers.engine import Containers, DockerUnavailable
+from containers.engine_seam import DeploymentEngine, DockerUnavailable
 from containers.store import DeploymentStore
 
 log = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ class LiveFiles:
         self,
         pool: asyncpg.Pool,
         store: DeploymentStore,
-        containers: Containers | None,
+        containers: DeploymentEngine | None,
         dynamic_of: DynamicOf,
     ) -> None:
         self._pool = pool

@@ -1,6 +1,6 @@
 """Live logs: each running deployment's output goes to its session as `deployment:log`.
 
-The Docker SDK's log stream blocks for the container's whole life, so each follower reads
+The engine's log stream blocks for the deployment's whole life, so each follower reads
 it on a daemon thread of its own (not the shared executor, which a few deployments would
 exhaust) and hands lines to the loop, where they are sent in batches twice a second, each
 line masked for the container's secrets (`environment.Masker`).
@@ -17,9 +17,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from docker.errors import DockerException
-
-from containers.engine import DockerEngine, secret_values_of
+from containers.engine_seam import DeploymentEngine, DockerUnavailable
 from containers.environment import Masker
 
 log = logging.getLogger(__name__)
@@ -30,7 +28,7 @@ _END = object()
 
 
 class LogFollowers:
-    def __init__(self, engine: DockerEngine, announce: Announce) -> None:
+    def __init__(self, engine: DeploymentEngine, announce: Announce) -> None:
         self._engine = engine
         self._announce = announce
         self._tasks: dict[str, asyncio.Task[None]] = {}
@@ -55,15 +53,12 @@ class LogFollowers:
         self, container_id: str, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue[object]
     ) -> None:
         try:
-            client = self._engine.client()
-            container = client.containers.get(container_id)
+            secrets, stream = self._engine.log_stream(container_id, int(time.time()) - 1)
             # First on the queue: what the lines are masked with (the container's secrets).
-            masker = Masker(secret_values_of(container.attrs))
-            loop.call_soon_threadsafe(queue.put_nowait, masker)
-            stream = container.logs(stream=True, follow=True, since=int(time.time()) - 1)
+            loop.call_soon_threadsafe(queue.put_nowait, Masker(secrets))
             for chunk in stream:
                 loop.call_soon_threadsafe(queue.put_nowait, chunk)
-        except (DockerException, OSError) as exc:
+        except (DockerUnavailable, OSError) as exc:
             log.debug("log stream of %s ended: %s", container_id, exc)
         finally:
             with contextlib.suppress(RuntimeError):  # the loop may be closed already

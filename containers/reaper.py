@@ -20,7 +20,7 @@ from collections.abc import Awaitable, Callable, Collection
 
 import asyncpg
 
-from containers.engine import Containers, DockerUnavailable
+from containers.engine_seam import DeploymentEngine, DockerUnavailable
 from containers.lifecycle import Deployments
 from containers.store import DeploymentStore, Status
 
@@ -37,7 +37,7 @@ class Reaper:
         pool: asyncpg.Pool,
         store: DeploymentStore,
         deployments: Deployments,
-        containers: Containers,
+        containers: DeploymentEngine,
         present_in: PresentIn,
         *,
         idle_seconds: float,
