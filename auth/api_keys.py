@@ -218,11 +218,12 @@ class ApiKeys:
         if not _KEY.fullmatch(key):
             raise InvalidToken("The API key is malformed.")
         row = await self._pool.fetchrow(
-            """SELECT key_id, user_id, scopes, revoked_at IS NOT NULL AS revoked,
-                      expires_at IS NOT NULL AND expires_at <= now() AS expired,
-                      last_used_at IS NULL
-                        OR last_used_at < now() - make_interval(secs => $2) AS stale
-               FROM api_keys WHERE key_hash = $1""",
+            """SELECT k.key_id, k.user_id, k.scopes, k.revoked_at IS NOT NULL AS revoked,
+                      k.expires_at IS NOT NULL AND k.expires_at <= now() AS expired,
+                      u.deleted_at IS NOT NULL AS deleting,
+                      k.last_used_at IS NULL
+                        OR k.last_used_at < now() - make_interval(secs => $2) AS stale
+               FROM api_keys k JOIN users u USING (user_id) WHERE k.key_hash = $1""",
             token_digest(key),
             USE_RECORD_SECONDS,
         )
@@ -230,6 +231,10 @@ class ApiKeys:
             raise InvalidToken("This API key is not valid (unknown or revoked).")
         if row["expired"]:
             raise InvalidToken("This API key has expired.")
+        if row["deleting"]:
+            # Deletion ends every login; a key must not outlive them (logging in restores
+            # the account, and its keys with it).
+            raise InvalidToken("The account behind this key is being deleted.")
         if row["stale"]:
             await self._pool.execute(
                 """UPDATE api_keys SET last_used_at = now(),

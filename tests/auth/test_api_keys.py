@@ -349,3 +349,22 @@ async def test_a_key_never_widens_the_users_role(
         headers=key_headers(viewer_key),
     )
     assert response.status == 403
+
+
+async def test_a_key_stops_working_while_its_account_awaits_deletion(
+    client: Client, db: asyncpg.Connection
+) -> None:
+    pair = await register(client, "leaving")
+    key = (await create_key(client, pair, ["read"]))["key"]
+    await db.execute(
+        """UPDATE users SET deleted_at = now(), purge_after = now() + interval '7 days'
+           WHERE username = 'leaving'"""
+    )
+    assert await error_code(await client.get("/api/auth/me", headers=key_headers(key))) == (
+        401,
+        "invalid_token",
+    )
+    await db.execute(
+        "UPDATE users SET deleted_at = NULL, purge_after = NULL WHERE username = 'leaving'"
+    )
+    assert (await client.get("/api/auth/me", headers=key_headers(key))).status == 200
