@@ -21,9 +21,8 @@ from auth.admins import AdminService
 from auth.passwords import Argon2Cost, PasswordHashing
 from auth.rate_limit import RateLimiter
 from auth.users import User, UserStore
-from collab import state
 from collab.sessions.validation import SessionPatch
-from collab.state import ACCOUNTS, DB_POOL, REDIS, SESSIONS, SETTINGS
+from collab.state import ACCOUNTS, DB_POOL, MFA, REDIS, SESSIONS, SETTINGS
 from kernel.audit import AuditLog
 from kernel.context import Actor, ClientInfo
 
@@ -35,11 +34,9 @@ PURGE_INTERVAL_SECONDS = 3600.0
 
 
 def _second_factor(app: web.Application) -> SecondFactor | None:
-    # Looked up by name while two-factor login lands beside this (collab.state.MFA).
-    key = getattr(state, "MFA", None)
-    if key is None or key not in app:
+    if MFA not in app:
         return None
-    mfa = app[key]
+    mfa = app[MFA]
 
     async def check(user: User, code: str, client: ClientInfo) -> None:
         # X1's check: a current, unused code (spends its step), wrong ones slow the account.
