@@ -24,6 +24,7 @@ from auth.account_changes import AccountChanges
 from auth.accounts import AccountService, Dependencies, Links
 from auth.api_keys import LIMITS as API_KEY_LIMITS
 from auth.api_keys import ApiKeys
+from auth.callers import Caller
 from auth.devices import Devices
 from auth.invitations import InvitationService
 from auth.mail import Mailer, OutboxMailer, SmtpMailer
@@ -122,7 +123,7 @@ from containers.store import DeploymentStore
 from kernel.audit import AuditLog
 from kernel.background import BackgroundTasks
 from kernel.context import Actor, ClientInfo
-from kernel.errors import Forbidden, NotFound
+from kernel.errors import Forbidden, InvalidToken, NotFound
 
 log = logging.getLogger(__name__)
 
@@ -488,10 +489,16 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
             return False
         return True
 
+    async def person(token: str) -> Caller:
+        """Previews take a person's access token, never an API key: the first visit carries
+        it in the URL, where a long-lived key must not be."""
+        caller = await app[ACCOUNTS].authenticate(token)
+        if caller.is_api_key:
+            raise InvalidToken("A preview takes an access token, not an API key.")
+        return caller
+
     store = DeploymentStore(sessions.scopes.viewer)
-    preview = PreviewProxy(
-        pool, store, app[SIGNING_KEYS], app[ACCOUNTS].authenticate, is_participant, app[REDIS]
-    )
+    preview = PreviewProxy(pool, store, app[SIGNING_KEYS], person, is_participant, app[REDIS])
     await preview.start()
     app[PREVIEW] = preview
     docker = app[DOCKER]
