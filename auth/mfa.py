@@ -102,7 +102,7 @@ class MfaService:
         )
         return codes
 
-    async def _require_code(self, user: User, code: str, client: ClientInfo, why: str) -> None:
+    async def require_code(self, user: User, code: str, client: ClientInfo, why: str) -> None:
         await self._check_slowdown(user)
         if not await self._code_ok(user.user_id, code):
             await self._failed(user, client, step=why)
@@ -152,7 +152,7 @@ class MfaService:
             raise Conflict("Two-factor login is not on.")
         await self._check_slowdown(user)
         if code is not None:
-            await self._require_code(user, code, client, "disable")
+            await self.require_code(user, code, client, "disable")
             proof = "code"
         else:
             assert password is not None
@@ -170,7 +170,7 @@ class MfaService:
     ) -> list[str]:
         if not await self._store.enabled(self._d.pool, user.user_id):
             raise Conflict("Two-factor login is not on.")
-        await self._require_code(user, code, client, "recovery_codes")
+        await self.require_code(user, code, client, "recovery_codes")
         async with self._d.pool.acquire() as conn, conn.transaction():
             codes = await self._new_recovery_codes(conn, user.user_id)
             await self._audit(conn, "auth.recovery_codes_regenerated", user.user_id, client)

@@ -40,7 +40,7 @@ def _second_factor(app: web.Application) -> SecondFactor | None:
 
     async def check(user: User, code: str, client: ClientInfo) -> None:
         # X1's check: a current, unused code (spends its step), wrong ones slow the account.
-        await mfa._require_code(user, code, client, "account deletion")
+        await mfa.require_code(user, code, client, "account deletion")
 
     return check
 
