@@ -90,7 +90,7 @@ async def test_login_sets_two_scoped_httponly_cookies_and_hides_the_token(client
 
 async def test_a_script_readable_hint_says_a_login_can_be_restored(client: Client) -> None:
     """The app asks to refresh on page load only when this flag is there; it holds no secret."""
-    _, cookie = await browser_login(client, "hal")
+    await browser_login(client, "hal")
     login = await post(
         client, "/api/auth/login", WEB, json={"login": "hal", "password": STRONG_PASSWORD}
     )
