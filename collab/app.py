@@ -74,6 +74,7 @@ from collab.realtime.broadcast import send_event
 from collab.realtime.presence import Presence
 from collab.realtime.server import RealtimeServer, add_socketio_routes, socket_server
 from collab.realtime.sync import DocumentSync
+from collab.realtime.terminal import TerminalEvents
 from collab.sessions.events import SessionEvents
 from collab.sessions.scopes import SessionScopes
 from collab.sessions.service import SessionService
@@ -463,12 +464,23 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         bytes_per_second=settings.socket_bytes_per_second,
     )
     realtime = RealtimeServer(sio, presence, sync, authenticate, redis)
+    terminals = TerminalEvents(
+        sio,
+        redis,
+        pool,
+        deployments.get,
+        containers.open_shell if containers is not None else None,
+        sessions.authorize,
+        realtime.role_cap,
+    )
     app[SESSIONS], app[DOCUMENTS], app[DEPLOYMENTS] = sessions, documents, deployments
     app[REALTIME] = realtime
     await rooms.start()
     await fanout.start(rooms.receive_remote)
     await realtime.start()
+    await terminals.start()
     yield
+    await terminals.stop()
     if logs is not None:
         await logs.close()
     await realtime.stop()

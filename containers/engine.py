@@ -33,6 +33,7 @@ from config.runtimes import Runtime
 from containers import host_firewall
 from containers.engine_seam import ContainerSpec, DockerUnavailable, Started, Stats
 from containers.images import build_image
+from containers.terminal import DockerShell, ShellHandle
 
 __all__ = [
     "ContainerSpec",
@@ -396,6 +397,12 @@ class Containers:
                 raise DockerUnavailable(str(exc)) from exc
 
         return await self._engine.run(forget)
+
+    def open_shell(self, container_id: str, marker: str, cols: int, rows: int) -> ShellHandle:
+        try:
+            return DockerShell.open(self._engine.client(), container_id, marker, cols, rows)
+        except DockerException as exc:
+            raise DockerUnavailable(str(exc)) from exc
 
     async def stats(self, container_id: str) -> Stats | None:
         """One reading of the container's usage (about a second: CPU needs two samples);

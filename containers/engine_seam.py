@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from config.runtimes import Runtime
+from containers.terminal import ShellHandle
 
 
 class DockerUnavailable(RuntimeError):
@@ -115,4 +116,9 @@ class DeploymentEngine(Protocol):
 
     async def stats(self, container_id: str) -> Stats | None:
         """One reading of its usage; None when it no longer exists."""
+        ...
+
+    def open_shell(self, container_id: str, marker: str, cols: int, rows: int) -> ShellHandle:
+        """BLOCKING: `/bin/sh` on a TTY in the running deployment, as its unprivileged user,
+        carrying `marker` (`containers.terminal`); ShellRefused when it can have none."""
         ...

@@ -142,6 +142,10 @@ class RealtimeServer:
         self._credentials.forget(sid)
         await self.presence.socket_gone(sid, self._users.pop(sid, None))
 
+    def role_cap(self, sid: str, role: SessionRole) -> SessionRole:
+        """The role this `/` socket acts with: at most viewer for a key without `write`."""
+        return self._credentials.cap(sid, role)
+
     async def drop_user(self, user_id: uuid.UUID) -> None:
         for sid, owner in list(self._users.items()):
             if owner == user_id:
