@@ -111,7 +111,8 @@ from collab.workspace_documents.service import WorkspaceDocuments
 from collab.workspace_documents.store import WorkspaceDocumentStore
 from config import Settings
 from config.runtimes import CATALOGUE, load_runtimes
-from containers.engine import Containers, DockerEngine, DockerUnavailable, Isolation
+from containers.engine import DockerEngine, DockerUnavailable
+from containers.engines import deployment_engine
 from containers.environment import DeployEnvironment
 from containers.environment import merge as merge_environment
 from containers.lifecycle import Deployments, Limits
@@ -349,8 +350,12 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         await send_event(sio, namespace, event, payload, eio_sids)
 
     docker = app[DOCKER]
-    containers = Containers(docker, Isolation.from_settings(settings)) if docker else None
     deployment_store = DeploymentStore(scopes.viewer)
+    containers = (
+        deployment_engine(settings, docker, await deployment_store.database_identity(pool))
+        if docker
+        else None
+    )
     live_files = LiveFiles(pool, deployment_store, containers, scopes.dynamic)
 
     async def files_changed(changed: dict[DocumentKey, str]) -> None:
@@ -520,7 +525,7 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
             pool,
             store,
             app[DEPLOYMENTS],
-            Containers(docker, Isolation.from_settings(settings)),
+            deployment_engine(settings, docker, await store.database_identity(pool)),
             sessions.scopes.with_presence,
             idle_seconds=settings.deploy_idle_seconds,
             max_lifetime_seconds=settings.deploy_max_lifetime_seconds,

@@ -93,6 +93,12 @@ class Settings(BaseSettings):
     # `internet` (outbound NAT, never to private ranges). Its subnet is a /28 of the pool.
     deploy_egress: str = Field(default="none", pattern="^(none|internet)$")
     deploy_subnet_pool: IPv4Network = IPv4Network("172.30.0.0/16")
+    # What runs deployments: `docker` (a container each, on COLLAB_DOCKER_HOST) or `swarm`
+    # (a service each, on the swarm that host manages; docs/deployments-swarm.md).
+    deploy_engine: str = Field(default="docker", pattern="^(docker|swarm)$")
+    # The cluster this process reconciles and reaps (recorded on rows, labelled on engine
+    # objects). Unset: the engine's id (the daemon's, or the swarm's) with the database's.
+    deploy_cluster: str | None = Field(default=None, min_length=1, max_length=100)
     # What a deployment printed that outlives it (the last bytes of its output).
     deploy_log_keep_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
 

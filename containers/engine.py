@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import enum
 import functools
+import hashlib
 import io
 import ipaddress
 import random
@@ -111,6 +112,8 @@ class DockerEngine:
 
 LABEL_MANAGED = "collab.managed"
 LABEL_DEPLOYMENT = "collab.deployment"
+# Which cluster's reconciler owns it (`DeploymentEngine.cluster`).
+LABEL_CLUSTER = "collab.cluster"
 # The names (never the values) of a container's secret variables: what its output is masked
 # for, also after a restart of the server.
 LABEL_SECRETS = "collab.secrets"
@@ -166,7 +169,21 @@ def _used_subnets(client: docker.DockerClient) -> set[ipaddress.IPv4Network]:
     return used
 
 
-def _create_network(client: docker.DockerClient, spec: ContainerSpec, isolation: Isolation) -> str:
+def cluster_id(engine_kind: str, engine_id: str, scope: str) -> str:
+    """The default cluster: this engine (a daemon, or a swarm) with this database (`scope`),
+    so neither another host's dockerd nor another database's server takes it as its own."""
+    digest = hashlib.sha256(engine_id.encode()).hexdigest()[:12]
+    return f"{engine_kind}-{digest}-{scope[:8]}" if scope else f"{engine_kind}-{digest}"
+
+
+def daemon_id(client: docker.DockerClient) -> str:
+    info: dict[str, Any] = client.info()
+    return str(info["ID"])
+
+
+def _create_network(
+    client: docker.DockerClient, spec: ContainerSpec, isolation: Isolation, cluster: str
+) -> str:
     """The deployment's own bridge, on a free subnet of the pool; its name."""
     name = NETWORK_PREFIX + spec.deployment_id
     internet = isolation.egress is Egress.INTERNET
@@ -182,7 +199,11 @@ def _create_network(client: docker.DockerClient, spec: ContainerSpec, isolation:
                 name,
                 driver="bridge",
                 internal=not internet,
-                labels={LABEL_MANAGED: "true", LABEL_DEPLOYMENT: spec.deployment_id},
+                labels={
+                    LABEL_MANAGED: "true",
+                    LABEL_DEPLOYMENT: spec.deployment_id,
+                    LABEL_CLUSTER: cluster,
+                },
                 ipam=ipam,
                 check_duplicate=True,
                 options={
@@ -201,16 +222,17 @@ def _create_network(client: docker.DockerClient, spec: ContainerSpec, isolation:
 
 
 def _create_and_start(
-    client: docker.DockerClient, spec: ContainerSpec, isolation: Isolation
+    client: docker.DockerClient, spec: ContainerSpec, isolation: Isolation, cluster: str
 ) -> Started:
     runtime = spec.runtime
     labels = {
         LABEL_MANAGED: "true",
         LABEL_DEPLOYMENT: spec.deployment_id,
+        LABEL_CLUSTER: cluster,
         LABEL_SECRETS: ",".join(sorted(spec.secret_names)),
     }
     bridge = bridge_name(spec.deployment_id)
-    network = _create_network(client, spec, isolation)
+    network = _create_network(client, spec, isolation, cluster)
     try:
         host_firewall.guard(bridge, internet=isolation.egress is Egress.INTERNET)
         volume = client.volumes.create(name=f"collab-app-{spec.deployment_id}", labels=labels)
@@ -241,8 +263,16 @@ def _create_and_start(
         if isolation.egress is Egress.NONE:
             # Until this returns the app may already run; the firewall and the internal
             # network already drop anything it sends off its bridge.
-            host_firewall.drop_default_route(int(container.attrs["State"]["Pid"]))
-        address = container.attrs["NetworkSettings"]["Networks"][network]["IPAddress"]
+            try:
+                host_firewall.drop_default_route(int(container.attrs["State"]["Pid"]))
+            except host_firewall.FirewallError:
+                container.reload()
+                if container.status == "running":
+                    raise
+                # It exited already (a crashing app): nothing to isolate, and the lifecycle
+                # reports its exit code and last lines.
+        networks = container.attrs["NetworkSettings"]["Networks"] or {}
+        address = (networks.get(network) or {}).get("IPAddress", "")
     except BaseException as exc:
         with contextlib.suppress(Exception):
             _remove_deployment(client, spec.deployment_id)
@@ -326,14 +356,28 @@ class Containers:
     name = "docker"
 
     def __init__(
-        self, engine: DockerEngine, isolation: Isolation = DEFAULT_ISOLATION, cluster: str = ""
+        self,
+        engine: DockerEngine,
+        isolation: Isolation = DEFAULT_ISOLATION,
+        cluster: str | None = None,
+        scope: str = "",
     ) -> None:
+        """`cluster`: COLLAB_DEPLOY_CLUSTER, or None for the daemon's id with `scope` (the
+        database's identity)."""
         self._engine = engine
         self._isolation = isolation
         self._cluster = cluster
+        self._scope = scope
 
     async def cluster(self) -> str:
+        if self._cluster is None:
+            engine_id = await self._engine.run(daemon_id)
+            self._cluster = cluster_id(self.name, engine_id, self._scope)
         return self._cluster
+
+    def _own(self, cluster: str) -> dict[str, list[str]]:
+        """The SDK's filter for this cluster's objects."""
+        return {"label": [f"{LABEL_MANAGED}=true", f"{LABEL_CLUSTER}={cluster}"]}
 
     async def ping(self) -> None:
         await self._engine.ping()
@@ -353,8 +397,9 @@ class Containers:
 
     async def start(self, spec: ContainerSpec) -> Started:
         """Create the deployment's network, firewall rules, volume and container; start it."""
+        cluster = await self.cluster()
         return await self._engine.run(
-            lambda client: _create_and_start(client, spec, self._isolation)
+            lambda client: _create_and_start(client, spec, self._isolation, cluster)
         )
 
     async def put_files(self, container_id: str, files: dict[str, str]) -> None:
@@ -373,10 +418,11 @@ class Containers:
         await self._engine.run(lambda client: _remove_deployment(client, deployment_id))
 
     async def networks(self) -> list[tuple[str, str]]:
-        """(network name, deployment id) of every network carrying our label."""
+        """(network name, deployment id) of this cluster's deployment networks."""
+        own = self._own(await self.cluster())
 
         def listing(client: docker.DockerClient) -> list[tuple[str, str]]:
-            found = client.networks.list(filters={"label": f"{LABEL_MANAGED}=true"})
+            found = client.networks.list(filters=own)
             return [
                 (n.name, (n.attrs.get("Labels") or {}).get(LABEL_DEPLOYMENT, "")) for n in found
             ]
@@ -384,7 +430,8 @@ class Containers:
         return await self._engine.run(listing)
 
     async def forget_rules(self) -> int:
-        """Delete firewall rules whose deployment network is gone; how many."""
+        """Delete firewall rules whose deployment network is gone; how many. Every
+        cluster's networks count: the rules are the host's, shared by all on it."""
 
         def forget(client: docker.DockerClient) -> int:
             found = client.networks.list(filters={"label": f"{LABEL_MANAGED}=true"})
@@ -437,10 +484,11 @@ class Containers:
         return attrs
 
     async def managed(self) -> list[tuple[str, str, bool]]:
-        """(container id, deployment id, running) of every container carrying our label."""
+        """(container id, deployment id, running) of this cluster's containers."""
+        own = self._own(await self.cluster())
 
         def listing(client: docker.DockerClient) -> list[tuple[str, str, bool]]:
-            found = client.containers.list(all=True, filters={"label": f"{LABEL_MANAGED}=true"})
+            found = client.containers.list(all=True, filters=own)
             return [
                 (c.id, c.labels.get(LABEL_DEPLOYMENT, ""), c.status == "running") for c in found
             ]

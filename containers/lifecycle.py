@@ -181,7 +181,12 @@ class Deployments:
         runtime: Runtime,
         public: bool,
     ) -> asyncpg.Record:
-        """Insert the row, within the quotas."""
+        """Insert the row, within the quotas, as the engine's cluster's."""
+        assert self._containers is not None
+        try:
+            cluster = await self._containers.cluster()
+        except DockerUnavailable:
+            raise Unavailable("The Docker Engine does not answer.") from None
         async with self._pool.acquire() as conn, conn.transaction():
             await self._store.lock_reservations(conn)
             mine, here = await self._store.live_counts(conn, actor.user_id, session_id)
@@ -198,6 +203,8 @@ class Deployments:
                 owner_id=actor.user_id,
                 runtime=runtime.name,
                 public=public,
+                engine=self._containers.name,
+                cluster=cluster,
             )
 
     async def _start(self, row: asyncpg.Record, runtime: Runtime, session: asyncpg.Record) -> None:
@@ -319,6 +326,12 @@ class Deployments:
             actor.client if actor else None,
         )
         await self._status(done["session_id"], deployment_id, status)
+
+    async def keep_output_if_none(self, deployment_id: uuid.UUID, container_id: str) -> None:
+        """For a container that outlived its deployment (stopped by a process of another
+        cluster, which could not read it): its output, unless some was kept."""
+        if await self._store.output(self._pool, deployment_id) is None:
+            await self._keep_output(deployment_id, container_id)
 
     async def _keep_output(self, deployment_id: uuid.UUID, container_id: str) -> None:
         """The end of what the app printed, masked, kept before its container goes."""

@@ -38,7 +38,13 @@ class LiveFiles:
         dynamic = await self._dynamic_of(session_files.keys())
         if not dynamic:
             return
-        for row in await self._store.running_of_sessions(self._pool, list(dynamic)):
+        try:
+            cluster = await self._containers.cluster()
+        except DockerUnavailable as exc:
+            log.warning("could not update the files of running deployments: %s", exc)
+            return
+        # Only this cluster's: another host's containers are its own processes' to update.
+        for row in await self._store.running_of_sessions(self._pool, list(dynamic), cluster):
             try:
                 await self._containers.put_files(
                     row["container_id"], session_files[row["session_id"]]

@@ -4,10 +4,15 @@ forever.
 The reaper (every few seconds, on every process; stopping is idempotent) stops a running
 deployment when its container died (failed, with the exit code), when it has had no preview
 traffic and no live participant for the idle time, or when it reaches its maximum
-lifetime. The reconciler (at start-up) adopts containers that still run for live
-deployments, archives live deployments whose container is gone as `orphaned`, and removes
-containers and networks that carry our label but belong to no live deployment (with the
-firewall rules of networks that are gone).
+lifetime; and it removes containers whose deployment was stopped by a process of another
+cluster (keeping their output first). The reconciler (at start-up) adopts containers that
+still run for live deployments, archives live deployments whose container is gone as
+`orphaned`, and removes containers and networks that carry our label but belong to no live
+deployment (with the firewall rules of networks that are gone).
+
+Both act only on their own cluster (`DeploymentEngine.cluster`): its rows and its labelled
+objects. Another host's engine, or another database's server on the same engine, is never
+touched, so neither archives the other's live deployments.
 """
 
 from __future__ import annotations
@@ -74,7 +79,8 @@ class Reaper:
                 log.exception("deployment reaper failed; it will run again")
 
     async def sweep(self) -> None:
-        rows = await self._store.running_for_review(self._pool, self._idle, self._lifetime)
+        cluster = await self._containers.cluster()
+        rows = await self._store.running_for_review(self._pool, self._idle, self._lifetime, cluster)
         # Idle: no preview traffic and no participant present for the idle time.
         quiet = {row["session_id"] for row in rows if row["quiet"]}
         present = await self._present_in(quiet, self._idle) if quiet else set()
@@ -91,11 +97,28 @@ class Reaper:
                 await self._deployments.stop(None, row["deployment_id"], "maximum lifetime reached")
             elif row["quiet"] and row["session_id"] not in present:
                 await self._deployments.stop(None, row["deployment_id"], "idle")
+        await self._remove_finished(cluster)
+
+    async def _remove_finished(self, cluster: str) -> None:
+        """Containers of this cluster whose deployment is no longer live: a process of
+        another cluster (sharing the database) stopped it and could not reach them."""
+        managed = await self._containers.managed()
+        if not managed:
+            return
+        live = {r["deployment_id"] for r in await self._store.live(self._pool, cluster)}
+        for container_id, label, _ in managed:
+            with contextlib.suppress(ValueError):
+                deployment_id = uuid.UUID(label)
+                if deployment_id not in live:
+                    await self._deployments.keep_output_if_none(deployment_id, container_id)
+                    await self._containers.remove(container_id)
 
     async def reconcile(self) -> tuple[int, int, int]:
         """Return (adopted, orphaned, strangers removed)."""
+        cluster = await self._containers.cluster()
+        await self._store.claim_unclustered(self._pool, cluster, self._containers.name)
         containers = await self._containers.managed()
-        live = {r["deployment_id"]: r for r in await self._store.live(self._pool)}
+        live = {r["deployment_id"]: r for r in await self._store.live(self._pool, cluster)}
         running = {}
         strangers = 0
         for container_id, label, is_running in containers:

@@ -125,12 +125,16 @@ class DeploymentStore:
         owner_id: uuid.UUID,
         runtime: str,
         public: bool,
+        engine: str = "docker",
+        cluster: str | None = None,
     ) -> asyncpg.Record:
-        """A new deployment in `starting` (`port`: the app's, inside its container)."""
+        """A new deployment in `starting` (`port`: the app's, inside its container), of the
+        engine and cluster that will run it."""
         row: asyncpg.Record = await db.fetchrow(
             f"""INSERT INTO deployments (deployment_id, session_id, deployment_url,
-                   port, status, owner_id, runtime, public)
-               VALUES ($1, $2, $3, $4, '{Status.STARTING.value}', $5, $6, $7) RETURNING *""",
+                   port, status, owner_id, runtime, public, engine, cluster)
+               VALUES ($1, $2, $3, $4, '{Status.STARTING.value}', $5, $6, $7, $8, $9)
+               RETURNING *""",
             deployment_id,
             session_id,
             url,
@@ -138,6 +142,8 @@ class DeploymentStore:
             owner_id,
             runtime,
             public,
+            engine,
+            cluster,
         )
         return row
 
@@ -258,14 +264,16 @@ class DeploymentStore:
         return rows
 
     async def running_of_sessions(
-        self, db: Executor, session_ids: list[uuid.UUID]
+        self, db: Executor, session_ids: list[uuid.UUID], cluster: str | None = None
     ) -> list[asyncpg.Record]:
-        """Running deployments, with a container, of those sessions."""
+        """Running deployments, with a container, of those sessions (of one cluster)."""
         rows: list[asyncpg.Record] = await db.fetch(
             f"""SELECT d.deployment_id, d.container_id, d.session_id FROM deployments d
                WHERE d.status = '{Status.RUNNING.value}'
-                 AND d.container_id IS NOT NULL AND d.session_id = ANY($1::uuid[])""",
+                 AND d.container_id IS NOT NULL AND d.session_id = ANY($1::uuid[])
+                 AND ($2::varchar IS NULL OR d.cluster = $2)""",
             session_ids,
+            cluster,
         )
         return rows
 
@@ -299,25 +307,48 @@ class DeploymentStore:
     # -- the reaper and the reconciler ------------------------------------------------------
 
     async def running_for_review(
-        self, db: Executor, idle_seconds: float, max_lifetime_seconds: float
+        self,
+        db: Executor,
+        idle_seconds: float,
+        max_lifetime_seconds: float,
+        cluster: str | None = None,
     ) -> list[asyncpg.Record]:
-        """Every running deployment, with whether its preview had no traffic for the idle
-        time (`quiet`) and whether it lived too long (`expired`)."""
+        """Every running deployment (of one cluster), with whether its preview had no
+        traffic for the idle time (`quiet`) and whether it lived too long (`expired`)."""
         rows: list[asyncpg.Record] = await db.fetch(
             f"""SELECT d.deployment_id, d.container_id, d.session_id,
                       d.last_active < now() - make_interval(secs => $1) AS quiet,
                       d.started_at < now() - make_interval(secs => $2) AS expired
-               FROM deployments d WHERE d.status = '{Status.RUNNING.value}'""",
+               FROM deployments d WHERE d.status = '{Status.RUNNING.value}'
+                 AND ($3::varchar IS NULL OR d.cluster = $3)""",
             idle_seconds,
             max_lifetime_seconds,
+            cluster,
         )
         return rows
 
-    async def live(self, db: Executor) -> list[asyncpg.Record]:
+    async def live(self, db: Executor, cluster: str | None = None) -> list[asyncpg.Record]:
+        """Live deployments (of one cluster)."""
         rows: list[asyncpg.Record] = await db.fetch(
-            f"SELECT deployment_id, container_id, session_id FROM deployments WHERE {_LIVE}"
+            "SELECT deployment_id, container_id, session_id FROM deployments "
+            f"WHERE {_LIVE} AND ($1::varchar IS NULL OR cluster = $1)",
+            cluster,
         )
         return rows
+
+    async def claim_unclustered(self, db: Executor, cluster: str, engine: str) -> int:
+        """Recovery: live rows from before clusters were recorded become this cluster's."""
+        done = await db.execute(
+            f"UPDATE deployments SET cluster = $1, engine = $2 WHERE {_LIVE} AND cluster IS NULL",
+            cluster,
+            engine,
+        )
+        return int(done.split()[-1])
+
+    async def database_identity(self, db: Executor) -> str:
+        """This database's own id (half of the default cluster id)."""
+        identity: uuid.UUID = await db.fetchval("SELECT id FROM deployment_database_identity")
+        return str(identity)
 
     async def adopt(self, db: Executor, deployment_id: uuid.UUID, container_id: str) -> None:
         """Recovery: a live deployment whose container still runs is running."""

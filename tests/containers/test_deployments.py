@@ -10,7 +10,7 @@ import asyncpg
 import docker
 import pytest
 
-from containers.engine import LABEL_DEPLOYMENT
+from containers.engine import LABEL_CLUSTER, LABEL_DEPLOYMENT
 from tests.deploy_support import browser, deploy, preview_origin, session_with_files, wait_status
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
@@ -317,6 +317,14 @@ async def test_restarting_the_manager_reconciles(
     conn = await asyncpg.connect(database_url)
     lost = uuid.uuid4()
     try:
+        # Every test's database is its own, so is its cluster (the engine's id with the
+        # database's): concurrent test runs on one dockerd leave each other's containers be.
+        engine_name, cluster = await conn.fetchrow(
+            "SELECT engine, cluster FROM deployments WHERE deployment_id = $1",
+            uuid.UUID(kept["deployment_id"]),
+        )
+        assert engine_name == "docker" and cluster
+        # A row from before clusters were recorded: the reconciler claims it.
         await conn.execute(
             "INSERT INTO deployments (deployment_id, session_id, deployment_url, owner_id, port,"
             " status, runtime, container_id) VALUES ($1, $2::uuid, 'http://x', $3::uuid, 29998,"
@@ -328,11 +336,18 @@ async def test_restarting_the_manager_reconciles(
     finally:
         await conn.close()
     engine = docker.DockerClient(base_url=runtime_images)
-    stranger = engine.containers.run(
-        "collab-runtime-html:1",
-        ["/bin/busybox", "sleep", "300"],
-        detach=True,
-        labels={"collab.managed": "true", LABEL_DEPLOYMENT: str(uuid.uuid4())},
+    stranger, neighbour = (
+        engine.containers.run(
+            "collab-runtime-html:1",
+            ["/bin/busybox", "sleep", "300"],
+            detach=True,
+            labels={
+                "collab.managed": "true",
+                LABEL_DEPLOYMENT: str(uuid.uuid4()),
+                LABEL_CLUSTER: of,
+            },
+        )
+        for of in (cluster, f"another-{uuid.uuid4()}")
     )
     await first.close()  # the manager goes away; its containers keep running
 
@@ -348,6 +363,9 @@ async def test_restarting_the_manager_reconciles(
     assert orphan["reason"] == "orphaned"
     with pytest.raises(docker.errors.NotFound):
         engine.containers.get(stranger.id)
+    # Another cluster's (another host's, another database's) is not this one's to remove.
+    assert engine.containers.get(neighbour.id).status == "running"
+    neighbour.remove(force=True)
     engine.close()
     await second.post(f"/api/deployments/{kept['deployment_id']}/stop", headers=live.owner.headers)
 
