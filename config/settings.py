@@ -77,6 +77,19 @@ class Settings(BaseSettings):
     max_files_per_scope: int = Field(default=1000, ge=1)
     # Live sessions one user may own that are not archived (429 beyond).
     max_sessions_per_user: int = Field(default=100, ge=1)
+    # SIGTERM drains: stop accepting, close every socket so clients reconnect elsewhere,
+    # commit what is in flight; past this the process is ended (exit 1, logged).
+    shutdown_timeout_seconds: float = Field(default=10.0, gt=0, le=600)
+    # A TCP connection that sends no complete request (half-open, slow headers) or stays
+    # idle between requests this long is closed.
+    idle_connection_timeout_seconds: float = Field(default=30.0, gt=0)
+    # An Engine.IO connection with no Socket.IO namespace connected (no authenticated
+    # handshake) this long is closed.
+    socket_auth_timeout_seconds: float = Field(default=10.0, gt=0)
+    # New Socket.IO connections per client address: a burst, refilled at a rate; beyond,
+    # the handshake answers 429 `rate_limited` with Retry-After.
+    socket_connections_burst: int = Field(default=60, ge=1)
+    socket_connections_per_second: float = Field(default=5.0, gt=0)
 
     runtimes_file: Path | None = None
     # Unused since deployments have networks of their own (no host port is published);
