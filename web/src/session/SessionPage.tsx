@@ -11,6 +11,7 @@ import { Notices } from "./Notices";
 import { DeploymentsPanel } from "./panels/DeploymentsPanel";
 import { InvitePanel } from "./panels/InvitePanel";
 import { ParticipantsPanel } from "./panels/ParticipantsPanel";
+import { TerminalPanel } from "./panels/TerminalPanel";
 import { SessionRuntime } from "./runtime";
 import "./session.css";
 import { Tabs } from "./Tabs";
@@ -120,6 +121,7 @@ function LiveSession({ sessionId, file, me }: { sessionId: string; file: string 
               {ctx ? (runtime.files.length ? "Open a file from the list." : canEdit ? "Create a file to start." : "No files yet.") : "Joining…"}
             </div>
           )}
+          {ctx && <TerminalPanel ctx={ctx} />}
         </main>
         <aside class="session-side">
           {ctx && (
