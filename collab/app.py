@@ -111,6 +111,7 @@ from collab.workspace_documents.service import WorkspaceDocuments
 from collab.workspace_documents.store import WorkspaceDocumentStore
 from config import Settings
 from config.runtimes import CATALOGUE, load_runtimes
+from containers.dependencies import DependencyInstaller, Indexes
 from containers.engine import DockerEngine, DockerUnavailable
 from containers.engines import deployment_engine
 from containers.environment import DeployEnvironment
@@ -421,6 +422,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         logs,
         workspace_documents.count,
         environment_of,
+        DependencyInstaller(docker, Indexes.from_settings(settings)) if docker else None,
     )
     sessions = SessionService(
         pool,

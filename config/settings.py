@@ -114,6 +114,11 @@ class Settings(BaseSettings):
     deploy_cluster: str | None = Field(default=None, min_length=1, max_length=100)
     # What a deployment printed that outlives it (the last bytes of its output).
     deploy_log_keep_bytes: int = Field(default=256 * 1024, ge=1024, le=16 * 1024 * 1024)
+    # Dependencies (requirements.txt, package.json + package-lock.json) are fetched by the
+    # server from these indexes only, then installed offline in a build container.
+    deploy_pip_index_url: str = Field(default="https://pypi.org/simple", pattern="^https?://")
+    deploy_npm_registry: str = Field(default="https://registry.npmjs.org/", pattern="^https?://")
+    deploy_install_timeout_seconds: float = Field(default=300.0, gt=0)
 
     smtp_url: SecretStr | None = None
     mail_from: str = "collab <noreply@localhost>"

@@ -16,13 +16,14 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import aiohttp
 import asyncpg
 
 from config import Settings
 from config.runtimes import Runtime
+from containers.dependency_files import InstallFailed
 from containers.engine_seam import ContainerSpec, DeploymentEngine, DockerUnavailable
 from containers.environment import NO_SECRETS, DeployEnvironment, Masker
 from containers.logs import LogFollowers
@@ -31,6 +32,9 @@ from kernel.audit import AuditEntry, AuditLog
 from kernel.background import BackgroundTasks
 from kernel.context import Actor
 from kernel.errors import Conflict, NotFound, RateLimited, Unavailable, ValidationFailed
+
+if TYPE_CHECKING:
+    from containers.dependencies import DependencyInstaller
 
 log = logging.getLogger(__name__)
 
@@ -110,6 +114,7 @@ class Deployments:
         logs: LogFollowers | None = None,
         count_for_workspace: WorkspaceCounter | None = None,
         environment_of: EnvironmentOf = _no_environment,
+        dependencies: DependencyInstaller | None = None,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -124,6 +129,7 @@ class Deployments:
         self._logs = logs
         self._count_for_workspace = count_for_workspace
         self._environment_of = environment_of
+        self._dependencies = dependencies
 
     def url_of(self, deployment_id: uuid.UUID) -> str:
         return self._preview_url(str(deployment_id))
@@ -221,6 +227,11 @@ class Deployments:
                 )
                 return
             files = await self._session_files(row["session_id"])
+            if self._dependencies is not None:
+                installed = await self._install_dependencies(row, runtime, files)
+                if installed is None:
+                    return
+                runtime = installed
             try:
                 environment = await self._environment_of(session)
             except Exception as exc:  # a secret that no longer opens, a too large environment
@@ -257,6 +268,30 @@ class Deployments:
             await self._status(row["session_id"], deployment_id, Status.RUNNING)
         else:
             await self.finish(deployment_id, Status.FAILED, masker(reason))
+
+    async def _install_dependencies(
+        self, row: asyncpg.Record, runtime: Runtime, files: dict[str, str]
+    ) -> Runtime | None:
+        """The runtime on an image with the session's dependencies installed (the runtime
+        itself without any; `containers.dependencies`), None when the deployment ended:
+        the install failed, or it was stopped meanwhile."""
+        assert self._dependencies is not None
+        deployment_id = row["deployment_id"]
+
+        async def send(lines: list[str]) -> None:
+            await self._announce(
+                row["session_id"],
+                "deployment:log",
+                {"deployment_id": str(deployment_id), "lines": lines},
+            )
+
+        try:
+            installed = await self._dependencies.image_for(runtime, files, str(deployment_id), send)
+        except InstallFailed as exc:
+            await self.finish(deployment_id, Status.FAILED, str(exc))
+            return None
+        now = await self._store.get(self._pool, deployment_id)
+        return installed if now is not None and now["status"] == Status.STARTING else None
 
     async def _wait_until_answering(
         self, container_id: str, address: str, port: int, masker: Masker
