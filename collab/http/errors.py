@@ -71,12 +71,14 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
 }
 
 ErrorTranslator = Callable[[Exception], ApiError]
+# What a translator answers for: one exception class, or several (as `isinstance` takes them).
+ErrorKind = type[Exception] | tuple[type[Exception], ...]
 
 
 class ErrorTranslators:
     """The domain exceptions one application answers with, each in the contract's words."""
 
-    def __init__(self, entries: Iterable[tuple[type[Exception], ErrorTranslator]] = ()) -> None:
+    def __init__(self, entries: Iterable[tuple[ErrorKind, ErrorTranslator]] = ()) -> None:
         self._entries = tuple(entries)
 
     def __len__(self) -> int:

@@ -1,9 +1,27 @@
-"""The kernel's exceptions in the contract's words: status, code, message, details."""
+"""The kernel's exceptions in the contract's words: status, code, message, details.
+
+A dependency that fails (PostgreSQL or Redis down, restarting, out of connections, too
+slow) is answered like the kernel's `Unavailable`: 503 `unavailable` with `Retry-After`,
+never a 500. Nothing is let through instead: a rate-limited route whose counters live in
+Redis refuses while Redis is down (it fails closed).
+"""
 
 from __future__ import annotations
 
-from collab.http.errors import ApiError, ErrorTranslator
+import logging
+
+import asyncpg
+import redis.exceptions
+
+from collab.db import DatabaseUnreachable
+from collab.http.errors import ApiError, ErrorKind, ErrorTranslator
 from kernel import errors
+
+log = logging.getLogger(__name__)
+
+# What a client is asked to wait before trying again while a dependency is down: about
+# what a PostgreSQL restart or a Redis failover takes.
+RETRY_AFTER_SECONDS = 5
 
 _STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (errors.ValidationFailed, 422),
@@ -19,17 +37,47 @@ _STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (errors.BadGateway, 502),
 ]
 
+# The failures of a dependency rather than of our code.
+DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
+    DatabaseUnreachable,  # no connection could be opened
+    asyncpg.PostgresConnectionError,  # the connection broke mid-query
+    asyncpg.InterfaceError,  # a connection the server closed (misuse stays a 500)
+    asyncpg.TooManyConnectionsError,
+    # Shut down, crashed, starting up (`CannotConnectNowError`), or a statement cancelled.
+    asyncpg.exceptions.OperatorInterventionError,
+    redis.exceptions.ConnectionError,
+    redis.exceptions.TimeoutError,
+    TimeoutError,  # a pool acquire or a command that ran out of time
+)
+
+
+def _connection_gone(exc: asyncpg.InterfaceError) -> bool:
+    """asyncpg raises InterfaceError for a closed connection or pool, and for misuse (a
+    wrong argument count): only the first is the dependency's failure."""
+    return "closed" in str(exc) or "closing" in str(exc)
+
 
 def _translate(exc: Exception) -> ApiError:
-    assert isinstance(exc, errors.ServiceError)
+    if isinstance(exc, asyncpg.InterfaceError) and not _connection_gone(exc):
+        log.error("a misused database call", exc_info=exc)
+        return ApiError(500, "internal_error", "Something went wrong on our side.")
+    if not isinstance(exc, errors.ServiceError):
+        # One line, no trace: the dependency is named, and /readyz says the rest.
+        log.warning("a dependency failed: %s: %s", type(exc).__name__, exc)
+        exc = errors.Unavailable("A service this needs is not answering; try again shortly.")
     status = next((s for kind, s in _STATUS if isinstance(exc, kind)), 400)
     headers: dict[str, str] = {}
     if isinstance(exc, errors.RateLimited):
         headers["Retry-After"] = str(exc.retry_after)
+    if status == 503:
+        headers["Retry-After"] = str(RETRY_AFTER_SECONDS)
     if status == 401:
         headers["WWW-Authenticate"] = f'Bearer error="{exc.code}"'
     return ApiError(status, exc.code, exc.message, exc.details, headers)
 
 
 # What build_app puts in each application's ErrorTranslators.
-TRANSLATOR: tuple[type[Exception], ErrorTranslator] = (errors.ServiceError, _translate)
+TRANSLATOR: tuple[ErrorKind, ErrorTranslator] = (
+    (errors.ServiceError, *DEPENDENCY_FAILURES),
+    _translate,
+)
