@@ -10,6 +10,12 @@ still run for live deployments, archives live deployments whose container is gon
 `orphaned`, and removes containers and networks that carry our label but belong to no live
 deployment (with the firewall rules of networks that are gone).
 
+The engine may go away under a running server (restarted, upgraded, crashed). The reaper
+notices (its sweep does not answer) and, once the engine answers again, reconciles before
+it sweeps: containers that survived (`--live-restore`) are adopted and their logs followed
+again, deployments whose container vanished are archived. A start-up reconcile that found
+no engine is made up for the same way, without restarting the server.
+
 Both act only on their own cluster (`DeploymentEngine.cluster`): its rows and its labelled
 objects. Another host's engine, or another database's server on the same engine, is never
 touched, so neither archives the other's live deployments.
@@ -58,6 +64,9 @@ class Reaper:
         self._lifetime = max_lifetime_seconds
         self._interval = interval
         self._task: asyncio.Task[None] | None = None
+        # True until a reconcile has run against the engine as it is now: at start, and
+        # again whenever the engine stopped answering.
+        self._reconcile_due = True
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._loop(), name="deploy:reaper")
@@ -72,9 +81,13 @@ class Reaper:
         while True:
             await asyncio.sleep(self._interval)
             try:
+                if self._reconcile_due:
+                    await self.reconcile()
                 await self.sweep()
             except DockerUnavailable as exc:
-                log.warning("deployment reaper: Docker does not answer (%s)", exc)
+                if not self._reconcile_due:  # once per outage, not once per sweep
+                    log.warning("deployment reaper: Docker does not answer (%s)", exc)
+                self._reconcile_due = True
             except Exception:
                 log.exception("deployment reaper failed; it will run again")
 
@@ -152,6 +165,7 @@ class Reaper:
                 await self._store.rearm(self._pool, deployment_id)
                 await self._deployments.stop(None, deployment_id, "orphaned")
                 orphaned += 1
+        self._reconcile_due = False
         if strangers or orphaned:
             log.warning(
                 "reconciled deployments: %d adopted, %d orphaned, %d strangers removed",

@@ -1,0 +1,180 @@
+"""PostgreSQL stopped, and crashed and restarted, under a running `collab serve`.
+
+During the fault every route that needs the database answers 503 `unavailable` with
+Retry-After (never a 500), and an edit is refused with `sync-error` `unavailable`: it is
+neither applied to the server's copy nor relayed to anyone. The pool comes back by itself
+when PostgreSQL does, and afterwards every client's text, the server's and what PostgreSQL
+stores are one and the same, holding every edit any client made.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable, Callable, Iterable
+
+import aiohttp
+import pytest
+
+from tests.cluster_support import setup_session
+from tests.faults.services import OwnPostgres
+from tests.faults.support import answer, assert_unavailable, stored_text, wait_ready
+from tests.node_agent import NodeAgent
+from tests.support import ServerProcess
+
+pytestmark = pytest.mark.integration
+
+PASSWORD = "Correct-Horse-7-Battery"  # tests.cluster_support's people
+
+
+async def _until(
+    predicate: Callable[[], Awaitable[object]], what: str, timeout: float = 10.0
+) -> None:
+    for _ in range(int(timeout / 0.05)):
+        if await predicate():
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def _unavailable_errors(agent: NodeAgent, name: str) -> list[dict[str, str]]:
+    errors = await agent.call("syncErrors", name=name)
+    return [e for e in errors if e.get("code") == "unavailable"]
+
+
+async def test_postgres_stopped_answers_503_refuses_edits_and_recovers(
+    fault_server: ServerProcess, own_postgres: OwnPostgres, agent: NodeAgent
+) -> None:
+    base = fault_server.url
+    async with aiohttp.ClientSession() as http:
+        session_id, owner, editor = await setup_session(http, base)
+        room = f"{session_id}/main.py"
+        for name, member in (("a", owner), ("b", editor)):
+            joined = await agent.call("connect", name=name, url=base, room=room, token=member.token)
+            assert joined["synced"], joined
+        await agent.call("insert", name="a", index=0, text="before;")
+        await agent.call("waitText", name="b", text="before;")
+
+        await asyncio.to_thread(own_postgres.stop)
+
+        # Routes: reads, writes, and a rate-limited login (whose counters are in Redis,
+        # which answers: the database is what fails it).
+        calls = [
+            ("GET", f"/api/sessions/{session_id}", owner.token, None),
+            ("GET", f"/api/sessions/{session_id}/files/main.py", owner.token, None),
+            ("POST", "/api/sessions", owner.token, {"name": "New", "language": "python"}),
+            ("POST", "/api/auth/login", None, {"login": "alpha", "password": PASSWORD}),
+        ]
+        for method, path, token, body in calls:
+            assert_unavailable(*await answer(http, method, base + path, token, body))
+        status, _, ready = await answer(http, "GET", f"{base}/readyz")
+        assert status == 503 and ready["error"]["details"]["postgres"] != "ok", ready
+        assert ready["error"]["details"]["redis"] == "ok"
+
+        # An edit: refused to its author, never relayed to the other client.
+        await agent.call("insert", name="a", index=-1, text="during;")
+        await _until(
+            lambda: _unavailable_errors(agent, "a"), "the edit to be refused as unavailable"
+        )
+        await asyncio.sleep(0.5)
+        assert await agent.call("text", name="b") == "before;"
+
+        await asyncio.to_thread(own_postgres.start)
+        # The pool reconnects by itself: no restart of the server.
+        await wait_ready(http, base, timeout=10)
+        # Never applied in memory: the server's copy is what was stored, without the edit.
+        status, _, text = await answer(
+            http, "GET", f"{base}/api/sessions/{session_id}/files/main.py", owner.token
+        )
+        assert (status, text) == (200, "before;")
+        assert await stored_text(own_postgres.url, session_id, "main.py") == "before;"
+
+        # Editing goes on; the refused edit reaches the server when its client syncs again.
+        await agent.call("insert", name="b", index=0, text="after;")
+        await agent.call("waitText", name="b", text="after;before;")
+        await agent.call("disconnect", name="a")
+        await agent.call("reconnect", name="a")
+        await _converged(http, agent, base, own_postgres.url, session_id, owner.token, ["a", "b"])
+        final = await agent.call("text", name="a")
+        assert sorted(re.findall(r"\w+;", final)) == ["after;", "before;", "during;"]
+        # Fresh routes work again, on the same process.
+        status, _, _ = await answer(
+            http, "POST", f"{base}/api/sessions", owner.token, {"name": "N", "language": "python"}
+        )
+        assert status == 201
+        assert fault_server.proc is not None and fault_server.proc.poll() is None
+        assert "unhandled error" not in fault_server.logs()  # no 500 on any route
+
+
+async def test_postgres_crash_and_restart_while_both_type_loses_nothing(
+    fault_server: ServerProcess, own_postgres: OwnPostgres, agent: NodeAgent
+) -> None:
+    base = fault_server.url
+    async with aiohttp.ClientSession() as http:
+        session_id, owner, editor = await setup_session(http, base)
+        room = f"{session_id}/main.py"
+        names = {"a": owner, "b": editor}
+        for name, member in names.items():
+            joined = await agent.call("connect", name=name, url=base, room=room, token=member.token)
+            assert joined["synced"], joined
+        for name in names:
+            await agent.call("startTyping", name=name, prefix=name, intervalMs=20)
+        await asyncio.sleep(0.5)
+        # A crash (every backend killed, no clean shutdown), then PostgreSQL is back.
+        await asyncio.to_thread(own_postgres.stop, "immediate")
+        await asyncio.sleep(1.0)
+        await asyncio.to_thread(own_postgres.start)
+        recovered_in = await wait_ready(http, base, timeout=10)
+        await asyncio.sleep(0.5)
+        for name in names:
+            await agent.call("stopTyping", name=name)
+        refused = sum([len(await _unavailable_errors(agent, n)) for n in names])
+        assert refused > 0, "no edit fell in the outage: the test proved nothing"
+
+        # What each client saw before it syncs again is all kept.
+        seen = {name: _tokens(await agent.call("text", name=name)) for name in names}
+        for name in names:
+            await agent.call("disconnect", name=name)
+            await agent.call("reconnect", name=name)
+        final = await _converged(
+            http, agent, base, own_postgres.url, session_id, owner.token, names
+        )
+        tokens = _tokens(final)
+        assert len(tokens) == len(set(tokens)), "an edit was stored twice"
+        for name, kept in seen.items():
+            missing = set(kept) - set(tokens)
+            assert not missing, f"{name} saw {sorted(missing)[:5]}, now lost"
+        # Every client's own typing, in order, with nothing skipped.
+        for name in names:
+            mine = [int(t[len(name) + 1 : -1]) for t in tokens if t.startswith(f"<{name}")]
+            assert sorted(mine) == list(range(len(mine))), f"{name}'s edits have a gap"
+        assert recovered_in < 10
+        assert "unhandled error" not in fault_server.logs()
+
+
+def _tokens(text: str) -> list[str]:
+    return re.findall(r"<[ab]\d+>", text)
+
+
+async def _converged(
+    http: aiohttp.ClientSession,
+    agent: NodeAgent,
+    base: str,
+    database_url: str,
+    session_id: str,
+    token: str,
+    names: Iterable[str],
+) -> str:
+    """Wait until every client, the server and PostgreSQL hold one text; that text."""
+    last: dict[str, str] = {}
+    for _ in range(200):
+        _, _, served = await answer(
+            http, "GET", f"{base}/api/sessions/{session_id}/files/main.py", token
+        )
+        last = {n: await agent.call("text", name=n) for n in names}
+        last["server"] = served
+        last["stored"] = await stored_text(database_url, session_id, "main.py")
+        if len(set(last.values())) == 1:
+            return str(served)
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"no convergence: {last}")
