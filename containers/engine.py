@@ -16,6 +16,7 @@ import functools
 import hashlib
 import io
 import ipaddress
+import os
 import random
 import socket
 import tarfile
@@ -266,8 +267,8 @@ def _create_and_start(
             try:
                 host_firewall.drop_default_route(int(container.attrs["State"]["Pid"]))
             except host_firewall.FirewallError:
-                container.reload()
-                if container.status == "running":
+                # Its process is gone (Docker may not have noticed yet): it exited.
+                if os.path.exists(f"/proc/{container.attrs['State']['Pid']}"):
                     raise
                 # It exited already (a crashing app): nothing to isolate, and the lifecycle
                 # reports its exit code and last lines.

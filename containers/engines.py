@@ -12,5 +12,7 @@ def deployment_engine(settings: Settings, docker: DockerEngine, scope: str) -> D
     of the default cluster id."""
     isolation = Isolation.from_settings(settings)
     if settings.deploy_engine == "swarm":
-        raise NotImplementedError("COLLAB_DEPLOY_ENGINE=swarm is not there yet")
+        from containers.swarm import SwarmDeployments
+
+        return SwarmDeployments(docker, isolation, settings.deploy_cluster, scope)
     return Containers(docker, isolation, settings.deploy_cluster, scope)

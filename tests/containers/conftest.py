@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import docker
 import pytest
 
 from collab.app import build_app
@@ -34,8 +35,29 @@ async def make_client(
     return make
 
 
+def swarm_manager(docker_host: str) -> None:
+    """The tests' own dockerd as a single-node swarm (advertised on loopback only)."""
+    engine = docker.DockerClient(base_url=docker_host)
+    try:
+        if engine.info()["Swarm"]["LocalNodeState"] != "active":
+            engine.swarm.init(advertise_addr="127.0.0.1", listen_addr="127.0.0.1:2377")
+    finally:
+        engine.close()
+
+
 @pytest.fixture
-async def client(make_client: Any, runtime_images: str) -> Client:
-    """The app with Docker: every test of this folder that uses `client` deploys."""
-    client: Client = await make_client(docker_host=runtime_images, deploy_start_timeout_seconds=15)
+async def client(make_client: Any, runtime_images: str, request: Any) -> Client:
+    """The app with Docker: every test of this folder that uses `client` deploys. Tests of
+    both engines parametrise it: `@pytest.mark.parametrize("client", ENGINES, indirect=True)`.
+    """
+    engine = getattr(request, "param", "docker")
+    if engine == "swarm":
+        swarm_manager(runtime_images)
+    client: Client = await make_client(
+        docker_host=runtime_images, deploy_start_timeout_seconds=15, deploy_engine=engine
+    )
     return client
+
+
+# The engines the core tests (lifecycle, preview, stop, archive, isolation, reconcile) run on.
+ENGINES = ["docker", "swarm"]

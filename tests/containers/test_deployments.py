@@ -11,12 +11,14 @@ import docker
 import pytest
 
 from containers.engine import LABEL_CLUSTER, LABEL_DEPLOYMENT
+from tests.containers.conftest import ENGINES
 from tests.deploy_support import browser, deploy, preview_origin, session_with_files, wait_status
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
 from tests.support import Client
 
 
+@pytest.mark.parametrize("client", ENGINES, indirect=True)
 async def test_deploy_preview_stop_and_archive(
     client: Client, agent: NodeAgent, database_url: str, runtime_images: str
 ) -> None:
@@ -89,6 +91,7 @@ async def test_public_previews_are_open(client: Client, agent: NodeAgent) -> Non
     )
 
 
+@pytest.mark.parametrize("client", ENGINES, indirect=True)
 async def test_a_crashing_app_ends_failed_with_its_reason(client: Client, agent: NodeAgent) -> None:
     live = await session_with_files(
         client, agent, "python", {"main.py": "raise SystemExit('boom: missing config')"}, "c"
@@ -294,6 +297,7 @@ async def test_a_container_that_dies_ends_failed(
     assert failed["reason"] == "the container exited with code 3"
 
 
+@pytest.mark.parametrize("client", ENGINES, indirect=True)
 async def test_archiving_the_session_stops_its_deployments(
     client: Client, agent: NodeAgent
 ) -> None:
