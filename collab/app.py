@@ -71,6 +71,7 @@ from collab.lifecycle_wiring import account_lifecycle
 from collab.log import request_id_middleware
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.broadcast import send_event
+from collab.realtime.connection_guard import ConnectionGuard
 from collab.realtime.presence import Presence
 from collab.realtime.server import RealtimeServer, add_socketio_routes, socket_server
 from collab.realtime.sync import DocumentSync
@@ -470,7 +471,9 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         messages_per_second=settings.socket_messages_per_second,
         bytes_per_second=settings.socket_bytes_per_second,
     )
-    realtime = RealtimeServer(sio, presence, sync, authenticate, redis)
+    realtime = RealtimeServer(
+        sio, presence, sync, authenticate, redis, ConnectionGuard.from_settings(settings)
+    )
     terminals = TerminalEvents(
         sio,
         redis,
@@ -544,6 +547,17 @@ async def _deployments(app: web.Application) -> AsyncIterator[None]:
     await preview.close()
 
 
+async def _drain(app: web.Application) -> None:
+    """SIGTERM, after the listener closed and before in-flight requests are awaited: end
+    every Socket.IO connection so its client reconnects to another process. The cleanup
+    chain then runs in reverse: the group-commit writer commits what is queued (rooms stop)
+    before the pools close."""
+    realtime = app.get(REALTIME)
+    if realtime is not None:
+        ended = await realtime.drain(app[SETTINGS].shutdown_timeout_seconds / 2)
+        log.info("drain: ended %d Socket.IO connection(s)", ended)
+
+
 async def _socketio(request: web.Request) -> web.StreamResponse:
     return await request.app[REALTIME].handle(request)
 
@@ -599,6 +613,7 @@ def build_app(settings: Settings) -> web.Application:
             account_lifecycle,
         ]
     )
+    app.on_shutdown.append(_drain)
     app[ERROR_TRANSLATORS] = ErrorTranslators([service_errors.TRANSLATOR])
     app.add_routes(health.routes)
     app.add_routes(auth_routes.routes)

@@ -11,7 +11,9 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 
 import asyncpg
@@ -155,21 +157,61 @@ async def _runtimes(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+class _Watchdog:
+    """Bounds the drain: started at SIGTERM/SIGINT, it ends the process (exit 1, logged)
+    if shutting down takes longer than COLLAB_SHUTDOWN_TIMEOUT_SECONDS. A thread, so that
+    it fires even when the event loop is stuck."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self._timer: threading.Timer | None = None
+
+    async def on_shutdown(self, app: web.Application) -> None:
+        log.info("draining (at most %.0f s)", self.seconds)
+        self._timer = threading.Timer(self.seconds, self._overrun)
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _overrun(self) -> None:
+        log.error("shutdown took longer than %.0f s; exiting now", self.seconds)
+        logging.shutdown()
+        os._exit(1)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+
+
 def _serve(settings: Settings) -> None:
+    """Serve until SIGTERM or SIGINT, then drain: the listener closes (a load balancer
+    sends new connections elsewhere), every Socket.IO connection is ended so its client
+    reconnects to another process (`collab.app._drain`), in-flight requests get a share of
+    the timeout, then the cleanup chain commits queued document updates and closes pools."""
     app = build_app(settings)
+    timeout = settings.shutdown_timeout_seconds
+    watchdog = _Watchdog(timeout)
+    app.on_shutdown.insert(0, watchdog.on_shutdown)
     with contextlib.suppress(ImportError):
         import uvloop
 
         asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     log.info("collab serving on %s (data in %s)", settings.base_url, settings.data_dir.resolve())
-    web.run_app(
-        app,
-        host=settings.host,
-        port=settings.port,
-        print=None,
-        access_log=None,
-        shutdown_timeout=10,
-    )
+    try:
+        web.run_app(
+            app,
+            host=settings.host,
+            port=settings.port,
+            print=None,
+            access_log=None,
+            # In-flight requests get a quarter (the drain has had up to half); aiohttp may
+            # wait twice this (graceful, then cancelled), still within the watchdog's bound.
+            shutdown_timeout=timeout / 4,
+            # Half-open connections and slow headers are closed after this, as idle ones.
+            keepalive_timeout=settings.idle_connection_timeout_seconds,
+        )
+    finally:
+        watchdog.cancel()
+    log.info("collab stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

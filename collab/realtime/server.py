@@ -10,6 +10,10 @@ One Redis control channel reaches every process: session events from the REST si
 (emit to a session's members, a participant's role changed or they were removed) and
 revocations (logout-all, password reset, deactivation drop every socket of that user;
 ending one login or revoking one API key drops the sockets opened with it).
+
+Connection limits (`connection_guard`): handshakes per client address, and a deadline to
+authenticate. On SIGTERM, `drain` ends every connection so its client reconnects elsewhere
+(`connections`).
 """
 
 from __future__ import annotations
@@ -30,13 +34,15 @@ from redis.exceptions import RedisError
 from auth.revocation import CHANNEL as REVOCATIONS
 from auth.revocation import CREDENTIAL_CHANNEL as CREDENTIALS_ENDED
 from collab.model import DocumentKey, SessionRole
+from collab.realtime.connection_guard import ConnectionGuard, is_handshake
+from collab.realtime.connections import Connections
 from collab.realtime.identity import Authenticate, SocketCredentials
 from collab.realtime.presence import Presence, room_of
 from collab.realtime.sync import DocumentSync
 from collab.realtime.transport import tune_websockets
 from collab.sessions.events import CHANNEL as SESSION_EVENTS
 from config import Settings
-from kernel.errors import ServiceError
+from kernel.errors import ServiceError, Unavailable
 
 log = logging.getLogger(__name__)
 
@@ -92,8 +98,11 @@ class RealtimeServer:
         sync: DocumentSync,
         authenticate: Authenticate,
         redis: Redis,
+        guard: ConnectionGuard | None = None,
     ) -> None:
         self.sio = sio
+        self.connections = Connections(sio)
+        self._guard = guard
         self.presence = presence
         self.sync = sync
         self._authenticate = authenticate
@@ -106,16 +115,31 @@ class RealtimeServer:
         sio.on("disconnect", self._disconnect)
 
     async def handle(self, request: web.Request) -> web.StreamResponse:
-        response: web.StreamResponse = await self.sio.handle_request(request)
+        if is_handshake(request):
+            if self.connections.draining:
+                raise Unavailable("This server is shutting down; connect again.")
+            if self._guard is not None:
+                self._guard.admit(request)  # RateLimited: 429 with Retry-After
+        with self.connections.track(request):
+            response: web.StreamResponse = await self.sio.handle_request(request)
         return response
 
     async def start(self) -> None:
         self._listener = asyncio.get_running_loop().create_task(
             self._listen(self._redis), name="realtime:control"
         )
+        if self._guard is not None:
+            self._guard.start(self.connections)
+
+    async def drain(self, within: float) -> int:
+        """SIGTERM, once the listener is closed: end every connection so that each client
+        reconnects to another process (a transport close, which socket.io-client retries)."""
+        return await self.connections.drain(within)
 
     async def stop(self) -> None:
         self._stopping.set()
+        if self._guard is not None:
+            await self._guard.stop()
         if self._listener is not None:
             # redis-py can swallow a cancel that lands mid-connect; the event ends the loop
             # within one poll either way.
