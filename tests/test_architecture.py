@@ -70,6 +70,7 @@ AUTH_CONCEPTS: dict[str, str] = {
 TABLE_OWNERS: dict[str, str] = {
     "deployments": "containers.store",
     "past_deployments": "containers.store",
+    "deployment_database_identity": "containers.store",
     "deployment_participants": "containers.store",
     "sessions": "collab.sessions.store",
     "session_participants": "collab.sessions.store",
