@@ -8,7 +8,10 @@ Run by hand (needs a Docker Engine and the runtime images: `collab runtimes buil
    same hardened container started straight through the engine (its network, firewall
    rules, create, copy the files, start) to the first 200 at its address: what the engine
    itself costs, with no server in between.
-2. Proxy throughput: requests per second and median latency for a small page through the
+2. Dependencies: deploy → first 200 of a Python app with a cached requirements.txt (its
+   install done once before, from a local index this script serves) against the same app
+   without dependencies. Goal: within 1.2 times.
+3. Proxy throughput: requests per second and median latency for a small page through the
    preview's own origin, against the container's address on its network directly: a public
    preview (anonymous visitors), and a private one browsed with its preview cookie (every
    request is the viewer's credential being honoured).
@@ -38,9 +41,15 @@ sys.path.insert(0, str(REPO))
 from config.runtimes import load_runtimes  # noqa: E402
 from containers.engine import Containers, ContainerSpec, DockerEngine  # noqa: E402
 from tests.deploy_support import Loopback  # noqa: E402
+from tests.package_index import PackageIndex  # noqa: E402
 from tests.support import ServerProcess  # noqa: E402
 
 PAGE = "<h1>benchmark</h1>" * 20
+PY_APP = (
+    "import http.server, os{imports}\n"
+    "http.server.HTTPServer(('', int(os.environ['PORT'])),"
+    " http.server.SimpleHTTPRequestHandler).serve_forever()\n"
+)
 
 
 async def first_200(
@@ -83,6 +92,51 @@ async def deploy_and_open(
     return started, preview
 
 
+async def put_file(base: str, token: str, session_id: str, path: str, text: str) -> None:
+    namespace = f"/yjs|{session_id}/{path}"
+    doc: pycrdt.Doc[Any] = pycrdt.Doc()
+    doc.get("content", type=pycrdt.Text).insert(0, text)
+    sio = socketio.AsyncClient()
+    await sio.connect(base, namespaces=[namespace], auth={"token": token}, transports=["websocket"])
+    await sio.emit("sync-update", doc.get_update(), namespace=namespace)
+    await asyncio.sleep(0.5)
+    await sio.disconnect()
+
+
+async def dependency_case(
+    http: aiohttp.ClientSession, base: str, token: str, rounds: int
+) -> tuple[list[float], list[float], float]:
+    """(without dependencies, with cached ones: deploy → first 200 each round; the install)."""
+    sessions = {}
+    for name, files in {
+        "plain": {"main.py": PY_APP.format(imports="")},
+        "deps": {
+            "main.py": PY_APP.format(imports=", collabdemo"),
+            "requirements.txt": "collabdemo==1.0\n",
+        },
+    }.items():
+        session = await call(
+            http, "POST", f"{base}/api/sessions", token, {"name": name, "language": "python"}
+        )
+        for path, text in files.items():
+            await put_file(base, token, session["session_id"], path, text)
+        sessions[name] = session["session_id"]
+
+    async def once(session_id: str) -> float:
+        start = time.perf_counter()
+        started, _ = await deploy_and_open(http, base, session_id, token)
+        took = time.perf_counter() - start
+        await call(http, "POST", f"{base}/api/deployments/{started['deployment_id']}/stop", token)
+        return took
+
+    install = await once(sessions["deps"])  # the first deploy installs
+    plain, cached = [], []
+    for _ in range(rounds):
+        plain.append(await once(sessions["plain"]))
+        cached.append(await once(sessions["deps"]))
+    return plain, cached, install
+
+
 async def preview_cookie(http: aiohttp.ClientSession, preview: str, token: str) -> str:
     """The private preview's cookie, as a browser gets it on its first visit."""
     async with http.get(f"{preview}?token={token}", allow_redirects=False) as response:
@@ -118,7 +172,14 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
     engine = DockerEngine(docker_host)
     containers = Containers(engine)
     runtime = load_runtimes()["html"]
-    env = {"COLLAB_DOCKER_HOST": docker_host, "COLLAB_LOG_LEVEL": "WARNING"}
+    index = PackageIndex()
+    index.add_wheel("collabdemo", "1.0", {"collabdemo/__init__.py": "GREETING = 'hi'\n"})
+    await index.start()
+    env = {
+        "COLLAB_DOCKER_HOST": docker_host,
+        "COLLAB_LOG_LEVEL": "WARNING",
+        "COLLAB_DEPLOY_PIP_INDEX_URL": index.pip_url,
+    }
     with ServerProcess(Path(tempfile.mkdtemp(prefix="collab-bench-")) / "data", env) as server:
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(resolver=Loopback())
@@ -152,6 +213,7 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
             await asyncio.sleep(0.5)
             await sio.disconnect()
 
+            plain, cached, install = await dependency_case(http, server.url, token, rounds)
             ours, floor = [], []
             for _ in range(rounds):
                 start = time.perf_counter()
@@ -197,11 +259,16 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                 http, f"http://{direct_address}:{runtime.port}/", requests, concurrency
             )
     engine.close()
+    await index.close()
 
     print(f"{'measure':<34} | {'collab':>10} | {'engine floor':>12} | ratio")
     print("-" * 72)
     o, f = statistics.median(ours) * 1000, statistics.median(floor) * 1000
     print(f"{'deploy → first 200, median ms':<34} | {o:>10.0f} | {f:>12.0f} | {o / f:.2f}")
+    p, c = statistics.median(plain) * 1000, statistics.median(cached) * 1000
+    print(f"{'python, no dependencies, ms':<34} | {p:>10.0f} | {'':>12} |")
+    print(f"{'python, first install, ms':<34} | {install * 1000:>10.0f} | {'':>12} |")
+    print(f"{'python, cached dependencies, ms':<34} | {c:>10.0f} | {'':>12} | {c / p:.2f}")
     print(
         f"{'requests/s (c=' + str(concurrency) + ')':<34} | {proxied[0]:>10.0f} | "
         f"{direct[0]:>12.0f} | {proxied[0] / direct[0]:.2f}"
