@@ -33,6 +33,7 @@ from redis.exceptions import RedisError
 
 from auth.revocation import CHANNEL as REVOCATIONS
 from auth.revocation import CREDENTIAL_CHANNEL as CREDENTIALS_ENDED
+from collab.http.service_errors import DEPENDENCY_FAILURES
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.connection_guard import ConnectionGuard, is_handshake
 from collab.realtime.connections import Connections
@@ -52,6 +53,21 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 SOCKETIO_PATH = "/socket.io/"
 
 
+class _Server(socketio.AsyncServer):  # type: ignore[misc]  # socketio is untyped
+    """A connect handler that meets a failing dependency (PostgreSQL or Redis down) refuses
+    with `connect_error` "unavailable", for every namespace: python-socketio would log the
+    error and leave the client waiting for an answer that never comes."""
+
+    async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
+        try:
+            return await super()._trigger_event(event, namespace, *args)
+        except DEPENDENCY_FAILURES as exc:
+            if event != "connect":
+                raise
+            log.warning("refused a connect to %s: %s: %s", namespace, type(exc).__name__, exc)
+            raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
+
+
 def socket_server(
     settings: Settings, client_manager: socketio.AsyncManager
 ) -> socketio.AsyncServer:
@@ -66,7 +82,7 @@ def socket_server(
         own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
         return origin.rstrip("/").lower() in trusted | {own.lower()}
 
-    sio = socketio.AsyncServer(
+    sio = _Server(
         client_manager=client_manager,
         async_mode="aiohttp",
         cors_allowed_origins=origin_allowed,

@@ -79,6 +79,16 @@ async def test_postgres_stopped_answers_503_refuses_edits_and_recovers(
         await asyncio.sleep(0.5)
         assert await agent.call("text", name="b") == "before;"
 
+        # A client that connects now is told so at once, not left waiting.
+        late = await agent.call(
+            "connect", name="late", url=base, room=room, token=editor.token, timeout=5000
+        )
+        assert late == {"synced": False, "errors": ["unavailable"], "clientId": late["clientId"]}
+        refused = await agent.call(
+            "rawConnect", name="root", url=base, namespace="/", token=editor.token, timeout=5000
+        )
+        assert refused == {"connected": False, "errors": ["unavailable"]}
+
         await asyncio.to_thread(own_postgres.start)
         # The pool reconnects by itself: no restart of the server.
         await wait_ready(http, base, timeout=10)
