@@ -1,12 +1,20 @@
 """Edit latency and throughput: this server against the reference y-socket.io Node server.
 
-Run by hand (not a test): `.venv/bin/python bench/sync_latency.py [--clients 10 50 200]`.
+Run by hand (not a test):
+`.venv/bin/python bench/sync_latency.py [--mode open|closed] [--clients 10 50 200] [--rounds 3]`.
 Starts the reference server (`y-socket.io`'s own `server.mjs`, no persistence, no auth) and
-`collab serve` (embedded PostgreSQL and Redis: every update committed before it is
-relayed), then drives both with the same client code (`tests/js/bench_clients.mjs`: N real
-y-socket.io providers in one document, about 100 edits a second in total) and prints a
-table. Needs `npm ci` in tests/js. Absolute numbers on a shared machine are noisy: compare
-the two columns of one run, and repeat (--rounds) to see the spread.
+`collab serve` (embedded PostgreSQL and Redis: every update durable before it is relayed),
+then drives both with the same client code, N real y-socket.io providers in one document in
+one Node process, alternating servers round by round, and prints the medians:
+- `open` (`tests/js/bench_clients.mjs`): about 100 edits a second in total, whatever the
+  server does; every server keeps up, so this measures latency at a light load;
+- `closed` (`tests/js/bench_closed_loop.mjs`): every client edits, in turn, as fast as a
+  window of unacknowledged deliveries allows (`--window`, default 2(N-1): two edits in
+  flight), for `--seconds`; this measures what the server carries under load.
+CPU is each server process's user + sys time (/proc/<pid>/stat) while the clients edit, per
+1,000 deliveries; for collab, `+db` adds its PostgreSQL and Redis child processes. Needs
+`npm ci` in tests/js. Absolute numbers on a shared machine are noisy: compare the two
+columns of one run; the CPU ratio moves least.
 """
 
 from __future__ import annotations
@@ -72,6 +80,7 @@ def start_collab(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str, str
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
     env |= {"COLLAB_LOG_LEVEL": "WARNING", "COLLAB_SOCKET_MESSAGES_PER_SECOND": "1000"}
+    env |= {k: v for k, v in os.environ.items() if k.startswith("P1_")}
     proc = subprocess.Popen(
         [sys.executable, "-m", "collab", "serve", "--port", str(port), "--data-dir", str(data_dir)],
         cwd=REPO,
@@ -91,7 +100,66 @@ def start_collab(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str, str
     return proc, url, pair["access_token"], session["session_id"]
 
 
-def run_clients(url: str, room: str, token: str, clients: int) -> dict[str, Any]:
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + sys time of one process (fields 14 and 15 of /proc/<pid>/stat)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def descendants(pid: int) -> list[int]:
+    """Every process under `pid` (the embedded PostgreSQL's backends, Redis)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                ppid = int(stat.read().rpartition(")")[2].split()[1])
+        except (OSError, ValueError, IndexError):
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    found, todo = [], [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found
+
+
+def database_pids(data_dir: Path) -> list[int]:
+    """The embedded PostgreSQL and Redis (daemons: not children of `collab serve`, but
+    running in its data directory) and their backends."""
+    roots = []
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                cwd = os.readlink(f"/proc/{entry}/cwd")
+            except OSError:
+                continue
+            if cwd.startswith(str(data_dir.resolve())):
+                roots.append(int(entry))
+    return sorted({pid for root in roots for pid in [root, *descendants(root)]})
+
+
+Sample = tuple[float, dict[int, float]]
+# A server process and, for collab, its data directory (where its databases run).
+Server = tuple[int, Path | None]
+
+
+def cpu_sample(pid: int, data_dir: Path | None) -> Sample:
+    others = descendants(pid) + (database_pids(data_dir) if data_dir else [])
+    return cpu_seconds(pid), {other: cpu_seconds(other) for other in set(others)}
+
+
+def run_clients(url: str, room: str, token: str, clients: int, server: Server) -> dict[str, Any]:
+    """The open loop: about TOTAL_EDITS_PER_SECOND edits a second in total."""
     interval = max(10, round(clients * 1000 / TOTAL_EDITS_PER_SECOND))
     args = {
         "url": url,
@@ -101,18 +169,63 @@ def run_clients(url: str, room: str, token: str, clients: int) -> dict[str, Any]
         "intervalMs": interval,
         "durationMs": DURATION_MS,
     }
-    done = subprocess.run(
-        ["node", "bench_clients.mjs", json.dumps(args)],
+    return drive("bench_clients.mjs", args, server)
+
+
+def run_closed_loop(
+    url: str,
+    room: str,
+    token: str,
+    clients: int,
+    server: Server,
+    window: int,
+    seconds: float,
+) -> dict[str, Any]:
+    args = {
+        "url": url,
+        "room": room,
+        "token": token,
+        "clients": clients,
+        "window": window or 2 * (clients - 1),
+        "durationMs": int(seconds * 1000),
+    }
+    return drive("bench_closed_loop.mjs", args, server)
+
+
+def drive(script: str, args: dict[str, Any], server: Server) -> dict[str, Any]:
+    """Run one client script; CPU is sampled between its `start` and `end` lines (or around
+    the whole run for a script that prints neither)."""
+    proc = subprocess.Popen(
+        ["node", script, json.dumps(args)],
         cwd=JS,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
-        timeout=180,
-        check=False,
     )
+    before = after = cpu_sample(*server)
+    last = ""
+    assert proc.stdout is not None
+    for line in proc.stdout:
+        line = line.strip()
+        if line == "start":
+            before = cpu_sample(*server)
+        elif line == "end":
+            after = cpu_sample(*server)
+        elif line:
+            last = line
+    stderr = proc.stderr.read() if proc.stderr else ""
+    proc.wait(timeout=30)
+    if after is before:
+        after = cpu_sample(*server)
     try:
-        result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
-    except (IndexError, ValueError):
-        return {"error": done.stderr[-500:] or "no output"}
+        result: dict[str, Any] = json.loads(last)
+    except ValueError:
+        return {"error": stderr[-500:] or "no output"}
+    own = after[0] - before[0]
+    children = sum(t - before[1].get(pid, 0.0) for pid, t in after[1].items())
+    if result.get("deliveries"):
+        result["cpu_ms_per_1k"] = own * 1e6 / result["deliveries"]
+        result["cpu_all_ms_per_1k"] = (own + children) * 1e6 / result["deliveries"]
     return result
 
 
@@ -120,52 +233,76 @@ def fmt(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def median(results: list[dict[str, Any]], field: str) -> float | None:
+    values = [r[field] for r in results if r.get(field) is not None]
+    return statistics.median(values) if values else None
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--mode", choices=["open", "closed"], default="closed")
     parser.add_argument("--clients", type=int, nargs="+", default=[10, 50, 200])
-    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--window", type=int, default=0, help="closed loop: deliveries")
+    parser.add_argument("--seconds", type=float, default=5.0, help="closed loop: edit time")
+    parser.add_argument("--collab-only", action="store_true", help="skip the reference")
     args = parser.parse_args()
 
     reference, ref_url = start_reference()
     data_dir = Path(tempfile.mkdtemp(prefix="collab-bench-"))
     collab, collab_url, token, session_id = start_collab(data_dir)
+    print(f"# collab pid {collab.pid}, reference pid {reference.pid}", file=sys.stderr)
+
+    def run(url: str, room: str, tok: str, n: int, server: Server) -> dict[str, Any]:
+        if args.mode == "open":
+            return run_clients(url, room, tok, n, server)
+        return run_closed_loop(url, room, tok, n, server, args.window, args.seconds)
+
     rows = []
     try:
         for n in args.clients:
             for round_ in range(args.rounds):
-                room = f"{session_id}/bench-{n}-{round_}.txt"
-                ours = run_clients(collab_url, room, token, n)
-                theirs = run_clients(ref_url, f"ref-{n}-{round_}", "", n)
-                rows.append((n, ours, theirs))
-                print(
-                    f"# N={n} round {round_ + 1}: collab {ours} | reference {theirs}",
-                    file=sys.stderr,
-                )
+                # Alternate which server goes first, so drift on the machine hits both.
+                order = ["collab", "reference"] if round_ % 2 == 0 else ["reference", "collab"]
+                got: dict[str, dict[str, Any]] = {}
+                for name in order:
+                    if name == "collab":
+                        room = f"{session_id}/bench-{args.mode}-{n}-{round_}.txt"
+                        got[name] = run(collab_url, room, token, n, (collab.pid, data_dir))
+                    elif not args.collab_only:
+                        room = f"ref-{args.mode}-{n}-{round_}"
+                        got[name] = run(ref_url, room, "", n, (reference.pid, None))
+                    else:
+                        got[name] = {"error": "skipped"}
+                rows.append((n, got["collab"], got["reference"]))
+                print(f"# N={n} round {round_ + 1}: {got}", file=sys.stderr)
     finally:
         collab.terminate()
         reference.terminate()
         collab.wait(30)
         reference.wait(30)
 
+    print(f"mode: {args.mode}, median of {args.rounds} alternating rounds")
     print(
         f"{'N':>4} | {'server':<9} | {'p50 ms':>7} | {'p99 ms':>7} | {'deliveries/s':>12} |"
-        f" {'delivered':>10}"
+        f" {'CPU ms/1k':>9} | {'+db':>7} | {'delivered':>15}"
     )
-    print("-" * 66)
+    print("-" * 90)
     for n in args.clients:
         for label, index in (("collab", 1), ("reference", 2)):
             results = [row[index] for row in rows if row[0] == n and "error" not in row[index]]
             if not results:
                 print(f"{n:>4} | {label:<9} | failed: {[r[index] for r in rows if r[0] == n]}")
                 continue
-            p50 = statistics.median(r["p50_ms"] for r in results)
-            p99 = statistics.median(r["p99_ms"] for r in results)
-            rate = statistics.median(r["deliveries_per_s"] for r in results)
-            got = sum(r["deliveries"] for r in results)
+            got_ = sum(r["deliveries"] for r in results)
             want = sum(r["expected"] for r in results)
             print(
-                f"{n:>4} | {label:<9} | {fmt(p50):>7} | {fmt(p99):>7} | {fmt(rate, 0):>12} |"
-                f" {got}/{want}"
+                f"{n:>4} | {label:<9} | {fmt(median(results, 'p50_ms')):>7} |"
+                f" {fmt(median(results, 'p99_ms')):>7} |"
+                f" {fmt(median(results, 'deliveries_per_s'), 0):>12} |"
+                f" {fmt(median(results, 'cpu_ms_per_1k'), 0):>9} |"
+                f" {fmt(median(results, 'cpu_all_ms_per_1k'), 0) if label == 'collab' else '':>7} |"
+                f" {got_}/{want}"
             )
 
 

@@ -49,30 +49,33 @@ class DocumentStore:
         )
         return [bytes(r["data"]) for r in rows]
 
-    async def append(
-        self, conn: asyncpg.Connection, updates: list[PendingUpdate]
-    ) -> set[DocumentKey]:
-        """Store a batch in one transaction; return the documents it created."""
+    async def append(self, db: Executor, updates: list[PendingUpdate]) -> set[DocumentKey]:
+        """Store a batch atomically; return the documents it created.
+
+        One statement, so one round trip (an explicit transaction took four: BEGIN, two
+        INSERTs, COMMIT, and the commit's latency is every edit's). The updates' foreign key
+        is checked at the end of the statement, after the documents' upsert."""
         keys = sorted({u.key for u in updates})
-        async with conn.transaction():
-            created = await conn.fetch(
-                """INSERT INTO documents (session_id, ws_id, path)
+        created = await db.fetch(
+            """WITH docs AS (
+                   INSERT INTO documents (session_id, ws_id, path)
                    SELECT CASE WHEN w THEN NULL ELSE s END, CASE WHEN w THEN s END, p
                    FROM unnest($1::uuid[], $2::varchar[], $3::bool[]) AS x(s, p, w)
                    ON CONFLICT (scope_id, path) DO UPDATE SET updated_at = now()
-                   RETURNING scope_id, path, (xmax = 0) AS created""",
-                [k.scope_id for k in keys],
-                [k.path for k in keys],
-                [k.in_workspace for k in keys],
-            )
-            await conn.execute(
-                """INSERT INTO document_updates (scope_id, path, data)
-                   SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::bytea[])""",
-                [u.key.scope_id for u in updates],
-                [u.key.path for u in updates],
-                [u.data for u in updates],
-            )
-        made = {(r["scope_id"], r["path"]) for r in created if r["created"]}
+                   RETURNING scope_id, path, (xmax = 0) AS created
+               ), added AS (
+                   INSERT INTO document_updates (scope_id, path, data)
+                   SELECT * FROM unnest($4::uuid[], $5::varchar[], $6::bytea[])
+               )
+               SELECT scope_id, path FROM docs WHERE created""",
+            [k.scope_id for k in keys],
+            [k.path for k in keys],
+            [k.in_workspace for k in keys],
+            [u.key.scope_id for u in updates],
+            [u.key.path for u in updates],
+            [u.data for u in updates],
+        )
+        made = {(r["scope_id"], r["path"]) for r in created}
         return {k for k in keys if (k.scope_id, k.path) in made}
 
     async def record_sizes(self, db: Executor, sizes: dict[DocumentKey, int]) -> None:
