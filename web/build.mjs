@@ -1,9 +1,11 @@
 // Bundles the web app into ../collab/webapp/dist, which is committed and shipped inside the
 // Python package (a fresh machine serves the app without Node). The output is deterministic:
 // `scripts/test` rebuilds it and fails when the committed copy differs from these sources.
+// Code splitting: the IDE (editor, Yjs, Socket.IO, terminal) is a chunk loaded only when a
+// session is opened. Every file is named by esbuild's content hash and served from /assets/.
 import { build } from "esbuild";
-import { createHash } from "node:crypto";
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { basename } from "node:path";
 import { gzipSync } from "node:zlib";
 
 const out = new URL("../collab/webapp/dist/", import.meta.url).pathname;
@@ -13,33 +15,41 @@ mkdirSync(out, { recursive: true });
 const result = await build({
   entryPoints: { app: "src/main.tsx" },
   bundle: true,
+  splitting: true,
   minify: true,
   format: "esm",
   target: "es2022",
   jsx: "automatic",
   jsxImportSource: "preact",
   legalComments: "none",
-  write: false,
+  entryNames: "[name]-[hash]",
+  chunkNames: "chunk-[hash]",
+  assetNames: "asset-[hash]",
+  publicPath: "/assets/",
+  metafile: true,
   outdir: out,
   logLevel: "warning",
 });
 
-// Content-hashed names: the server caches them for a year; index.html is never cached.
-const names = {};
-for (const file of result.outputFiles) {
-  const ext = file.path.endsWith(".css") ? "css" : "js";
-  const hash = createHash("sha256").update(file.contents).digest("hex").slice(0, 12);
-  const name = `app-${hash}.${ext}`;
-  writeFileSync(out + name, file.contents);
-  names[ext] = name;
-}
+// The page names the entry's script and every stylesheet: esbuild does not load a lazy
+// chunk's CSS by itself, and the editor's few KiB of styles are cheaper up front than late.
+const entry = Object.entries(result.metafile.outputs).find(([, o]) => o.entryPoint)[0];
+const styles = Object.keys(result.metafile.outputs)
+  .filter((name) => name.endsWith(".css"))
+  .map((name) => `<link rel="stylesheet" href="/assets/${basename(name)}">`)
+  .sort()
+  .join("\n");
 const template = readFileSync(new URL("index.html", import.meta.url), "utf8");
-const page = template
-  .replace("%APP_JS%", `/assets/${names.js}`)
-  .replace("%APP_CSS%", names.css ? `<link rel="stylesheet" href="/assets/${names.css}">` : "");
-writeFileSync(out + "index.html", page);
+writeFileSync(out + "index.html", template.replace("%APP_JS%", `/assets/${basename(entry)}`).replace("%APP_CSS%", styles));
 
-for (const [ext, name] of Object.entries(names)) {
+let total = 0;
+let totalGzip = 0;
+for (const name of readdirSync(out).sort()) {
+  if (name === "index.html") continue;
   const bytes = readFileSync(out + name);
-  console.log(`${name}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzipSync(bytes).length / 1024).toFixed(1)} KiB gzip`);
+  const gzip = gzipSync(bytes).length;
+  total += bytes.length;
+  totalGzip += gzip;
+  console.log(`${name}: ${(bytes.length / 1024).toFixed(1)} KiB, ${(gzip / 1024).toFixed(1)} KiB gzip`);
 }
+console.log(`all: ${(total / 1024).toFixed(1)} KiB, ${(totalGzip / 1024).toFixed(1)} KiB gzip`);

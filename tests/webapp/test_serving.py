@@ -18,7 +18,7 @@ async def test_root_and_page_routes_answer_the_app(client: Client) -> None:
 
 async def test_assets_are_served_with_long_caching(client: Client) -> None:
     page = await (await client.get("/")).text()
-    script = re.search(r'src="(/assets/app-[0-9a-f]+\.js)"', page)
+    script = re.search(r'src="(/assets/app-[A-Za-z0-9]+\.js)"', page)
     assert script is not None
     response = await client.get(script.group(1))
     assert response.status == 200

@@ -16,7 +16,7 @@ import { ConfirmEmailPage } from "../pages/security/ConfirmEmailPage";
 import { SecurityPage } from "../pages/security/SecurityPage";
 import { WorkspacePage } from "../pages/workspace/WorkspacePage";
 import { safeNext } from "../router";
-import { SessionPage } from "../session/SessionPage";
+import { LazySessionPage } from "./LazySessionPage";
 
 export type Access = "user" | "guest" | "any";
 
@@ -46,7 +46,7 @@ export const ROUTES: PageRoute[] = [
     pattern: "/sessions/:sessionId",
     access: "user",
     layout: "full",
-    render: (p, q) => <SessionPage key={p.sessionId} sessionId={p.sessionId} file={q.get("file")} />,
+    render: (p, q) => <LazySessionPage key={p.sessionId} sessionId={p.sessionId} file={q.get("file")} />,
   },
   { pattern: "/workspaces/:wsId", access: "user", render: (p) => <WorkspacePage key={p.wsId} wsId={p.wsId} /> },
   { pattern: "/join/:token", access: "any", layout: "narrow", render: (p) => <JoinPage key={p.token} token={p.token} /> },
