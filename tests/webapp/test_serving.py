@@ -23,6 +23,11 @@ async def test_assets_are_served_with_long_caching(client: Client) -> None:
     response = await client.get(script.group(1))
     assert response.status == 200
     assert "immutable" in response.headers["Cache-Control"]
+    # Sent precompressed to browsers that take gzip, as is to others.
+    assert response.headers.get("Content-Encoding") == "gzip"
+    plain = await client.get(script.group(1), headers={"Accept-Encoding": "identity"})
+    assert "Content-Encoding" not in plain.headers
+    assert await plain.read() == await response.read()
     assert (await client.get("/assets/nope.js")).status == 404
     assert (await client.get("/assets/index.html")).status == 404
 
