@@ -192,7 +192,7 @@ class DependencyInstaller:
                     await loop.run_in_executor(
                         self._builds,
                         lambda: dependency_images.build(
-                            self._engine.client(), job, remaining, on_output
+                            self._engine.client(), job, remaining, on_output, 2 * limit
                         ),
                     )
                 except dependency_images.BuildFailed as exc:

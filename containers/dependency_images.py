@@ -16,10 +16,12 @@ inherits a container's labels, never makes a deployment look like a build).
 from __future__ import annotations
 
 import contextlib
+import datetime
 import io
 import tarfile
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -133,10 +135,35 @@ def remove_build(client: Any, deployment_id: str) -> None:
         client.containers.get(BUILD_PREFIX + deployment_id).remove(force=True)
 
 
-def build(client: Any, job: BuildJob, timeout: float, on_output: Callable[[bytes], None]) -> str:
+def remove_stale_builds(client: Any, older_than: float) -> int:
+    """Remove build containers created more than `older_than` seconds ago (left by a server
+    that died mid-install: a live one kills its build at its time limit); how many."""
+    removed = 0
+    for container in client.containers.list(all=True, filters={"name": BUILD_PREFIX}):
+        if not container.name.startswith(BUILD_PREFIX):
+            continue
+        created = datetime.datetime.strptime(
+            container.attrs.get("Created", "")[:19], "%Y-%m-%dT%H:%M:%S"
+        ).replace(tzinfo=datetime.UTC)
+        if time.time() - created.timestamp() > older_than:
+            with contextlib.suppress(NotFound):
+                container.remove(force=True)
+                removed += 1
+    return removed
+
+
+def build(
+    client: Any,
+    job: BuildJob,
+    timeout: float,
+    on_output: Callable[[bytes], None],
+    stale_after: float = 3600.0,
+) -> str:
     """BLOCKING (for a thread of its own): run the install, commit it; the image's id."""
     name = BUILD_PREFIX + job.deployment_id
     remove_build(client, job.deployment_id)
+    with contextlib.suppress(ValueError):
+        remove_stale_builds(client, stale_after)
     container = client.containers.create(
         job.base_image,
         command=list(job.command),
