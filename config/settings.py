@@ -120,6 +120,11 @@ class Settings(BaseSettings):
     deploy_npm_registry: str = Field(default="https://registry.npmjs.org/", pattern="^https?://")
     deploy_install_timeout_seconds: float = Field(default=300.0, gt=0)
 
+    # Prometheus: `GET /metrics` needs `Authorization: Bearer <metrics_token>` (404 when
+    # unset); `metrics_port` also serves it on 127.0.0.1 without a token (docs/metrics.md).
+    metrics_token: SecretStr | None = None
+    metrics_port: int | None = Field(default=None, ge=1, le=65535)
+
     smtp_url: SecretStr | None = None
     mail_from: str = "collab <noreply@localhost>"
 
