@@ -66,9 +66,12 @@ from collab.http.api_key_routes import API_KEYS
 from collab.http.cors import cors_middleware
 from collab.http.device_routes import DEVICES
 from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middleware
+from collab.http.metrics import METRICS_REFRESH, loopback_listener, metrics_middleware
+from collab.http.metrics import routes as metrics_routes
 from collab.http.security_headers import security_headers_middleware
 from collab.lifecycle_wiring import account_lifecycle
 from collab.log import request_id_middleware
+from collab.metrics_wiring import watch_live
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.broadcast import send_event
 from collab.realtime.connection_guard import ConnectionGuard
@@ -485,6 +488,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     )
     app[SESSIONS], app[DOCUMENTS], app[DEPLOYMENTS] = sessions, documents, deployments
     app[REALTIME] = realtime
+    unwatch = watch_live(app[METRICS_REFRESH], sio, pool, deployment_store)
     await rooms.start()
     await fanout.start(rooms.receive_remote)
     await realtime.start()
@@ -496,6 +500,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     await realtime.stop()
     await fanout.stop()
     await rooms.stop()
+    unwatch()
 
 
 async def _deployments(app: web.Application) -> AsyncIterator[None]:
@@ -587,9 +592,15 @@ def build_app(settings: Settings) -> web.Application:
             preview_host_middleware(
                 settings.preview_host_suffix,
                 _preview_host,
-                around=(request_id_middleware, error_middleware),
+                around=(
+                    request_id_middleware,
+                    metrics_middleware(preview_host=True),
+                    error_middleware,
+                ),
             ),
             request_id_middleware,
+            # Outside the error middleware, so it counts the status actually answered.
+            metrics_middleware(),
             # Outside the error middleware, so error answers carry these headers too.
             security_headers_middleware,
             cors_middleware,
@@ -599,6 +610,7 @@ def build_app(settings: Settings) -> web.Application:
     )
     app[SETTINGS] = settings
     app[SIGNING_KEYS] = load_signing_keys(settings)
+    app[METRICS_REFRESH] = []
     app.cleanup_ctx.extend(
         [
             _infrastructure,
@@ -613,9 +625,12 @@ def build_app(settings: Settings) -> web.Application:
             account_lifecycle,
         ]
     )
+    if settings.metrics_port is not None:
+        app.cleanup_ctx.append(loopback_listener(settings.metrics_port))
     app.on_shutdown.append(_drain)
     app[ERROR_TRANSLATORS] = ErrorTranslators([service_errors.TRANSLATOR])
     app.add_routes(health.routes)
+    app.add_routes(metrics_routes)
     app.add_routes(auth_routes.routes)
     app.add_routes([*lifecycle_routes.routes, *audit_routes.routes, *admin_routes.routes])
     app.add_routes([*mfa_routes.routes, *account_change_routes.routes])
