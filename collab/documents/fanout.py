@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import logging
 import os
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -19,6 +20,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from collab.model import DocumentKey
+from kernel import metrics
 
 log = logging.getLogger(__name__)
 
@@ -27,6 +29,7 @@ UPDATE, AWARENESS = b"U", b"A"
 
 Receiver = Callable[[DocumentKey, bytes, bytes, uuid.UUID | None], Awaitable[None]]
 NOBODY = bytes(16)
+_KINDS = {UPDATE: "update", AWARENESS: "awareness"}  # metric labels
 
 
 def encode(
@@ -51,7 +54,8 @@ class DocumentFanout:
     def __init__(self, redis: Redis) -> None:
         self._redis = redis
         self.origin = os.urandom(8)
-        self._outbox: asyncio.Queue[bytes] = asyncio.Queue()
+        # Each message with when it was handed over, for the lag metric.
+        self._outbox: asyncio.Queue[tuple[bytes, float]] = asyncio.Queue()
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -77,7 +81,10 @@ class DocumentFanout:
     def publish(
         self, kind: bytes, key: DocumentKey, payload: bytes, author: uuid.UUID | None = None
     ) -> None:
-        self._outbox.put_nowait(encode(self.origin, kind, key, payload, author))
+        self._outbox.put_nowait(
+            (encode(self.origin, kind, key, payload, author), time.perf_counter())
+        )
+        metrics.fanout_out(_KINDS.get(kind, "other"))
 
     async def _publish_loop(self) -> None:
         while True:
@@ -87,9 +94,10 @@ class DocumentFanout:
                 batch.append(self._outbox.get_nowait())
             try:
                 async with self._redis.pipeline(transaction=False) as pipe:
-                    for message in batch:
+                    for message, _ in batch:
                         pipe.publish(CHANNEL, message)
                     await pipe.execute()
+                metrics.fanout_lag(time.perf_counter() - first[1])  # the oldest's wait
             except (RedisError, OSError) as exc:
                 log.warning("could not fan out %d document messages: %s", len(batch), exc)
 
@@ -116,4 +124,5 @@ class DocumentFanout:
             log.warning("ignoring a malformed document fan-out message")
             return
         if origin != self.origin:
+            metrics.fanout_in(_KINDS.get(kind, "other"))
             await receive(key, kind, payload, author)

@@ -29,6 +29,7 @@ from collab.documents.store import DocumentStore, PendingUpdate
 from collab.documents.update_scan import InvalidUpdate
 from collab.documents.writer import BatchWriter
 from collab.model import DocumentKey
+from kernel import metrics
 
 log = logging.getLogger(__name__)
 
@@ -99,10 +100,12 @@ class DocumentRooms:
     # -- lifecycle ---------------------------------------------------------------------------
 
     async def start(self) -> None:
+        self._unwatch = metrics.LOADED_DOCUMENTS.watch(lambda: [((), float(len(self._rooms)))])
         self.writer.start()
         self._reaper = asyncio.get_running_loop().create_task(self._reap(), name="documents:reap")
 
     async def stop(self) -> None:
+        self._unwatch()
         if self._reaper is not None:
             self._reaper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -223,6 +226,7 @@ class DocumentRooms:
         claims: bool = True,
     ) -> None:
         """Validate, commit, apply, relay. Raises InvalidUpdate before touching anything."""
+        received = time.perf_counter()
         async with room.admission:  # FIFO: updates are admitted and queued as they came
             if len(update) < SCAN_IN_THREAD_BYTES:
                 shape = check_update(update)
@@ -249,6 +253,8 @@ class DocumentRooms:
         if room.key.in_workspace:
             self._edits[room.key.scope_id] += 1
         await self._send_all(room, "sync-update", update, origin_sid)
+        metrics.update_applied()
+        metrics.update_relayed(received)
         self.fanout.publish(UPDATE, room.key, update, author if claims else None)
         if created:
             self._spawn(self.on_file_created(room.key))
@@ -293,6 +299,7 @@ class DocumentRooms:
             if kind == UPDATE:
                 room.apply_committed(payload)
                 room.note_remote(payload, author)
+                metrics.update_applied(remote=True)
             elif kind == AWARENESS:
                 room.note_awareness(payload)
         except ValueError:

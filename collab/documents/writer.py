@@ -14,10 +14,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 import asyncpg
 
 from collab.documents.store import DocumentStore, PendingUpdate
+from kernel import metrics
 
 log = logging.getLogger(__name__)
 
@@ -84,6 +86,7 @@ class BatchWriter:
 
     async def _commit(self, batch: list[tuple[PendingUpdate, asyncio.Future[bool]]]) -> None:
         updates = [update for update, _ in batch]
+        started = time.perf_counter()
         try:
             if self._conn is None:
                 self._conn = await self._pool.acquire()
@@ -95,6 +98,7 @@ class BatchWriter:
                 if not future.done():
                     future.set_exception(exc)
             return
+        metrics.batch_committed(len(batch), time.perf_counter() - started)
         for update, future in batch:
             if not future.done():
                 future.set_result(update.key in created)

@@ -31,6 +31,7 @@ from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate, SocketCredentials, capped
 from collab.sessions.service import SessionService
+from kernel import metrics
 from kernel.errors import Forbidden, ServiceError
 
 log = logging.getLogger(__name__)
@@ -172,6 +173,7 @@ class DocumentSync:
     # -- incoming ------------------------------------------------------------------------------
 
     async def _refuse(self, sid: str, namespace: str, code: str, message: str) -> None:
+        metrics.update_refused(code)
         await self.sio.emit(
             "sync-error",
             {"code": code, "message": message},

@@ -3,10 +3,17 @@ happens (read as a Prometheus server reads it: the text format, parsed)."""
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import Any
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
+from config import Settings
+from tests.conftest import make_settings
+from tests.live_support import LiveSession
+from tests.node_agent import NodeAgent
 from tests.support import Client
 
 TOKEN = "metrics-token-for-tests"
@@ -36,7 +43,14 @@ def total(samples: Samples, name: str, **labels: str) -> float:
     return sum(v for (n, ls), v in samples.items() if n == name and wanted <= ls)
 
 
-async def test_metrics_are_off_without_a_token(client: Client) -> None:
+@pytest.fixture
+def settings(database_url: str, clean_redis: str, tmp_path: Path) -> Settings:
+    """The shared `client` and `live` fixtures, with metrics on."""
+    return make_settings(database_url, clean_redis, tmp_path, metrics_token=TOKEN)
+
+
+async def test_metrics_are_off_without_a_token(make_client: Any) -> None:
+    client = await make_client()
     response = await client.get("/metrics")
     assert response.status == 404
     assert (await response.json())["error"]["code"] == "not_found"
@@ -85,3 +99,53 @@ async def test_http_requests_by_route_template_and_status(make_client: Any) -> N
         - value(before, "collab_http_request_duration_seconds_count", **count)
         == 3
     )
+
+
+def url(client: Client) -> str:
+    return str(client.make_url("")).rstrip("/")
+
+
+def moved(before: Samples, after: Samples, name: str, **labels: str) -> float:
+    return total(after, name, **labels) - total(before, name, **labels)
+
+
+async def test_documents_sockets_and_fanout_move_with_edits(
+    client: Client, live: LiveSession, agent: NodeAgent, make_client: Any
+) -> None:
+    # A second server process on the same PostgreSQL and Redis: the fan-out's other end.
+    # (Both apps live in this test's process, so they share one registry.)
+    other = await make_client(metrics_token=TOKEN)
+    before = await scrape(client)
+    assert value(before, "collab_documents_loaded") == 0
+    room = live.room()
+    await agent.call("connect", name="ed", url=url(client), room=room, token=live.editor.token)
+    await agent.call("connect", name="far", url=url(other), room=room, token=live.owner.token)
+    await agent.call("connect", name="vi", url=url(client), room=room, token=live.viewer.token)
+    during = await scrape(client)
+    assert value(during, "collab_socketio_connections", kind="document") == 3
+    assert value(during, "collab_documents_loaded") == 2  # one room in each app
+
+    for i in range(5):
+        await agent.call("insert", name="ed", index=0, text=f"<{i}>")
+    await agent.call("waitLength", name="far", length=15)
+    await agent.call("insert", name="vi", index=0, text="refused")  # a viewer: read_only
+    await asyncio.sleep(0.5)
+    after = await scrape(client)
+
+    assert moved(before, after, "collab_document_updates_applied_total", source="local") >= 5
+    assert moved(before, after, "collab_document_updates_applied_total", source="remote") >= 5
+    refused = moved(before, after, "collab_document_updates_refused_total", reason="read_only")
+    assert refused >= 1
+    assert moved(before, after, "collab_document_commit_batch_size_count") >= 1
+    assert moved(before, after, "collab_document_commit_batch_size_sum") >= 5
+    assert moved(before, after, "collab_document_commit_seconds_count") >= 1
+    assert moved(before, after, "collab_document_relay_seconds_count") >= 5
+    assert moved(before, after, "collab_fanout_messages_total", direction="out", kind="update") >= 5
+    assert moved(before, after, "collab_fanout_messages_total", direction="in", kind="update") >= 5
+    assert moved(before, after, "collab_fanout_lag_seconds_count") >= 1
+
+    for name in ("ed", "far", "vi"):
+        await agent.call("close", name=name)
+    await asyncio.sleep(0.3)
+    gone = await scrape(client)
+    assert value(gone, "collab_socketio_connections", kind="document") == 0
