@@ -106,6 +106,10 @@ def modules() -> Iterator[tuple[str, Path]]:
 
 
 MODULES = dict(modules())
+# Parsed once, when this file is collected: CPython 3.11.7's parser can fail with
+# "AST constructor recursion depth mismatch" once some earlier test in the process has hit
+# deep recursion, whatever the source.
+TREES = {module: ast.parse(path.read_text(), str(path)) for module, path in MODULES.items()}
 
 
 def _resolve(module: str, path: Path, node: ast.ImportFrom) -> Iterator[str]:
@@ -125,7 +129,7 @@ def imports(module: str) -> set[str]:
     """Every module of ours that `module` imports, wherever the import statement is."""
     path = MODULES[module]
     found: set[str] = set()
-    for node in ast.walk(ast.parse(path.read_text(), str(path))):
+    for node in ast.walk(TREES[module]):
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -259,10 +263,10 @@ def _docstrings(tree: ast.AST) -> set[int]:
 def table_users() -> dict[str, set[str]]:
     """table -> every module with a string naming it after FROM/JOIN/INTO/UPDATE/TABLE."""
     tables, users = _tables(), defaultdict(set)
-    for module, path in MODULES.items():
+    for module in MODULES:
         if module.startswith("collab.migrat"):
             continue
-        tree = ast.parse(path.read_text(), str(path))
+        tree = TREES[module]
         skip = _docstrings(tree)
         for node in ast.walk(tree):
             if (

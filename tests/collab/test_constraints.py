@@ -70,23 +70,6 @@ async def test_dangling_foreign_key_is_rejected(db: asyncpg.Connection) -> None:
         await db.execute("INSERT INTO workspaces (name, owner_id) VALUES ('w', $1)", uuid.uuid4())
 
 
-async def test_two_live_deployments_cannot_share_a_port(db: asyncpg.Connection) -> None:
-    owner = await _user(db, "erin")
-    session = await db.fetchval(
-        "INSERT INTO sessions (name, language, owner_id) VALUES ('s', 'html', $1) "
-        "RETURNING session_id",
-        owner,
-    )
-    insert = (
-        "INSERT INTO deployments (session_id, deployment_url, owner_id, port, status) "
-        "VALUES ($1, 'http://x', $2, 40000, $3)"
-    )
-    await db.execute(insert, session, owner, "running")
-    await db.execute(insert, session, owner, "stopped")  # archived rows keep their port
-    with pytest.raises(asyncpg.UniqueViolationError):
-        await db.execute(insert, session, owner, "starting")
-
-
 async def test_updated_at_is_maintained_by_the_database(db: asyncpg.Connection) -> None:
     user_id = await _user(db, "frank")
     before = await db.fetchval("SELECT updated_at FROM users WHERE user_id = $1", user_id)
