@@ -386,6 +386,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         idle_seconds=settings.document_idle_seconds,
         compact_after=settings.document_compact_after,
         max_files_per_scope=settings.max_files_per_scope,
+        synchronous_commit=settings.document_synchronous_commit,
     )
     documents = DocumentService(
         pool, store, rooms, announce, events.file_gone, AuditLog(), workspace_documents

@@ -73,6 +73,10 @@ class Settings(BaseSettings):
     socket_bytes_per_second: int = Field(default=512 * 1024, ge=1024)
     document_idle_seconds: float = Field(default=60.0, gt=0)
     document_compact_after: int = Field(default=500, ge=1)
+    # Whether committing document updates waits for PostgreSQL's disk flush (see
+    # collab/documents/writer.py: off, a killed server loses nothing; a crashed database
+    # can lose its last ~0.6 s, which the clients that saw it send back on reconnect).
+    document_synchronous_commit: bool = False
     # Files one session (or workspace) may hold; creating one more gets `quota_exceeded`.
     max_files_per_scope: int = Field(default=1000, ge=1)
     # Live sessions one user may own that are not archived (429 beyond).

@@ -74,6 +74,7 @@ class DocumentRooms:
         idle_seconds: float = 60.0,
         compact_after: int = 500,
         max_files_per_scope: int = 1000,
+        synchronous_commit: bool = True,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -94,7 +95,7 @@ class DocumentRooms:
         self.on_file_created = on_file_created
         self.activity = activity
         self.on_files_changed = on_files_changed
-        self.writer = BatchWriter(pool, store)
+        self.writer = BatchWriter(pool, store, synchronous_commit=synchronous_commit)
         self.fanout = fanout
 
     # -- lifecycle ---------------------------------------------------------------------------

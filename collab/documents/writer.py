@@ -8,6 +8,16 @@ The writer keeps one pooled connection while it works: handing it back after eve
 cost a reset round trip (asyncpg's `RESET ALL` and friends) on every edit's path. A
 connection that fails is given back (the pool discards a broken one) and the next batch
 takes a fresh one.
+
+"Committed" means PostgreSQL has the batch, not necessarily its disk: with
+`synchronous_commit=False` (COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT, off by default) a commit
+returns before the WAL is flushed, which took most of an edit's latency on a busy disk. A
+server process killed at any moment loses nothing (PostgreSQL has every update it was
+told about, and nothing is relayed before that). A crash of PostgreSQL or of its machine
+can lose the updates of the last moments (at most three `wal_writer_delay`s, 0.6 s by
+default), never consistency; the clients that received them still hold them and send them
+back on reconnect (both sides exchange state vectors), as they do for offline edits. With
+`True` every commit waits for the flush, as y-redis with Redis' `appendfsync always`.
 """
 
 from __future__ import annotations
@@ -28,8 +38,11 @@ IDLE_RELEASE_SECONDS = 1.0
 
 
 class BatchWriter:
-    def __init__(self, pool: asyncpg.Pool, store: DocumentStore) -> None:
+    def __init__(
+        self, pool: asyncpg.Pool, store: DocumentStore, *, synchronous_commit: bool = True
+    ) -> None:
         self._pool = pool
+        self._synchronous_commit = synchronous_commit
         self._store = store
         self._queue: list[tuple[PendingUpdate, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
@@ -47,6 +60,16 @@ class BatchWriter:
         if self._task is not None:
             await self._task
         await self._release()
+
+    async def _acquire(self) -> asyncpg.pool.PoolConnectionProxy:
+        conn: asyncpg.pool.PoolConnectionProxy = await self._pool.acquire()
+        if not self._synchronous_commit:
+            try:  # the pool's reset (RESET ALL) undoes this when the connection goes back
+                await conn.execute("SET synchronous_commit TO off")
+            except BaseException:
+                await self._pool.release(conn)
+                raise
+        return conn
 
     async def _release(self) -> None:
         conn, self._conn = self._conn, None
@@ -89,7 +112,7 @@ class BatchWriter:
         started = time.perf_counter()
         try:
             if self._conn is None:
-                self._conn = await self._pool.acquire()
+                self._conn = await self._acquire()
             created = await self._store.append(self._conn, updates)
         except Exception as exc:  # every waiter must hear about it, whatever it was
             log.exception("storing %d document updates failed", len(batch))
