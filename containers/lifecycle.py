@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from containers.engine_seam import ContainerSpec, DeploymentEngine, DockerUnavai
 from containers.environment import NO_SECRETS, DeployEnvironment, Masker
 from containers.logs import LogFollowers
 from containers.store import DeploymentStore, Status
+from kernel import metrics
 from kernel.audit import AuditEntry, AuditLog
 from kernel.background import BackgroundTasks
 from kernel.context import Actor
@@ -216,6 +218,7 @@ class Deployments:
     async def _start(self, row: asyncpg.Record, runtime: Runtime, session: asyncpg.Record) -> None:
         assert self._containers is not None
         deployment_id = row["deployment_id"]
+        began = time.monotonic()
         masker = NO_SECRETS
         try:
             if not await self._containers.has_image(runtime):
@@ -265,6 +268,7 @@ class Deployments:
             reason = f"the Docker Engine failed: {exc}"[:500]
         if reason is None:
             await self._store.mark_running(self._pool, deployment_id)
+            metrics.deployment_started(time.monotonic() - began)
             await self._status(row["session_id"], deployment_id, Status.RUNNING)
         else:
             await self.finish(deployment_id, Status.FAILED, masker(reason))
@@ -381,6 +385,7 @@ class Deployments:
     async def _status(
         self, session_id: uuid.UUID, deployment_id: uuid.UUID, status: Status
     ) -> None:
+        metrics.deployment_status(status.value)
         await self._announce(
             session_id,
             "deployment:status",

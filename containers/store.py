@@ -330,7 +330,7 @@ class DeploymentStore:
     async def live(self, db: Executor, cluster: str | None = None) -> list[asyncpg.Record]:
         """Live deployments (of one cluster)."""
         rows: list[asyncpg.Record] = await db.fetch(
-            "SELECT deployment_id, container_id, session_id FROM deployments "
+            "SELECT deployment_id, container_id, session_id, status FROM deployments "
             f"WHERE {_LIVE} AND ($1::varchar IS NULL OR cluster = $1)",
             cluster,
         )

@@ -130,7 +130,7 @@ PREVIEW_REQUESTS = Counter(
 
 WEBHOOK_DELIVERIES = Counter(
     "collab_webhook_deliveries",
-    "Webhook delivery attempts, by outcome (delivered, failed, refused, disabled).",
+    "Webhook delivery attempts, by outcome (delivered, retrying, failed).",
     ["outcome"],
     registry=REGISTRY,
 )
@@ -187,8 +187,8 @@ SOCKETS = _Watched(
 )
 DEPLOYMENTS = _Watched(
     "collab_deployments",
-    "Deployments of this server's cluster by status, read from PostgreSQL at the last "
-    "scrape (the same in every process: use max(), not sum()).",
+    "Live deployments (starting, running, stopping) by status, read from PostgreSQL at "
+    "each scrape: the same in every process, so aggregate with max(), not sum().",
     ["status"],
 )
 
