@@ -60,6 +60,7 @@ from collab.http import (
     mfa_routes,
     service_errors,
     session_routes,
+    webhook_routes,
     workspace_routes,
 )
 from collab.http.api_key_routes import API_KEYS
@@ -69,6 +70,7 @@ from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middle
 from collab.http.metrics import METRICS_REFRESH, loopback_listener, metrics_middleware
 from collab.http.metrics import routes as metrics_routes
 from collab.http.security_headers import security_headers_middleware
+from collab.http.webhook_routes import WEBHOOKS
 from collab.lifecycle_wiring import account_lifecycle
 from collab.log import request_id_middleware
 from collab.metrics_wiring import watch_live
@@ -109,6 +111,8 @@ from collab.state import (
     Endpoints,
 )
 from collab.webapp import routes as webapp_routes
+from collab.webhook_wiring import MemberWebhooks, deployment_status, webhooks_context
+from collab.webhook_wiring import files_changed as webhook_files_changed
 from collab.workspace_documents.parts import SecretBox
 from collab.workspace_documents.postgres import PostgresWorkspaceDocuments
 from collab.workspace_documents.service import WorkspaceDocuments
@@ -338,6 +342,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     workspace_documents, access = app[WORKSPACE_DOCUMENTS], app[WORKSPACE_ACCESS]
     authenticate = app[ACCOUNTS].authenticate
     events = SessionEvents(redis)
+    webhooks = app[WEBHOOKS].emit
     session_store = SessionStore()
     scopes = SessionScopes(pool, session_store, UserStore())
 
@@ -369,6 +374,12 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
             for session_id in await scopes.sessions_sharing(key):
                 by_session.setdefault(session_id, {})[key.path] = text
         await live_files.write_changes(by_session)
+        editors = {
+            key: sorted({str(u) for u in room.writers.values()})
+            for key in changed
+            if (room := rooms.loaded(key)) is not None
+        }
+        await webhook_files_changed(webhooks, changed, editors)
 
     async def file_created(key: DocumentKey) -> None:
         await announce(key, "file:created", {"path": key.path})
@@ -421,7 +432,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         Limits.from_settings(settings),
         settings.preview_url,
         session_files,
-        events.emit,
+        deployment_status(events.emit, scopes.document_key, webhooks),
         AuditLog(),
         app[TASKS],
         logs,
@@ -444,6 +455,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         mailer=app[MAILER],
         tasks=app[TASKS],
         secrets=secrets,
+        webhooks=webhooks,
     )
     workspaces = WorkspaceService(
         pool,
@@ -452,7 +464,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         access,
         workspace_documents,
         # Removing or demoting a workspace member reaches its sessions and their sockets.
-        [sessions],
+        [sessions, MemberWebhooks(access, webhooks)],
     )
     app[WORKSPACES] = workspaces
     app[INVITATIONS] = InvitationService(
@@ -621,6 +633,7 @@ def build_app(settings: Settings) -> web.Application:
             _accounts,
             _account_security,
             _workspace_documents,
+            webhooks_context,
             _live_sessions,
             _deployments,
             account_lifecycle,
@@ -638,6 +651,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(api_key_routes.routes)
     app.add_routes(device_routes.routes)
     app.add_routes(workspace_routes.routes)
+    app.add_routes(webhook_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(deployment_routes.routes)
     app.router.add_route("*", "/preview/{deployment_id}", _preview_root)

@@ -152,6 +152,19 @@ class Settings(BaseSettings):
 
     _split = field_validator("allowed_origins", "trusted_proxies", mode="before")(_split_csv)
 
+    # Webhooks (docs/webhooks.md): hosts that may be loopback/private addresses anyway
+    # (comma-separated names or literal addresses, e.g. an internal receiver, or tests).
+    webhook_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    webhook_poll_seconds: float = Field(default=1.0, gt=0)
+    webhook_timeout_seconds: float = Field(default=10.0, gt=0, le=60)
+    # Retries: exponential backoff with jitter from this first delay, up to this long.
+    webhook_first_retry_seconds: float = Field(default=10.0, gt=0)
+    webhook_retry_hours: float = Field(default=24.0, gt=0, le=24 * 7)
+    # file.changed is sent at most once per file per this window.
+    webhook_file_debounce_seconds: float = Field(default=5.0, ge=0)
+
+    _split_webhook_hosts = field_validator("webhook_allowed_hosts", mode="before")(_split_csv)
+
     @model_validator(mode="after")
     def _previews_apart_in_production(self) -> Settings:
         # The development default (`{id}.localhost:{port}`) means nothing to other machines,

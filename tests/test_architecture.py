@@ -93,6 +93,9 @@ TABLE_OWNERS: dict[str, str] = {
     "user_totp": "auth.mfa_store",
     "mfa_recovery_codes": "auth.mfa_store",
     "known_devices": "auth.devices",
+    "webhooks": "collab.webhooks.store",
+    "webhook_deliveries": "collab.webhooks.store",
+    "webhook_attempts": "collab.webhooks.store",
 }
 
 NEVER_CROSSED = ("deployments", "past_deployments", "deployment_participants")

@@ -51,6 +51,7 @@ from collab.sessions.validation import (
     SessionInvitationInput,
     SessionPatch,
 )
+from collab.webhooks.events import EmitWebhook, emit_nothing
 from collab.workspace_documents.parts import SecretBox, render_environment, store_environment
 from kernel.audit import AuditEntry, AuditLog
 from kernel.background import BackgroundTasks
@@ -161,6 +162,7 @@ class SessionService:
         mailer: Mailer | None = None,
         tasks: BackgroundTasks | None = None,
         secrets: SecretBox | None = None,
+        webhooks: EmitWebhook = emit_nothing,
     ) -> None:
         """`links_base_url`: where page links point (the front-end when one is configured).
         Without a `mailer` (and the `tasks` that send in the background), addressed
@@ -183,6 +185,8 @@ class SessionService:
         self._on_archived = on_archived
         # Seals the secrets of a session's environment (none can be stored without it).
         self._secrets = secrets
+        # Tells a workspace's webhooks (session.created/archived, participant.joined/left).
+        self._webhooks = webhooks
 
     # -- the questions every check asks ------------------------------------------------------
 
@@ -325,9 +329,11 @@ class SessionService:
             await self._audit_session(
                 conn, actor, "session.created", row["session_id"], new_value=data.model_dump()
             )
+        session = session_json(row, row["role"])
         if data.ws_id is not None:
             await self._count_for_workspace(data.ws_id, {"sessions": 1})
-        return session_json(row, row["role"])
+            await self._webhooks("session.created", data.ws_id, session | {"role": None}, None)
+        return session
 
     async def list_for(self, actor: Actor) -> list[dict[str, Any]]:
         """The sessions the actor may see (two queries: their rows, their workspace roles)."""
@@ -422,6 +428,10 @@ class SessionService:
             await self._push_access(session_id, await self._store.user_ids(self._pool, session_id))
         if changes.get("status") == "archived":
             await self._on_archived(session_id)
+            if row["ws_id"] is not None:
+                await self._webhooks(
+                    "session.archived", row["ws_id"], session | {"role": None}, None
+                )
         if changes:
             await self._events.emit(session_id, "session:updated", session | {"role": None})
         return session | {"environment": render_environment(environment)}
@@ -547,7 +557,7 @@ class SessionService:
         async with self._pool.acquire() as conn, conn.transaction():
             # Anyone may leave, and the owner may remove people, even from an archived session:
             # both only take access away (unarchiving first would reopen writes for everyone).
-            _, role = await self._require(conn, actor, session_id, SessionRole.VIEWER)
+            access, role = await self._require(conn, actor, session_id, SessionRole.VIEWER)
             target = await self._participant(conn, session_id, participant_id)
             if target is None:
                 raise NotFound("No such participant.")
@@ -565,12 +575,16 @@ class SessionService:
                 session_id,
                 old_value={"user_id": str(target["user_id"]), "role": target["role"]},
             )
+        left = {"participant_id": str(participant_id), "user_id": str(target["user_id"])}
         await self._events.removed(session_id, target["user_id"])
-        await self._events.emit(
-            session_id,
-            "participant:left",
-            {"participant_id": str(participant_id), "user_id": str(target["user_id"])},
-        )
+        await self._events.emit(session_id, "participant:left", left)
+        if access.row["ws_id"] is not None:
+            await self._webhooks(
+                "participant.left",
+                access.row["ws_id"],
+                left | {"session_id": str(session_id)},
+                None,
+            )
 
     # -- when a workspace membership changes ---------------------------------------------------
 
@@ -592,12 +606,16 @@ class SessionService:
 
         async def announce() -> None:
             for session_id in await self._store.of_workspace(self._pool, ws_id):
-                await self._announce_access(session_id, user_id, had_place.get(session_id))
+                await self._announce_access(session_id, user_id, had_place.get(session_id), ws_id)
 
         return announce
 
     async def _announce_access(
-        self, session_id: uuid.UUID, user_id: uuid.UUID, participant_id: uuid.UUID | None
+        self,
+        session_id: uuid.UUID,
+        user_id: uuid.UUID,
+        participant_id: uuid.UUID | None,
+        ws_id: uuid.UUID,
     ) -> None:
         await self._push_access(session_id, [user_id])
         if participant_id is None:
@@ -605,10 +623,10 @@ class SessionService:
         rows = await self._participants(self._pool, session_id)
         mine = next((p for p in rows if p.participant_id == participant_id), None)
         if mine is None:
-            await self._events.emit(
-                session_id,
-                "participant:left",
-                {"participant_id": str(participant_id), "user_id": str(user_id)},
+            left = {"participant_id": str(participant_id), "user_id": str(user_id)}
+            await self._events.emit(session_id, "participant:left", left)
+            await self._webhooks(
+                "participant.left", ws_id, left | {"session_id": str(session_id)}, None
             )
         else:
             await self._events.emit(session_id, "participant:updated", mine.json(show_email=False))
@@ -832,6 +850,14 @@ class SessionService:
         public["user"] = {k: v for k, v in result["participant"]["user"].items() if k != "email"}
         await self._events.emit(session_id, "participant:joined", public)
         await self._push_access(session_id, [actor.user_id])
+        ws_id = result["session"].get("ws_id")
+        if ws_id is not None:
+            await self._webhooks(
+                "participant.joined",
+                uuid.UUID(ws_id),
+                public | {"session_id": str(session_id)},
+                None,
+            )
         return result
 
     async def _admit(

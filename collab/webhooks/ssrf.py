@@ -1,0 +1,114 @@
+"""Which webhook URLs and addresses are refused (server-side request forgery). Pure.
+
+A URL must be http(s) without credentials. Its host is refused when it names, or resolves
+to, a loopback, private, link-local, shared (CGNAT), multicast, reserved or unspecified
+address, or a cloud metadata address — unless the operator listed the host in
+`COLLAB_WEBHOOK_ALLOWED_HOSTS`. The check is made at registration and again on each
+delivery against the addresses actually dialled (see `delivery.GuardedResolver`), so a
+name that later resolves elsewhere (DNS rebinding) is still refused.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+# Metadata services that sit on ordinary-looking addresses or names.
+METADATA_HOSTS = frozenset(
+    {"metadata.google.internal", "metadata", "metadata.goog", "instance-data", "169.254.169.254"}
+)
+METADATA_ADDRESSES = frozenset(
+    {
+        ipaddress.ip_address("169.254.169.254"),
+        ipaddress.ip_address("169.254.170.2"),  # AWS ECS task metadata
+        ipaddress.ip_address("100.100.100.200"),  # Alibaba Cloud
+        ipaddress.ip_address("fd00:ec2::254"),  # AWS IMDS over IPv6
+    }
+)
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class RefusedUrl(ValueError):
+    """A URL the server will not send to; the message says why."""
+
+
+@dataclass(frozen=True)
+class Target:
+    scheme: str
+    host: str  # lower case, no brackets
+    port: int
+
+
+def parse_url(url: str) -> Target:
+    """The URL's target, or RefusedUrl when it is not an absolute http(s) URL we accept."""
+    if len(url) > 2048:
+        raise RefusedUrl("The URL is longer than 2048 characters.")
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError as exc:
+        raise RefusedUrl("The URL is not valid.") from exc
+    if parts.scheme not in ("http", "https"):
+        raise RefusedUrl("The URL must start with http:// or https://.")
+    if parts.username is not None or parts.password is not None:
+        raise RefusedUrl("The URL must not carry a user name or password.")
+    host = (parts.hostname or "").rstrip(".").lower()
+    if not host:
+        raise RefusedUrl("The URL has no host.")
+    return Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80))
+
+
+def is_allowed_host(host: str, allowed: Collection[str]) -> bool:
+    return host.rstrip(".").lower() in allowed
+
+
+def address_refusal(address: str) -> str | None:
+    """Why sending to this address is refused, or None when it is a public address."""
+    try:
+        ip = ipaddress.ip_address(address.split("%", 1)[0])
+    except ValueError:
+        return "it is not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    if ip in METADATA_ADDRESSES:
+        return "it is a cloud metadata address"
+    if ip.is_loopback:
+        return "it is a loopback address"
+    if ip.is_link_local:
+        return "it is a link-local address"
+    if isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT:
+        return "it is a shared (carrier-grade NAT) address"
+    if ip.is_private:
+        return "it is a private address"
+    if ip.is_multicast or ip.is_reserved or ip.is_unspecified or not ip.is_global:
+        return "it is not a public address"
+    return None
+
+
+def host_refusal(host: str, allowed: Collection[str]) -> str | None:
+    """Why this host is refused before any lookup (a literal address or a metadata name)."""
+    if is_allowed_host(host, allowed):
+        return None
+    if host in METADATA_HOSTS:
+        return "it is a cloud metadata host"
+    if host == "localhost" or host.endswith(".localhost"):
+        return "it is a loopback host"
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return None
+    return address_refusal(host)
+
+
+def resolved_refusal(host: str, addresses: Iterable[str], allowed: Collection[str]) -> str | None:
+    """Why sending to this host, resolved to these addresses, is refused (any bad one is
+    enough: the connection could go to it)."""
+    if is_allowed_host(host, allowed):
+        return None
+    for address in addresses:
+        reason = address_refusal(address)
+        if reason is not None:
+            return f"{host} resolves to {address}: {reason}"
+    return None
