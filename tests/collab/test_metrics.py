@@ -7,6 +7,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
@@ -14,7 +15,7 @@ from config import Settings
 from tests.conftest import make_settings
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
-from tests.support import Client
+from tests.support import Client, free_port
 
 TOKEN = "metrics-token-for-tests"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -99,6 +100,18 @@ async def test_http_requests_by_route_template_and_status(make_client: Any) -> N
         - value(before, "collab_http_request_duration_seconds_count", **count)
         == 3
     )
+
+
+async def test_the_loopback_port_serves_metrics_without_a_token(make_client: Any) -> None:
+    port = free_port()
+    client = await make_client(metrics_port=port)
+    assert (await client.get("/metrics")).status == 404  # no token: not on the app's port
+    async with aiohttp.ClientSession() as http:
+        response = await http.get(f"http://127.0.0.1:{port}/metrics")
+        assert response.status == 200
+        assert "collab_http_requests_total" in await response.text()
+        # The app's own routes are not there.
+        assert (await http.get(f"http://127.0.0.1:{port}/healthz")).status == 404
 
 
 def url(client: Client) -> str:
