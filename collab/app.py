@@ -51,6 +51,7 @@ from collab.http import (
     account_change_routes,
     admin_routes,
     api_key_routes,
+    apidoc_routes,
     audit_routes,
     auth_routes,
     deployment_routes,
@@ -654,6 +655,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(webhook_routes.routes)
     app.add_routes(session_routes.routes)
     app.add_routes(deployment_routes.routes)
+    app.add_routes(apidoc_routes.routes)
     app.router.add_route("*", "/preview/{deployment_id}", _preview_root)
     app.router.add_route("*", "/preview/{deployment_id}/{tail:.*}", _preview)
     add_socketio_routes(app, _socketio)
