@@ -26,6 +26,7 @@ from collab.webhooks.events import EmitWebhook
 from collab.webhooks.service import WebhookService
 from collab.webhooks.store import WebhookStore
 from collab.workspace_documents.parts import SecretBox
+from kernel import metrics
 
 WEBHOOK_WORKER = web.AppKey("webhook_worker", DeliveryWorker)
 
@@ -51,6 +52,7 @@ async def webhooks_context(app: web.Application) -> AsyncIterator[None]:
             first_retry_seconds=settings.webhook_first_retry_seconds,
             give_up_after=timedelta(hours=settings.webhook_retry_hours),
         ),
+        on_outcome=metrics.webhook_delivery,
     )
     app[WEBHOOKS] = WebhookService(
         pool,
