@@ -176,8 +176,9 @@ class DeliveryWorker:
         self._inflight.update(tasks)
         for task in tasks:
             task.add_done_callback(self._inflight.discard)
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        for result in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(result, Exception):
+                log.error("a webhook delivery failed", exc_info=result)
         return len(claimed)
 
     async def _post(self, claimed: Claimed) -> Outcome:

@@ -183,7 +183,7 @@ class WebhookStore:
         await db.execute(
             """INSERT INTO webhook_attempts (delivery_id, webhook_id, attempt, status_code,
                                              duration_ms, error, started_at)
-               VALUES ($1, $2, $3, $4, $5, $6, now() - make_interval(secs => $5 / 1000.0))""",
+               VALUES ($1, $2, $3, $4, $5, $6, now() - $5::integer * interval '1 millisecond')""",
             claimed.delivery_id,
             claimed.webhook_id,
             claimed.attempt,
