@@ -143,9 +143,10 @@ def _operation(method: str, path: str, op: Operation) -> dict[str, Any]:
     responses: dict[str, Any] = {str(op.status): answer}
     for status, description in op.also.items():
         responses[str(status)] = {"description": description}
-    errors = dict(COMMON_ERRORS)
-    if op.auth != "none":
-        errors.update(AUTH_ERRORS)
+    # Public routes answer 401 and 403 too: wrong credentials, a token that is refused.
+    errors = dict(COMMON_ERRORS) | AUTH_ERRORS
+    if method != "GET":  # a change can meet a state that refuses it (e.g. archived)
+        errors[409] = MORE_ERRORS[409]
     errors.update({s: MORE_ERRORS.get(s, "An error") for s in op.errors})
     for status, description in sorted(errors.items()):
         responses[str(status)] = {
@@ -195,7 +196,7 @@ def _path_schema(name: str) -> dict[str, Any]:
     if name.endswith("_id"):
         return {"type": "string", "format": "uuid"}
     if name == "path":
-        return {"type": "string", "minLength": 1, "maxLength": 1024}
+        return {"type": "string", "minLength": 1, "maxLength": 512}
     return {"type": "string", "minLength": 1, "maxLength": 200}
 
 
