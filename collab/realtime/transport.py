@@ -11,6 +11,13 @@ written with one call per event-loop tick; a broadcast frames its message once f
 recipients. A client that stops reading is disconnected once MAX_BUFFERED bytes wait for
 it, instead of growing the server's memory.
 
+Document broadcasts skip engine.io's per-socket queue and writer task when they can
+(`direct`): handing a packet to the queue woke one task per recipient per message, which
+profiled as much per delivery as the write itself. That is safe only while the socket's
+queue is empty: the writer task sends what it takes from the queue synchronously (our
+`send` never suspends), so anything queued earlier (a CONNECT, a ping, an acknowledgement)
+is either written already or still in the queue, and then the broadcast takes the queue too.
+
 Why this reaches into engine.io's private internals, and what would remove it:
 - python-engineio's async server has no public way to choose its WebSocket class, or to
   pass options to aiohttp's `WebSocketResponse` (its client has `websocket_extra_options`;
@@ -38,6 +45,7 @@ import logging
 import struct
 from typing import Any
 
+import engineio
 import socketio
 from aiohttp.web import WebSocketResponse
 from engineio.async_drivers import aiohttp as engineio_aiohttp
@@ -46,6 +54,9 @@ log = logging.getLogger(__name__)
 
 MAX_BUFFERED = 16 * 1024 * 1024
 _TEXT, _BINARY = 0x1, 0x2
+
+# Engine.IO sid → its open, upgraded WebSocket (see `direct`).
+_open: dict[str, CoalescingWebSocket] = {}
 
 # The message last framed: a broadcast hands the same object to every recipient in a row.
 _last: tuple[object, bytes] | None = None
@@ -82,11 +93,24 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         )
         await self._sock.prepare(request)
         self.environ = environ
-        await self.handler(self)
+        # `handler` is the engine.io socket's bound `_websocket_handler`.
+        socket = getattr(self.handler, "__self__", None)
+        sid = getattr(socket, "sid", None)
+        if isinstance(sid, str):
+            _open[sid] = self
+        try:
+            await self.handler(self)
+        finally:
+            if isinstance(sid, str) and _open.get(sid) is self:
+                del _open[sid]
         return self._sock
 
     async def send(self, message: str | bytes) -> None:
-        self._pending.append(frame(message))
+        self.write_framed(frame(message))
+
+    def write_framed(self, data: bytes) -> None:
+        """Queue frames already framed, for this tick's write."""
+        self._pending.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
             asyncio.get_running_loop().call_soon(self._flush)
@@ -105,6 +129,18 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         if transport.get_write_buffer_size() > MAX_BUFFERED:
             log.warning("closing a WebSocket whose client stopped reading")
             transport.close()
+
+
+def direct(eio: engineio.AsyncServer, eio_sid: str) -> CoalescingWebSocket | None:
+    """The socket's WebSocket if a message may be written to it now, bypassing engine.io's
+    queue (upgraded, open, nothing queued ahead: see the module docstring); else None."""
+    ws = _open.get(eio_sid)
+    if ws is None:
+        return None
+    socket = eio.sockets.get(eio_sid)
+    if socket is None or socket.closed or not socket.upgraded or not socket.queue.empty():
+        return None
+    return ws
 
 
 def tune_websockets(sio: socketio.AsyncServer) -> None:

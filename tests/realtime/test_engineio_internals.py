@@ -19,8 +19,9 @@ from engineio.async_drivers import aiohttp as driver
 from engineio.async_socket import AsyncSocket
 from packaging.requirements import Requirement
 
+from collab.realtime import transport
 from collab.realtime.server import add_socketio_routes
-from collab.realtime.transport import CoalescingWebSocket, frame, tune_websockets
+from collab.realtime.transport import CoalescingWebSocket, direct, frame, tune_websockets
 from tests.support import REPO
 
 pytestmark = pytest.mark.unit
@@ -98,6 +99,45 @@ def test_broadcast_uses_only_what_exists() -> None:
     assert inspect.iscoroutinefunction(sio.eio.send_packet), "engineio AsyncServer.send_packet"
     assert callable(sio.manager.eio_sid_from_sid), "socketio manager.eio_sid_from_sid"
     assert engineio.packet.MESSAGE == 4, "engineio.packet.MESSAGE"
+
+
+def test_direct_writes_rely_on_what_exists() -> None:
+    """`transport.direct` finds a socket's WebSocket through the handler's bound socket, and
+    bypasses the queue only because the writer sends what it polls without suspending."""
+    upgrade = inspect.getsource(AsyncSocket._upgrade_websocket)
+    assert "self._websocket_handler, self.server" in upgrade, MOVED.format(
+        what="the WebSocket's handler is no longer the socket's bound _websocket_handler"
+    )
+    handler = inspect.getsource(AsyncSocket._websocket_handler)
+    assert "packets = await self.poll()" in handler, MOVED.format(what="the writer's poll")
+    assert "await ws.send(pkt.encode())" in handler, MOVED.format(what="the writer's send")
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    assert isinstance(sio.eio.sockets, dict), MOVED.format(what="AsyncServer.sockets")
+    socket = AsyncSocket(sio.eio, "abc")
+    for name in ("sid", "closed", "upgraded", "queue"):
+        assert hasattr(socket, name), MOVED.format(what=f"AsyncSocket.{name}")
+    assert socket.handle_get_request and socket._websocket_handler.__self__ is socket
+
+
+async def test_direct_writes_only_to_an_open_upgraded_socket_with_nothing_queued() -> None:
+    sio = socketio.AsyncServer(async_mode="aiohttp")
+    socket = AsyncSocket(sio.eio, "abc")
+    sio.eio.sockets["abc"] = socket
+    ws = CoalescingWebSocket(socket._websocket_handler, sio.eio)
+    assert direct(sio.eio, "abc") is None  # not open
+    transport._open["abc"] = ws
+    try:
+        assert direct(sio.eio, "abc") is None  # still on long-polling
+        socket.upgraded = True
+        assert direct(sio.eio, "abc") is ws
+        await socket.queue.put(engineio.packet.Packet(engineio.packet.PING))
+        assert direct(sio.eio, "abc") is None  # a packet waits: the broadcast queues behind
+        socket.queue.get_nowait()
+        socket.closed = True
+        assert direct(sio.eio, "abc") is None
+        assert direct(sio.eio, "other") is None
+    finally:
+        transport._open.pop("abc", None)
 
 
 def test_our_routes_are_the_ones_attach_would_add() -> None:
