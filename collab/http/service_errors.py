@@ -11,9 +11,8 @@ from __future__ import annotations
 import logging
 
 import asyncpg
-import redis.exceptions
 
-from collab.db import DatabaseUnreachable
+from collab.dependency_failures import DEPENDENCY_FAILURES, connection_gone
 from collab.http.errors import ApiError, ErrorKind, ErrorTranslator
 from kernel import errors
 
@@ -37,28 +36,9 @@ _STATUS: list[tuple[type[errors.ServiceError], int]] = [
     (errors.BadGateway, 502),
 ]
 
-# The failures of a dependency rather than of our code.
-DEPENDENCY_FAILURES: tuple[type[Exception], ...] = (
-    DatabaseUnreachable,  # no connection could be opened
-    asyncpg.PostgresConnectionError,  # the connection broke mid-query
-    asyncpg.InterfaceError,  # a connection the server closed (misuse stays a 500)
-    asyncpg.TooManyConnectionsError,
-    # Shut down, crashed, starting up (`CannotConnectNowError`), or a statement cancelled.
-    asyncpg.exceptions.OperatorInterventionError,
-    redis.exceptions.ConnectionError,
-    redis.exceptions.TimeoutError,
-    TimeoutError,  # a pool acquire or a command that ran out of time
-)
-
-
-def _connection_gone(exc: asyncpg.InterfaceError) -> bool:
-    """asyncpg raises InterfaceError for a closed connection or pool, and for misuse (a
-    wrong argument count): only the first is the dependency's failure."""
-    return "closed" in str(exc) or "closing" in str(exc)
-
 
 def _translate(exc: Exception) -> ApiError:
-    if isinstance(exc, asyncpg.InterfaceError) and not _connection_gone(exc):
+    if isinstance(exc, asyncpg.InterfaceError) and not connection_gone(exc):
         log.error("a misused database call", exc_info=exc)
         return ApiError(500, "internal_error", "Something went wrong on our side.")
     if not isinstance(exc, errors.ServiceError):

@@ -33,7 +33,7 @@ from redis.exceptions import RedisError
 
 from auth.revocation import CHANNEL as REVOCATIONS
 from auth.revocation import CREDENTIAL_CHANNEL as CREDENTIALS_ENDED
-from collab.http.service_errors import DEPENDENCY_FAILURES
+from collab.dependency_failures import is_dependency_failure
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.connection_guard import ConnectionGuard, is_handshake
 from collab.realtime.connections import Connections
@@ -61,8 +61,8 @@ class _Server(socketio.AsyncServer):  # type: ignore[misc]  # socketio is untype
     async def _trigger_event(self, event: str, namespace: str, *args: Any) -> Any:
         try:
             return await super()._trigger_event(event, namespace, *args)
-        except DEPENDENCY_FAILURES as exc:
-            if event != "connect":
+        except Exception as exc:
+            if event != "connect" or not is_dependency_failure(exc):
                 raise
             log.warning("refused a connect to %s: %s: %s", namespace, type(exc).__name__, exc)
             raise socketio.exceptions.ConnectionRefusedError("unavailable") from None
