@@ -130,7 +130,9 @@ class ConnectionGuard:
         }
         since = self._unauthenticated_since
         expired = []
-        for eio_sid in list(sio.eio.sockets):
+        for eio_sid, socket in list(sio.eio.sockets.items()):
+            if socket.closed:
+                continue  # ended already; Engine.IO forgets it soon
             if eio_sid in authenticated:
                 since.pop(eio_sid, None)
             elif now - since.setdefault(eio_sid, now) >= self.auth_timeout:
