@@ -17,7 +17,9 @@ import asyncio
 import json
 import socket
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import aiohttp
 import pycrdt
@@ -37,10 +39,10 @@ def _ws_url(base: str) -> str:
     return base.replace("http://", "ws://") + "/socket.io/?EIO=4&transport=websocket"
 
 
-async def _until(predicate: object, within: float, what: str) -> float:
+async def _until(predicate: Callable[[], bool], within: float, what: str) -> float:
     """Seconds until `predicate()` holds; fails after `within`."""
     started = time.monotonic()
-    while not predicate():  # type: ignore[operator]
+    while not predicate():
         if time.monotonic() - started > within:
             raise AssertionError(f"{what} did not happen within {within}s")
         await asyncio.sleep(0.1)
@@ -77,7 +79,7 @@ async def test_a_client_that_stops_reading_is_dropped_and_memory_stays_capped(
                 await asyncio.sleep(0.5)
                 baseline, _ = usage(server.proc.pid)
                 peak, sent = baseline, 0
-                doc = pycrdt.Doc()
+                doc: pycrdt.Doc[Any] = pycrdt.Doc()
                 text = doc.get("content", type=pycrdt.Text)
                 chunk = "x" * (512 * 1024)
                 # 100 MiB relayed to the slow reader: far past the 16 MiB cap. Each chunk is
@@ -110,7 +112,8 @@ async def test_half_open_connections_and_unfinished_headers_are_closed(
     env = external_env | {"COLLAB_IDLE_CONNECTION_TIMEOUT_SECONDS": "2"}
     with ServerProcess(tmp_path / "server", env) as server:
         assert server.proc is not None
-        _, fds_before = usage(server.proc.pid)
+        pid = server.proc.pid
+        _, fds_before = usage(pid)
         loop = asyncio.get_running_loop()
         sockets = []
         for i in range(300):
@@ -119,13 +122,13 @@ async def test_half_open_connections_and_unfinished_headers_are_closed(
             if i % 2:  # slowloris: a request whose headers never end
                 sock.send(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Slow: ")
             sockets.append(sock)
-        await _until(lambda: usage(server.proc.pid)[1] >= fds_before + 250, 10, "accepting")  # type: ignore[union-attr]
+        await _until(lambda: usage(pid)[1] >= fds_before + 250, 10, "accepting")
         # Meanwhile the server still answers.
         async with aiohttp.ClientSession() as http, http.get(f"{server.url}/healthz") as ok:
             assert ok.status == 200
 
         took = await _until(
-            lambda: usage(server.proc.pid)[1] <= fds_before + 10,  # type: ignore[union-attr]
+            lambda: usage(pid)[1] <= fds_before + 10,
             10,
             "closing the idle connections",
         )
