@@ -100,6 +100,8 @@ class DocumentFanout:
     def publish(
         self, kind: bytes, key: DocumentKey, payload: bytes, author: uuid.UUID | None = None
     ) -> None:
+        if self.alone:
+            return  # nobody to tell (and the loop would drop it): no encoding, no wake-up
         self._outbox.put_nowait(
             (encode(self.origin, kind, key, payload, author), time.perf_counter())
         )

@@ -301,14 +301,23 @@ class DocumentRoom:
 
     # -- awareness -------------------------------------------------------------------------
 
-    def accept_awareness(self, update: bytes, member: Member) -> bytes:
-        """Check a socket's awareness update, note it, and return it stamped for relaying.
+    def accept_awareness(self, update: bytes, member: Member) -> bytes | None:
+        """Check a socket's awareness update, note it, and return it stamped for relaying
+        (None when it holds nothing new).
 
         A socket may speak only for client ids that nobody else announced (its user's own,
         as after a reconnect, are fine), for at most MAX_CLIENTS_PER_SOCKET of them, and
-        only with JSON object states. Anything else refuses the whole update."""
+        only with JSON object states. Anything else refuses the whole update.
+
+        Except echoes: the npm provider sends back every awareness change it receives,
+        other people's included (a newcomer echoes the whole snapshot). An entry for a
+        client id another socket announced, no newer than the state held, changes nothing
+        (Yjs ignores it too), so it is dropped before anything is counted or refused; with
+        N editors joining, refusing them cost N² error events."""
         user_id = str(member.user_id)
-        entries = awareness.decode(update)
+        entries = [entry for entry in awareness.decode(update) if not self._echo(entry, member)]
+        if not entries:
+            return None
         claimed = member.client_clocks.keys() | {entry.client_id for entry in entries}
         if len(claimed) > MAX_CLIENTS_PER_SOCKET:
             raise awareness.MalformedAwareness("too many client ids on one connection")
@@ -323,6 +332,16 @@ class DocumentRoom:
         for entry in stamped:
             self._note(entry, member, user_id)
         return awareness.encode(stamped)
+
+    def _echo(self, entry: awareness.AwarenessEntry, member: Member) -> bool:
+        """A state no newer than the one held, for a client id this socket did not announce
+        (another socket's: noting it would also make this socket's departure remove it)."""
+        known = self.awareness.get(entry.client_id)
+        return (
+            known is not None
+            and entry.clock <= known.clock
+            and entry.client_id not in member.client_clocks
+        )
 
     def note_awareness(self, update: bytes) -> None:
         """Awareness from another process, already checked and stamped there."""

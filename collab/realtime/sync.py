@@ -278,7 +278,8 @@ class DocumentSync:
                 sid, namespace, "invalid_update", f"That awareness update was refused: {exc}."
             )
             return
-        await self.rooms.relay_awareness(room, stamped, sid)
+        if stamped is not None:  # None: only echoes of what everyone has
+            await self.rooms.relay_awareness(room, stamped, sid)
 
     # -- changes from the session service ------------------------------------------------
 

@@ -10,6 +10,7 @@ import pytest
 
 from collab.documents import awareness
 from collab.documents.awareness import AwarenessEntry, MalformedAwareness
+from collab.documents.room import MAX_CLIENTS_PER_SOCKET
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
 from tests.support import Client
@@ -91,6 +92,30 @@ async def test_a_socket_cannot_speak_for_someone_elses_client_id(
 
     peers = await peers_settle(agent, "observer", 1)
     assert peers == [{"color": "#f00", "id": live.editor.user_id, "name": "editor"}]
+
+
+async def test_echoes_of_others_states_are_dropped_silently(
+    client: Client, live: LiveSession, agent: NodeAgent
+) -> None:
+    """The npm provider sends back what it receives: no error, nothing relayed, while a
+    newer state for the same id is still refused."""
+    ann = await connect(agent, client, "ann", live.editor.token, live.room())
+    await connect(agent, client, "observer", live.owner.token, live.room())
+    await agent.call("awareness", name="ann", state={"color": "#f00"})
+    assert len(await peers_settle(agent, "observer", 1)) == 1
+
+    await raw(agent, client, live, live.viewer.token)
+    stale = AwarenessEntry(ann, 0, json.dumps({"user": {"name": "Mallory"}}))
+    assert await send(agent, [stale]) == []
+    assert await send(agent, [AwarenessEntry(ann, 0, "null")]) == []
+    # Echoes do not count towards the socket's client ids either.
+    echoes = [AwarenessEntry(ann, 0, "{}")] * (2 * MAX_CLIENTS_PER_SOCKET)
+    assert await send(agent, [*echoes, AwarenessEntry(5150, 1, "{}")]) == []
+    newer = AwarenessEntry(ann, 10_000, "{}")
+    assert (await send(agent, [newer]))[-1]["code"] == "invalid_update"
+    peers = await peers_settle(agent, "observer", 2)
+    assert {"color": "#f00", "id": live.editor.user_id, "name": "editor"} in peers
+    assert len(peers) == 2  # ann's, and the raw socket's own id 5150
 
 
 async def test_the_server_stamps_who_a_state_comes_from(
