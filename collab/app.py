@@ -52,6 +52,7 @@ from collab.http import (
     admin_routes,
     api_key_routes,
     apidoc_routes,
+    archive_routes,
     audit_routes,
     auth_routes,
     deployment_routes,
@@ -654,6 +655,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(workspace_routes.routes)
     app.add_routes(webhook_routes.routes)
     app.add_routes(session_routes.routes)
+    app.add_routes(archive_routes.routes)
     app.add_routes(deployment_routes.routes)
     app.add_routes(apidoc_routes.routes)
     app.router.add_route("*", "/preview/{deployment_id}", _preview_root)

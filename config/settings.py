@@ -165,6 +165,17 @@ class Settings(BaseSettings):
 
     _split_webhook_hosts = field_validator("webhook_allowed_hosts", mode="before")(_split_csv)
 
+    # Import and git (docs/import-export-git.md): an uploaded zip's size, its files, and
+    # what they unpack to; git remotes that may be loopback/private hosts anyway (tests).
+    import_max_bytes: int = Field(default=20 * 1024 * 1024, ge=1024)
+    import_max_files: int = Field(default=1000, ge=1)
+    import_max_unpacked_bytes: int = Field(default=50 * 1024 * 1024, ge=1024)
+    import_max_file_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
+    git_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
+    git_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+
+    _split_git_hosts = field_validator("git_allowed_hosts", mode="before")(_split_csv)
+
     @model_validator(mode="after")
     def _previews_apart_in_production(self) -> Settings:
         # The development default (`{id}.localhost:{port}`) means nothing to other machines,
