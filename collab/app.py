@@ -46,6 +46,8 @@ from collab.documents.fanout import DocumentFanout
 from collab.documents.rooms import DocumentRooms
 from collab.documents.service import DocumentService
 from collab.documents.store import DocumentStore
+from collab.documents.version_store import VersionStore
+from collab.documents.versions import DocumentVersions
 from collab.embedded import EmbeddedPostgres, EmbeddedRedis
 from collab.http import (
     account_change_routes,
@@ -62,6 +64,7 @@ from collab.http import (
     mfa_routes,
     service_errors,
     session_routes,
+    version_routes,
     webhook_routes,
     workspace_routes,
 )
@@ -72,6 +75,7 @@ from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middle
 from collab.http.metrics import METRICS_REFRESH, loopback_listener, metrics_middleware
 from collab.http.metrics import routes as metrics_routes
 from collab.http.security_headers import security_headers_middleware
+from collab.http.version_routes import VERSIONS
 from collab.http.webhook_routes import WEBHOOKS
 from collab.lifecycle_wiring import account_lifecycle
 from collab.log import request_id_middleware
@@ -404,6 +408,10 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     documents = DocumentService(
         pool, store, rooms, announce, events.file_gone, AuditLog(), workspace_documents
     )
+    versions = DocumentVersions(
+        pool, VersionStore(), store, rooms, UserStore(), settings.document_versions_keep
+    )
+    rooms.on_compacted, app[VERSIONS] = versions.on_compacted, versions
 
     async def session_files(session_id: uuid.UUID) -> dict[str, str]:
         scope = await scopes.document_key(session_id)
@@ -654,6 +662,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(device_routes.routes)
     app.add_routes(workspace_routes.routes)
     app.add_routes(webhook_routes.routes)
+    app.add_routes(version_routes.routes)  # before session_routes: see its docstring
     app.add_routes(session_routes.routes)
     app.add_routes(archive_routes.routes)
     app.add_routes(deployment_routes.routes)

@@ -77,6 +77,9 @@ class Settings(BaseSettings):
     # collab/documents/writer.py: off, a killed server loses nothing; a crashed database
     # can lose its last ~0.6 s, which the clients that saw it send back on reconnect).
     document_synchronous_commit: bool = False
+    # File history (docs/file-versions.md): automatic versions kept per file (compactions,
+    # copies before a restore), and, apart, named checkpoints per file.
+    document_versions_keep: int = Field(default=50, ge=1, le=10_000)
     # Files one session (or workspace) may hold; creating one more gets `quota_exceeded`.
     max_files_per_scope: int = Field(default=1000, ge=1)
     # Live sessions one user may own that are not archived (429 beyond).

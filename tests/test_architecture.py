@@ -77,6 +77,7 @@ TABLE_OWNERS: dict[str, str] = {
     "session_invitations": "collab.sessions.store",
     "documents": "collab.documents.store",
     "document_updates": "collab.documents.store",
+    "document_versions": "collab.documents.version_store",
     "workspace_documents": "collab.workspace_documents.postgres",
     "users": "auth.users",
     "account_tokens": "auth.accounts",

@@ -50,6 +50,8 @@ Sender = Callable[[str, str, bytes, list[str]], Awaitable[None]]
 FileCreated = Callable[[DocumentKey], Awaitable[None]]
 # Called about once a second with the current text of every file that changed since.
 FilesChanged = Callable[[dict[DocumentKey, str]], Awaitable[None]]
+# After a compaction folded updates (file history: collab/documents/versions.py).
+Compacted = Callable[[DocumentKey, DocumentRoom | None], Awaitable[None]]
 
 
 class WorkspaceActivity(Protocol):
@@ -95,6 +97,7 @@ class DocumentRooms:
         self.on_file_created = on_file_created
         self.activity = activity
         self.on_files_changed = on_files_changed
+        self.on_compacted: Compacted | None = None
         self.writer = BatchWriter(pool, store, synchronous_commit=synchronous_commit)
         self.fanout = fanout
 
@@ -313,20 +316,22 @@ class DocumentRooms:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
-    def _schedule_compaction(self, key: DocumentKey) -> None:
+    def _schedule_compaction(self, key: DocumentKey, room: DocumentRoom | None = None) -> None:
         if key in self._compacting:
             return
         self._compacting.add(key)
-        room = self._rooms.get(key)
+        room = room or self._rooms.get(key)
         if room is not None:
             room.writes_since_compaction = 0
-        self._spawn(self._compact(key))
+        self._spawn(self._compact(key, room))
 
-    async def _compact(self, key: DocumentKey) -> None:
+    async def _compact(self, key: DocumentKey, room: DocumentRoom | None = None) -> None:
         try:
             async with self._pool.acquire() as conn:
                 folded = await self._store.compact(conn, key)
             log.debug("compacted %s: %d updates folded", key, folded)
+            if folded and self.on_compacted is not None:
+                await self.on_compacted(key, room)
         except Exception:
             log.exception("compacting %s failed; it will be tried again", key)
         finally:
@@ -341,4 +346,4 @@ class DocumentRooms:
                 if room.idle_since is not None and now - room.idle_since >= self._idle_seconds:
                     del self._rooms[key]
                     if room.writes_since_compaction:
-                        self._schedule_compaction(key)
+                        self._schedule_compaction(key, room)
