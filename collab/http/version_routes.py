@@ -29,6 +29,7 @@ VERSIONS = web.AppKey("versions", DocumentVersions)
 routes = web.RouteTableDef()
 
 _BASE = "/api/sessions/{session_id}/files/{path:.+}/versions"
+# Only ids that look like one: `…/versions/util.py` stays a file in a `versions` folder.
 _ONE = _BASE + "/{version_id:[0-9a-fA-F-]{36}}"
 _TAG = "Sessions"
 
@@ -100,7 +101,7 @@ async def read_version(request: web.Request) -> web.Response:
     return web.Response(text=text, content_type="text/plain", charset="utf-8")
 
 
-@routes.post(_ONE + "/restore")
+@routes.post(_BASE + "/{version_id}/restore")  # no file route takes POST: any id is ours
 @documented(
     Operation(
         "Make the file's text the version's, as a new edit (editors)",
