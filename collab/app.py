@@ -59,6 +59,7 @@ from collab.http import (
     auth_routes,
     deployment_routes,
     device_routes,
+    git_routes,
     health,
     lifecycle_routes,
     mfa_routes,
@@ -665,6 +666,7 @@ def build_app(settings: Settings) -> web.Application:
     app.add_routes(version_routes.routes)  # before session_routes: see its docstring
     app.add_routes(session_routes.routes)
     app.add_routes(archive_routes.routes)
+    app.add_routes(git_routes.routes)
     app.add_routes(deployment_routes.routes)
     app.add_routes(apidoc_routes.routes)
     app.router.add_route("*", "/preview/{deployment_id}", _preview_root)

@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     import_max_file_bytes: int = Field(default=2 * 1024 * 1024, ge=1)
     git_allowed_hosts: Annotated[tuple[str, ...], NoDecode] = ()
     git_timeout_seconds: float = Field(default=60.0, gt=0, le=600)
+    # CA certificates git trusts for https remotes (an internal CA); the system's when unset.
+    git_ca_file: Path | None = None
 
     _split_git_hosts = field_validator("git_allowed_hosts", mode="before")(_split_csv)
 

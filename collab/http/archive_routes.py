@@ -128,7 +128,7 @@ async def _upload(request: web.Request, limit: int) -> bytes:
     return await _read_limited(request.content, limit)
 
 
-def _refusal(exc: BadArchive) -> ApiError:
+def refusal(exc: BadArchive) -> ApiError:
     where = f"{exc.entry}: " if exc.entry else ""
     details = {"entry": exc.entry} if exc.entry else None
     if exc.too_large:
@@ -165,5 +165,5 @@ async def import_archive(request: web.Request) -> web.Response:
         files = service.read(data)
         answer = await service.write(scope, files, who.user_id)
     except BadArchive as exc:
-        raise _refusal(exc) from None
+        raise refusal(exc) from None
     return web.json_response(answer)

@@ -1,0 +1,1 @@
+DROP TABLE IF EXISTS git_heads;
