@@ -78,6 +78,7 @@ TABLE_OWNERS: dict[str, str] = {
     "documents": "collab.documents.store",
     "document_updates": "collab.documents.store",
     "document_versions": "collab.documents.version_store",
+    "git_heads": "collab.archive.git_heads",
     "workspace_documents": "collab.workspace_documents.postgres",
     "users": "auth.users",
     "account_tokens": "auth.accounts",
