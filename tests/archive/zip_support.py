@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import stat
+import warnings
 import zipfile
 from collections.abc import Mapping
 from typing import Any
@@ -11,11 +12,20 @@ from typing import Any
 from tests.support import Client
 
 
-def make_zip(files: Mapping[str, bytes | str], *, symlinks: dict[str, str] | None = None) -> bytes:
+def make_zip(
+    files: Mapping[str, bytes | str],
+    *,
+    symlinks: dict[str, str] | None = None,
+    twice: tuple[str, ...] = (),
+) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, content in files.items():
             archive.writestr(name, content)
+        for name in twice:  # the same name again (zipfile warns; hostile archives do it)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                archive.writestr(name, "again")
         for name, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(name)
             info.external_attr = (stat.S_IFLNK | 0o777) << 16
