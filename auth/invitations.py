@@ -97,7 +97,7 @@ class InvitationService:
                 raise Forbidden("Nobody may invite to a role above their own.")
             invitee = None
             if data.user_id is not None:
-                invitee = await self._users.by_id(conn, uuid.UUID(data.user_id))
+                invitee = await self._users.by_id(conn, data.user_id)
                 if invitee is None:
                     raise NotFound("No such user.")
             elif data.email is not None:

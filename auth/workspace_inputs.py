@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from typing import Annotated
 
 from pydantic import Field
@@ -33,5 +34,7 @@ class RoleInput(Input):
 
 class InvitationInput(Input):
     email: Email | None = None
-    user_id: Annotated[str, Field(pattern=r"^[0-9a-fA-F-]{36}$")] | None = None
+    # A real UUID (36 hex digits and dashes in the right places), or a 422: the schema's
+    # old pattern let 36 dashes through to a 500.
+    user_id: uuid.UUID | None = None
     role: Annotated[str, Field(pattern="^(admin|editor|viewer)$")]

@@ -10,7 +10,7 @@ import asyncpg
 import pytest
 
 from collab.state import SETTINGS
-from tests.accounts_support import bearer, outbox
+from tests.accounts_support import bearer, outbox, register
 from tests.support import Client
 from tests.workspace_support import member, person, workspace
 
@@ -338,3 +338,25 @@ async def test_hostile_strings_in_workspace_fields_never_500(client: Client, val
     # Stored literally when it fits (no injection), untouched when it was refused.
     assert status == 200 and body["name"] == (value if len(value) <= 255 else "Project X")
     assert (await owner.call("get", "/api/workspaces"))[0] == 200
+
+
+async def test_an_invitation_names_a_real_user_id_or_gets_422(client: Client) -> None:
+    """Found by the REST fuzz: 36 dashes passed the old pattern and reached uuid.UUID (500)."""
+    owner = await register(client, "uuidowner")
+    created = await client.post("/api/workspaces", json={"name": "Ids"}, headers=bearer(owner))
+    ws_id = (await created.json())["ws_id"]
+    for bad in ("-" * 36, "g" * 36, "not-a-uuid"):
+        response = await client.post(
+            f"/api/workspaces/{ws_id}/invitations",
+            json={"user_id": bad, "role": "viewer"},
+            headers=bearer(owner),
+        )
+        assert response.status == 422, (bad, await response.text())
+        assert "user_id" in (await response.json())["error"]["details"]
+    invitee = await register(client, "uuidinvitee")
+    response = await client.post(
+        f"/api/workspaces/{ws_id}/invitations",
+        json={"user_id": invitee["user"]["user_id"], "role": "viewer"},
+        headers=bearer(owner),
+    )
+    assert response.status == 201, await response.text()
