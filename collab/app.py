@@ -70,6 +70,7 @@ from collab.http import (
     workspace_routes,
 )
 from collab.http.api_key_routes import API_KEYS
+from collab.http.client_info import client_info
 from collab.http.cors import cors_middleware
 from collab.http.device_routes import DEVICES
 from collab.http.errors import ERROR_TRANSLATORS, ErrorTranslators, error_middleware
@@ -498,9 +499,10 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         messages_per_second=settings.socket_messages_per_second,
         bytes_per_second=settings.socket_bytes_per_second,
     )
-    realtime = RealtimeServer(
-        sio, presence, sync, authenticate, redis, ConnectionGuard.from_settings(settings)
+    guard = ConnectionGuard.from_settings(
+        settings, lambda request: client_info(request, settings.trusted_proxies).ip
     )
+    realtime = RealtimeServer(sio, presence, sync, authenticate, redis, guard)
     terminals = TerminalEvents(
         sio,
         redis,

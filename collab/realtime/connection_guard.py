@@ -19,10 +19,10 @@ import logging
 import math
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 
 from aiohttp import web
 
-from collab.http.client_info import client_info
 from collab.realtime.connections import Connections
 from config import Settings
 from kernel.errors import RateLimited
@@ -30,6 +30,10 @@ from kernel.errors import RateLimited
 log = logging.getLogger(__name__)
 
 MAX_ADDRESSES = 100_000
+
+# The client's address of a request (the HTTP edge's rule: X-Forwarded-For from trusted
+# proxies only), passed in by the composition root.
+AddressOf = Callable[[web.Request], str | None]
 
 
 class _Bucket:
@@ -73,31 +77,31 @@ class ConnectionGuard:
     def __init__(
         self,
         limiter: HandshakeLimiter,
-        trusted_proxies: tuple[str, ...],
+        address_of: AddressOf,
         auth_timeout: float,
         sweep_every: float = 1.0,
     ) -> None:
         self.limiter = limiter
-        self._trusted = trusted_proxies
+        self._address_of = address_of
         self.auth_timeout = auth_timeout
         self._sweep_every = sweep_every
         self._unauthenticated_since: dict[str, float] = {}
         self._task: asyncio.Task[None] | None = None
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> ConnectionGuard:
+    def from_settings(cls, settings: Settings, address_of: AddressOf) -> ConnectionGuard:
         return cls(
             HandshakeLimiter(
                 settings.socket_connections_burst, settings.socket_connections_per_second
             ),
-            settings.trusted_proxies,
+            address_of,
             settings.socket_auth_timeout_seconds,
         )
 
     def admit(self, request: web.Request) -> None:
         """Count a handshake against its address (raises RateLimited beyond the limit)."""
         if is_handshake(request):
-            self.limiter.admit(client_info(request, self._trusted).ip or "unknown")
+            self.limiter.admit(self._address_of(request) or "unknown")
 
     def start(self, connections: Connections) -> None:
         self._task = asyncio.get_running_loop().create_task(
