@@ -45,6 +45,7 @@ class SecondFactor(Protocol):
 
 
 Archive = Callable[[Actor, uuid.UUID], Awaitable[None]]
+StopDeploymentsOf = Callable[[uuid.UUID], Awaitable[None]]
 SessionsOf = Callable[[Actor], Awaitable[list[dict[str, Any]]]]
 
 
@@ -60,6 +61,9 @@ class LifecycleDependencies:
     sessions_of: SessionsOf  # the sessions a person sees, with their role and status
     archive_session: Archive  # the session service's own archive path (sockets, deployments)
     grace: timedelta
+    # Deployments the person started in sessions of others (their own sessions' stop with
+    # the archive).
+    stop_deployments_of: StopDeploymentsOf | None = None
 
 
 async def sole_owned_workspaces(db: Executor, user_id: uuid.UUID) -> dict[str, str]:
@@ -195,6 +199,8 @@ class AccountLifecycle:
         for session in await self._d.sessions_of(actor):
             if session["role"] == "owner" and session["status"] == "active":
                 await self._d.archive_session(actor, uuid.UUID(session["session_id"]))
+        if self._d.stop_deployments_of is not None:
+            await self._d.stop_deployments_of(user.user_id)
         await self._d.accounts.logout_all(user, client)
         return {
             "status": "deletion_scheduled",

@@ -22,7 +22,7 @@ from auth.passwords import Argon2Cost, PasswordHashing
 from auth.rate_limit import RateLimiter
 from auth.users import User, UserStore
 from collab.sessions.validation import SessionPatch
-from collab.state import ACCOUNTS, DB_POOL, MFA, REDIS, SESSIONS, SETTINGS
+from collab.state import ACCOUNTS, DB_POOL, DEPLOYMENTS, MFA, REDIS, SESSIONS, SETTINGS
 from kernel.audit import AuditLog
 from kernel.context import Actor, ClientInfo
 
@@ -72,6 +72,7 @@ def build_lifecycle(app: web.Application) -> AccountLifecycle:
             sessions_of=sessions_of,
             archive_session=archive,
             grace=timedelta(days=settings.account_deletion_grace_days),
+            stop_deployments_of=app[DEPLOYMENTS].stop_owned_by,
         )
     )
 

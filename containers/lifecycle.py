@@ -332,6 +332,11 @@ class Deployments:
         for deployment_id in await self._store.stoppable_of_session(self._pool, session_id):
             await self.stop(None, deployment_id, "session archived")
 
+    async def stop_owned_by(self, user_id: uuid.UUID) -> None:
+        """Their account is being deleted: every deployment they started stops."""
+        for deployment_id in await self._store.stoppable_of_owner(self._pool, user_id):
+            await self.stop(None, deployment_id, "account deleted")
+
     async def finish(
         self, deployment_id: uuid.UUID, status: Status, reason: str, actor: Actor | None = None
     ) -> None:

@@ -248,6 +248,14 @@ class DeploymentStore:
         )
         return [r["deployment_id"] for r in rows]
 
+    async def stoppable_of_owner(self, db: Executor, owner_id: uuid.UUID) -> list[uuid.UUID]:
+        """The deployments this person started that a stop would move to `stopping`."""
+        rows = await db.fetch(
+            f"SELECT deployment_id FROM deployments WHERE owner_id = $1 AND {_ACTIVE}",
+            owner_id,
+        )
+        return [r["deployment_id"] for r in rows]
+
     async def shown_of_session(self, db: Executor, session_id: uuid.UUID) -> list[asyncpg.Record]:
         """The session's starting and running deployments, oldest first (what clients see)."""
         rows: list[asyncpg.Record] = await db.fetch(
