@@ -14,6 +14,12 @@ INTRODUCTION_SECONDS) for an ACK (origin | `K` | the newcomer's origin) from eve
 subscriber. A process that handles a HELLO publishes again from then on, before it ACKs;
 so whatever it committed unpublished is in the database before the newcomer can load a
 document. A reply of one that was asked before a HELLO was handled is stale and ignored.
+
+Redis outages: whatever was published while the subscription was down is lost, so after
+every (re)subscription, once introduced, `on_resubscribed` (the rooms' catch-up from
+PostgreSQL) runs. The subscription is retried with a backoff from RETRY_FIRST_SECONDS
+doubling to RETRY_MAX_SECONDS; a reconnect redis-py makes by itself (its retries) counts as a
+resubscription too.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ import uuid
 from collections.abc import Awaitable, Callable
 
 from redis.asyncio import Redis
+from redis.asyncio.client import PubSub
 from redis.exceptions import RedisError
 
 from collab.model import DocumentKey
@@ -38,8 +45,10 @@ CHANNEL = "collab:documents"
 UPDATE, AWARENESS = b"U", b"A"
 HELLO, ACK = b"H", b"K"  # a process arrived; an older one heard it (see the docstring)
 INTRODUCTION_SECONDS = 3.0
+RETRY_FIRST_SECONDS, RETRY_MAX_SECONDS = 0.25, 2.0  # resubscription backoff (see the docstring)
 
 Receiver = Callable[[DocumentKey, bytes, bytes, uuid.UUID | None], Awaitable[None]]
+Resubscribed = Callable[[], Awaitable[None]]
 NOBODY = bytes(16)
 _KINDS = {UPDATE: "update", AWARENESS: "awareness"}  # metric labels
 
@@ -76,6 +85,9 @@ class DocumentFanout:
         self._expected: int | None = None  # ACKs our HELLO is owed (None: not known yet)
         self._acked: set[bytes] = set()
         self._introduced = asyncio.Event()
+        self.on_resubscribed: Resubscribed | None = None  # set by the rooms: catch up
+        self._reconnected = False  # redis-py reconnected the subscription by itself
+        self._catching_up: asyncio.Task[None] | None = None
 
     async def start(self, receive: Receiver) -> None:
         """Subscribe, handing what other processes publish to `receive` (the rooms)."""
@@ -91,9 +103,10 @@ class DocumentFanout:
 
     async def stop(self) -> None:
         self._stopping.set()
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._catching_up] if self._catching_up else [])]
+        for task in tasks:
             task.cancel()
-        for task in self._tasks:
+        for task in tasks:
             with contextlib.suppress(asyncio.CancelledError, TimeoutError):
                 await asyncio.wait_for(task, timeout=5)
 
@@ -128,27 +141,67 @@ class DocumentFanout:
                 log.warning("could not fan out %d document messages: %s", len(batch), exc)
 
     async def _subscribe_loop(self, receive: Receiver) -> None:
+        delay = RETRY_FIRST_SECONDS
         while not self._stopping.is_set():
             try:
                 async with self._redis.pubsub() as pubsub:
                     await pubsub.subscribe(CHANNEL)
-                    self._subscribed.set()
-                    await self._introduce()
-                    while not self._stopping.is_set():
-                        message = await pubsub.get_message(
-                            ignore_subscribe_messages=True, timeout=1.0
-                        )
-                        if message is not None:
-                            await self._deliver(message["data"], receive)
+                    connection = pubsub.connection
+                    assert connection is not None  # subscribing connected it
+                    # Later reconnects by redis-py itself: see _on_reconnect.
+                    connection.register_connect_callback(self._on_reconnect)
+                    try:
+                        self._subscribed.set()
+                        await self._resubscribed()
+                        delay = RETRY_FIRST_SECONDS
+                        await self._read(pubsub, receive)
+                    finally:  # the connection goes back to the pool
+                        connection.deregister_connect_callback(self._on_reconnect)
             except (RedisError, OSError) as exc:
-                log.warning("document fan-out lost Redis (%s); retrying", exc)
-                await asyncio.sleep(0.5)
+                log.warning("document fan-out lost Redis (%s); retrying in %.2fs", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RETRY_MAX_SECONDS)
+
+    async def _read(self, pubsub: PubSub, receive: Receiver) -> None:
+        while not self._stopping.is_set():
+            message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=1.0)
+            if self._reconnected:
+                self._reconnected = False
+                await self._resubscribed()
+            if message is not None:
+                await self._deliver(message["data"], receive)
+
+    def _on_reconnect(self, _connection: object) -> None:
+        # Called by redis-py after it reconnected (and before it resubscribes).
+        self._reconnected = True
+
+    async def _resubscribed(self) -> None:
+        """Introduce ourselves, then catch up (in the background: the ACKs it waits for
+        arrive through this subscription)."""
+        await self._introduce()
+        if self.on_resubscribed is None:
+            return
+        if self._catching_up is not None:
+            self._catching_up.cancel()
+        self._catching_up = asyncio.get_running_loop().create_task(
+            self._catch_up(self.on_resubscribed), name="documents:catch-up"
+        )
+
+    async def _catch_up(self, catch_up: Resubscribed) -> None:
+        # After the ACKs: a process that was alone has then published, or stored, its edits.
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._introduced.wait(), timeout=INTRODUCTION_SECONDS)
+        try:
+            await catch_up()
+        except Exception:
+            log.exception("catching up after resubscribing failed")
 
     async def _introduce(self) -> None:
         """Tell the others we are here (on every (re)subscription: a process alone may
         have published nothing while we were away)."""
         self._acked.clear()
         self._expected = None
+        self._introduced.clear()
         # Publish until a reply says we are alone (while we were away someone may have come).
         self._hellos += 1
         self.alone = False
@@ -186,4 +239,7 @@ class DocumentFanout:
             return
         if origin != self.origin:
             metrics.fanout_in(_KINDS.get(kind, "other"))
-            await receive(key, kind, payload, author)
+            try:
+                await receive(key, kind, payload, author)
+            except Exception:  # one message must not end the subscription for the others
+                log.exception("handling a document fan-out message failed")

@@ -7,6 +7,11 @@ to anyone before it is committed.
 A room is loaded on first use (messages from other processes that arrive while it loads
 are kept and applied after), unloaded once no socket has used it for `idle_seconds`, and
 compacted in the background once enough updates have piled up.
+
+After a Redis outage, whatever other processes published meanwhile never arrived: on every
+(re)subscription the fan-out calls `catch_up`, which reads each loaded room's stored
+document, applies what the room lacks (the stored document's update against the room's state
+vector) and relays it to the room's sockets as a normal `sync-update`.
 """
 
 from __future__ import annotations
@@ -41,6 +46,8 @@ SECONDS_PER_ACTIVE_MINUTE = 60.0
 class QuotaExceeded(ValueError):
     """A valid update that would create one file more than its session may hold."""
 
+
+EMPTY_UPDATE = b"\x00\x00"  # no structs, no deletions
 
 # Updates this large are checked on a worker thread (a keystroke is ~30 bytes).
 SCAN_IN_THREAD_BYTES = 64 * 1024
@@ -100,6 +107,7 @@ class DocumentRooms:
         self.on_compacted: Compacted | None = None
         self.writer = BatchWriter(pool, store, synchronous_commit=synchronous_commit)
         self.fanout = fanout
+        fanout.on_resubscribed = self.catch_up
 
     # -- lifecycle ---------------------------------------------------------------------------
 
@@ -289,6 +297,35 @@ class DocumentRooms:
         self._apply_remote(room, kind, payload, author)
         event = "sync-update" if kind == UPDATE else "awareness-update"
         await self._send_all(room, event, payload, None)
+
+    async def catch_up(self) -> None:
+        """Bring every loaded room up to what is stored (see the module docstring)."""
+        caught = 0
+        for key, room in list(self._rooms.items()):
+            try:
+                stored = await self._store.load(self._pool, key)
+            except Exception as exc:  # PostgreSQL down too: the next resubscription retries
+                log.warning("could not catch %s up from storage: %s", key, exc)
+                continue
+            if self._rooms.get(key) is not room or not stored:
+                continue  # unloaded, or replaced, meanwhile
+            if await self._catch_up_room(room, stored):
+                caught += 1
+        if caught:
+            log.info("caught %d documents up from storage after resubscribing", caught)
+
+    async def _catch_up_room(self, room: DocumentRoom, stored: list[bytes]) -> bool:
+        doc: pycrdt.Doc[Any] = pycrdt.Doc()
+        apply_stored(doc, stored, room.key)
+        missing = doc.get_update(room.state_vector())
+        if missing == EMPTY_UPDATE:
+            return False
+        # Relayed whenever it is not empty: it carries the whole delete set, which a state
+        # vector does not summarise, so deletions made elsewhere are never missed (a
+        # duplicate is a no-op for Yjs). Already committed, as a remote update is.
+        self._apply_remote(room, UPDATE, missing, None)
+        await self._send_all(room, "sync-update", missing, None)
+        return True
 
     async def _send_all(
         self, room: DocumentRoom, event: str, payload: bytes, origin_sid: str | None

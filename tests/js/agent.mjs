@@ -32,7 +32,8 @@ const commands = {
       auth: token ? { token } : {},
       disableBc: true,
     });
-    const state = { doc, provider, errors: [], syncErrors: [], received: 0 };
+    const state = { doc, provider, errors: [], syncErrors: [], received: 0, connects: 0 };
+    provider.socket.on("connect", () => { state.connects += 1; });
     provider.socket.on("sync-error", (e) => state.syncErrors.push(e));
     provider.socket.on("sync-update", () => { state.received += 1; });
     provider.socket.on("connect_error", (e) => state.errors.push(e.message));
@@ -93,6 +94,9 @@ const commands = {
   },
   syncErrors({ name }) {
     return client(name).syncErrors;
+  },
+  connects({ name }) {
+    return client(name).connects;
   },
   connected({ name }) {
     return client(name).provider.socket.connected;
