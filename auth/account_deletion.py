@@ -46,6 +46,7 @@ class SecondFactor(Protocol):
 
 Archive = Callable[[Actor, uuid.UUID], Awaitable[None]]
 StopDeploymentsOf = Callable[[uuid.UUID], Awaitable[None]]
+InvitationsOf = Callable[[uuid.UUID, str], Awaitable[list[dict[str, Any]]]]
 SessionsOf = Callable[[Actor], Awaitable[list[dict[str, Any]]]]
 
 
@@ -64,6 +65,8 @@ class LifecycleDependencies:
     # Deployments the person started in sessions of others (their own sessions' stop with
     # the archive).
     stop_deployments_of: StopDeploymentsOf | None = None
+    # Session invitations made or received (the sessions package owns that table).
+    session_invitations_of: InvitationsOf | None = None
 
 
 async def sole_owned_workspaces(db: Executor, user_id: uuid.UUID) -> dict[str, str]:
@@ -104,12 +107,18 @@ class AccountLifecycle:
             merged = {e["log_id"]: e for e in [*done, *about]}
             return [merged[k] for k in sorted(merged)]
 
+        async def session_invitations() -> list[dict[str, Any]]:
+            if self._d.session_invitations_of is None:
+                return []
+            return await self._d.session_invitations_of(user.user_id, user.email)
+
         async with self._d.pool.acquire() as conn, conn.transaction(readonly=True):
             archive = await export_user(
                 conn,
                 user.user_id,
                 {
                     "sessions": lambda: self._d.sessions_of(actor),
+                    "session_invitations": session_invitations,
                     "audit_logs": audit_entries,
                 },
             )

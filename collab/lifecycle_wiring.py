@@ -73,6 +73,7 @@ def build_lifecycle(app: web.Application) -> AccountLifecycle:
             archive_session=archive,
             grace=timedelta(days=settings.account_deletion_grace_days),
             stop_deployments_of=app[DEPLOYMENTS].stop_owned_by,
+            session_invitations_of=sessions.invitations_involving,
         )
     )
 

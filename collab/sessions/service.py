@@ -335,6 +335,10 @@ class SessionService:
             await self._webhooks("session.created", data.ws_id, session | {"role": None}, None)
         return session
 
+    async def invitations_involving(self, user_id: uuid.UUID, email: str) -> list[dict[str, Any]]:
+        """The session invitations a person made or was sent: their data export."""
+        return await self._store.invitations_involving(self._pool, user_id, email)
+
     async def list_for(self, actor: Actor) -> list[dict[str, Any]]:
         """The sessions the actor may see (two queries: their rows, their workspace roles)."""
         rows = await self._store.for_user(self._pool, actor.user_id)

@@ -461,3 +461,20 @@ class SessionStore:
             email,
             role,
         )
+
+    async def invitations_involving(
+        self, db: Executor, user_id: uuid.UUID, email: str
+    ) -> list[dict[str, Any]]:
+        """Session invitations this person made or was sent (by email), for their data
+        export; the link tokens are never stored in the clear, so none is here."""
+        rows = await db.fetch(
+            f"""SELECT {_INVITATION}, i.session_id FROM session_invitations i
+                WHERE i.invited_by = $1 OR lower(i.email) = lower($2)
+                ORDER BY i.created_at""",
+            user_id,
+            email,
+        )
+        return [
+            {k: str(v) if isinstance(v, uuid.UUID) else _iso(v) for k, v in dict(r).items()}
+            for r in rows
+        ]

@@ -67,6 +67,12 @@ async def test_export_holds_everything_and_no_secret(
     assert [i["invited_user_id"] for i in archive["workspace_invitations_made"]] == [bob.id]
     assert [s["session_id"] for s in archive["sessions"]] == [session["session_id"]]
     assert [k["name"] for k in archive["api_keys"]] == ["ci"]
+    [made] = archive["session_invitations"]
+    assert (made["email"], made["role"], made["session_id"]) == (
+        "carol@example.org",
+        "viewer",
+        session["session_id"],
+    )
     assert archive["logins"] and archive["devices"]
     actions = {e["action"] for e in archive["audit_logs"]}
     assert {"user.registered", "user.login_failed", "workspace.created"} <= actions
@@ -78,6 +84,7 @@ async def test_export_holds_everything_and_no_secret(
         """SELECT password_hash AS v FROM users
            UNION ALL SELECT token_hash FROM refresh_tokens
            UNION ALL SELECT token_hash FROM workspace_invitations
+           UNION ALL SELECT token_hash FROM session_invitations
            UNION ALL SELECT key_hash FROM api_keys"""
     )
     for row in stored:
