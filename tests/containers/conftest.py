@@ -46,18 +46,25 @@ def swarm_manager(docker_host: str) -> None:
 
 
 @pytest.fixture
-async def client(make_client: Any, runtime_images: str, request: Any) -> Client:
-    """The app with Docker: every test of this folder that uses `client` deploys. Tests of
-    both engines parametrise it: `@pytest.mark.parametrize("client", ENGINES, indirect=True)`.
-    """
-    engine = getattr(request, "param", "docker")
-    if engine == "swarm":
+def engine(runtime_images: str, request: Any) -> str:
+    """The deployment engine a test runs on (`docker` unless parametrised): tests of both
+    engines say `@pytest.mark.parametrize("engine", ENGINES, indirect=True)` and get
+    `client` on it, or pass `deploy_engine=engine` to `make_client` themselves."""
+    name: str = getattr(request, "param", "docker")
+    if name == "swarm":
         swarm_manager(runtime_images)
+    return name
+
+
+@pytest.fixture
+async def client(make_client: Any, runtime_images: str, engine: str) -> Client:
+    """The app with Docker, on `engine`: every test of this folder that uses `client` deploys."""
     client: Client = await make_client(
         docker_host=runtime_images, deploy_start_timeout_seconds=15, deploy_engine=engine
     )
     return client
 
 
-# The engines the core tests (lifecycle, preview, stop, archive, isolation, reconcile) run on.
+# The engines the core tests (lifecycle, preview, stop, archive, isolation, reconcile, idle and
+# lifetime stops, terminal) run on.
 ENGINES = ["docker", "swarm"]

@@ -18,7 +18,7 @@ from tests.node_agent import NodeAgent
 from tests.support import Client
 
 
-@pytest.mark.parametrize("client", ENGINES, indirect=True)
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_deploy_preview_stop_and_archive(
     client: Client, agent: NodeAgent, database_url: str, runtime_images: str
 ) -> None:
@@ -91,7 +91,7 @@ async def test_public_previews_are_open(client: Client, agent: NodeAgent) -> Non
     )
 
 
-@pytest.mark.parametrize("client", ENGINES, indirect=True)
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_a_crashing_app_ends_failed_with_its_reason(client: Client, agent: NodeAgent) -> None:
     live = await session_with_files(
         client, agent, "python", {"main.py": "raise SystemExit('boom: missing config')"}, "c"
@@ -268,11 +268,15 @@ async def test_websockets_and_forwarded_headers_pass_through_the_proxy(
     await client.post(f"/api/deployments/{did}/stop", headers=live.owner.headers)
 
 
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_idle_deployments_stop_by_themselves(
-    make_client: Any, runtime_images: str, agent: NodeAgent
+    make_client: Any, runtime_images: str, engine: str, agent: NodeAgent
 ) -> None:
     client = await make_client(
-        docker_host=runtime_images, deploy_idle_seconds=1, deploy_check_interval_seconds=0.5
+        docker_host=runtime_images,
+        deploy_engine=engine,
+        deploy_idle_seconds=1,
+        deploy_check_interval_seconds=0.5,
     )
     live = await session_with_files(client, agent, "html", {"index.html": "idle"}, "i")
     started = await deploy(client, live.owner, live)
@@ -297,7 +301,7 @@ async def test_a_container_that_dies_ends_failed(
     assert failed["reason"] == "the container exited with code 3"
 
 
-@pytest.mark.parametrize("client", ENGINES, indirect=True)
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_archiving_the_session_stops_its_deployments(
     client: Client, agent: NodeAgent
 ) -> None:
@@ -311,10 +315,11 @@ async def test_archiving_the_session_stops_its_deployments(
     assert stopped["reason"] == "session archived"
 
 
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_restarting_the_manager_reconciles(
-    make_client: Any, runtime_images: str, agent: NodeAgent, database_url: str
+    make_client: Any, runtime_images: str, engine: str, agent: NodeAgent, database_url: str
 ) -> None:
-    first = await make_client(docker_host=runtime_images)
+    first = await make_client(docker_host=runtime_images, deploy_engine=engine)
     live = await session_with_files(first, agent, "html", {"index.html": "survivor"}, "r")
     kept = await deploy(first, live.owner, live)
     await wait_status(first, live.owner, kept["deployment_id"], "running")
@@ -327,7 +332,7 @@ async def test_restarting_the_manager_reconciles(
             "SELECT engine, cluster FROM deployments WHERE deployment_id = $1",
             uuid.UUID(kept["deployment_id"]),
         )
-        assert engine_name == "docker" and cluster
+        assert engine_name == engine and cluster
         # A row from before clusters were recorded: the reconciler claims it.
         await conn.execute(
             "INSERT INTO deployments (deployment_id, session_id, deployment_url, owner_id, port,"
@@ -339,12 +344,13 @@ async def test_restarting_the_manager_reconciles(
         )
     finally:
         await conn.close()
-    engine = docker.DockerClient(base_url=runtime_images)
+    daemon = docker.DockerClient(base_url=runtime_images)
     stranger, neighbour = (
-        engine.containers.run(
+        daemon.containers.run(
             "collab-runtime-html:1",
             ["/bin/busybox", "sleep", "300"],
             detach=True,
+            network_mode="none",  # needs no network (nor the daemon's default bridge)
             labels={
                 "collab.managed": "true",
                 LABEL_DEPLOYMENT: str(uuid.uuid4()),
@@ -355,7 +361,7 @@ async def test_restarting_the_manager_reconciles(
     )
     await first.close()  # the manager goes away; its containers keep running
 
-    second = await make_client(docker_host=runtime_images)
+    second = await make_client(docker_host=runtime_images, deploy_engine=engine)
     adopted = await wait_status(second, live.owner, kept["deployment_id"], "running")
     assert adopted["status"] == "running"
     async with browser() as visitor:
@@ -366,11 +372,11 @@ async def test_restarting_the_manager_reconciles(
     orphan = await wait_status(second, live.owner, str(lost), "stopped")
     assert orphan["reason"] == "orphaned"
     with pytest.raises(docker.errors.NotFound):
-        engine.containers.get(stranger.id)
+        daemon.containers.get(stranger.id)
     # Another cluster's (another host's, another database's) is not this one's to remove.
-    assert engine.containers.get(neighbour.id).status == "running"
+    assert daemon.containers.get(neighbour.id).status == "running"
     neighbour.remove(force=True)
-    engine.close()
+    daemon.close()
     await second.post(f"/api/deployments/{kept['deployment_id']}/stop", headers=live.owner.headers)
 
 
@@ -464,11 +470,15 @@ async def test_a_missing_image_ends_failed_with_how_to_fix_it(
     assert "collab runtimes build" in failed["reason"]
 
 
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_deployments_stop_at_their_maximum_lifetime(
-    make_client: Any, runtime_images: str, agent: NodeAgent
+    make_client: Any, runtime_images: str, engine: str, agent: NodeAgent
 ) -> None:
     client = await make_client(
-        docker_host=runtime_images, deploy_max_lifetime_seconds=1, deploy_check_interval_seconds=0.5
+        docker_host=runtime_images,
+        deploy_engine=engine,
+        deploy_max_lifetime_seconds=1,
+        deploy_check_interval_seconds=0.5,
     )
     live = await session_with_files(client, agent, "html", {"index.html": "brief"}, "lt")
     started = await deploy(client, live.owner, live)

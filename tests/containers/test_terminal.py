@@ -8,9 +8,11 @@ from typing import Any
 
 import asyncpg
 import docker
+import pytest
 import socketio
 
 from containers.engine import LABEL_DEPLOYMENT
+from tests.containers.conftest import ENGINES
 from tests.deploy_support import deploy, session_with_files, wait_status
 from tests.live_support import LiveSession, Member
 from tests.node_agent import NodeAgent
@@ -73,6 +75,7 @@ def shells(docker_host: str, deployment_id: str) -> list[str]:
         engine.close()
 
 
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_one_terminal_typed_by_an_editor_watched_by_a_viewer(
     client: Client, agent: NodeAgent, database_url: str, runtime_images: str
 ) -> None:
