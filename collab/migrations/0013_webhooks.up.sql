@@ -16,6 +16,7 @@ CREATE TABLE webhooks (
     updated_at     TIMESTAMPTZ NOT NULL DEFAULT now()
 );
 CREATE INDEX webhooks_ws_id_idx ON webhooks (ws_id);
+CREATE INDEX webhooks_created_by_idx ON webhooks (created_by);
 
 CREATE TABLE webhook_deliveries (
     delivery_id    UUID PRIMARY KEY DEFAULT gen_random_uuid(),

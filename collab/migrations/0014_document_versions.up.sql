@@ -20,3 +20,4 @@ CREATE TABLE document_versions (
 );
 CREATE INDEX document_versions_document_idx
     ON document_versions (scope_id, path, created_at DESC);
+CREATE INDEX document_versions_created_by_idx ON document_versions (created_by);
