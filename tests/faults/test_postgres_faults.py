@@ -121,10 +121,10 @@ async def test_postgres_crash_and_restart_while_both_type_loses_nothing(
     own_env: dict[str, str], own_postgres: OwnPostgres, agent: NodeAgent, tmp_path: Path
 ) -> None:
     # A crash (unlike a clean stop) drops what PostgreSQL had not flushed: only commits that
-    # wait for the flush keep every acknowledged edit. With the default (no wait) the last
-    # moments' edits are lost from storage while the server's copy still shows them
-    # (docs/failure-behaviour.md, "Not yet").
-    env = own_env | {"COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT": "true"}
+    # wait for the flush (the default) keep every acknowledged edit. With
+    # COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT=false this test fails: the last moments' edits are
+    # lost from storage while the server's copy still shows them (docs/failure-behaviour.md).
+    env = own_env
     with ServerProcess(tmp_path / "server", env) as fault_server:
         await _crash_while_typing(fault_server, own_postgres, agent)
 
