@@ -10,7 +10,9 @@ one Node process, alternating servers round by round, and prints the medians:
   server does; every server keeps up, so this measures latency at a light load;
 - `closed` (`tests/js/bench_closed_loop.mjs`): every client edits, in turn, as fast as a
   window of unacknowledged deliveries allows (`--window`, default 2(N-1): two edits in
-  flight), for `--seconds`; this measures what the server carries under load.
+  flight), for `--seconds`, starting `--settle` seconds after every client synced (joining
+  is not editing: each newcomer's awareness still reaches everyone); this measures what
+  the server carries under load.
 CPU is each server process's user + sys time (/proc/<pid>/stat) while the clients edit, per
 1,000 deliveries; for collab, `+db` adds its PostgreSQL and Redis child processes. Needs
 `npm ci` in tests/js. Absolute numbers on a shared machine are noisy: compare the two
@@ -76,11 +78,13 @@ def start_reference() -> tuple[subprocess.Popen[bytes], str]:
     return proc, url
 
 
-def start_collab(data_dir: Path) -> tuple[subprocess.Popen[bytes], str, str, str]:
+def start_collab(
+    data_dir: Path, extra_env: list[str]
+) -> tuple[subprocess.Popen[bytes], str, str, str]:
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("COLLAB_")}
     env |= {"COLLAB_LOG_LEVEL": "WARNING", "COLLAB_SOCKET_MESSAGES_PER_SECOND": "1000"}
-    env |= {k: v for k, v in os.environ.items() if k.startswith("P1_")}
+    env |= dict(item.partition("=")[::2] for item in extra_env)
     proc = subprocess.Popen(
         [sys.executable, "-m", "collab", "serve", "--port", str(port), "--data-dir", str(data_dir)],
         cwd=REPO,
@@ -180,6 +184,7 @@ def run_closed_loop(
     server: Server,
     window: int,
     seconds: float,
+    settle: float,
 ) -> dict[str, Any]:
     args = {
         "url": url,
@@ -188,6 +193,7 @@ def run_closed_loop(
         "clients": clients,
         "window": window or 2 * (clients - 1),
         "durationMs": int(seconds * 1000),
+        "settleMs": int(settle * 1000),
     }
     return drive("bench_closed_loop.mjs", args, server)
 
@@ -245,18 +251,28 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--window", type=int, default=0, help="closed loop: deliveries")
     parser.add_argument("--seconds", type=float, default=5.0, help="closed loop: edit time")
+    parser.add_argument(
+        "--settle", type=float, default=2.0, help="closed loop: wait after joining, s"
+    )
     parser.add_argument("--collab-only", action="store_true", help="skip the reference")
+    parser.add_argument(
+        "--collab-env",
+        nargs="*",
+        default=[],
+        metavar="NAME=VALUE",
+        help="settings for collab, e.g. COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT=true",
+    )
     args = parser.parse_args()
 
     reference, ref_url = start_reference()
     data_dir = Path(tempfile.mkdtemp(prefix="collab-bench-"))
-    collab, collab_url, token, session_id = start_collab(data_dir)
+    collab, collab_url, token, session_id = start_collab(data_dir, args.collab_env)
     print(f"# collab pid {collab.pid}, reference pid {reference.pid}", file=sys.stderr)
 
     def run(url: str, room: str, tok: str, n: int, server: Server) -> dict[str, Any]:
         if args.mode == "open":
             return run_clients(url, room, tok, n, server)
-        return run_closed_loop(url, room, tok, n, server, args.window, args.seconds)
+        return run_closed_loop(url, room, tok, n, server, args.window, args.seconds, args.settle)
 
     rows = []
     try:

@@ -8,7 +8,8 @@
 //
 // Prints `start` once every client is synced (the driver samples the server's CPU time),
 // `end` once the last edit is delivered or the drain times out, then one JSON line of results.
-// Usage: node bench_closed_loop.mjs '{"url","room","token","clients","window","durationMs","maxEdits"}'
+// Usage: node bench_closed_loop.mjs
+//   '{"url","room","token","clients","window","durationMs","maxEdits","settleMs"}'
 import { SocketIOProvider } from "y-socket.io";
 import * as Y from "yjs";
 
@@ -81,7 +82,9 @@ while (!peers.every((p) => p.provider.synced)) {
   }
   await sleep(20);
 }
-await sleep(500);
+// Joining costs work after "synced" too (every newcomer's awareness reaches everyone):
+// edits start once that has settled, to measure editing.
+await sleep(opts.settleMs ?? 500);
 
 console.log("start");
 const start = performance.now();
