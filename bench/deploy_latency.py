@@ -11,7 +11,11 @@ Run by hand (needs a Docker Engine and the runtime images: `collab runtimes buil
 2. Dependencies: deploy → first 200 of a Python app with a cached requirements.txt (its
    install done once before, from a local index this script serves) against the same app
    without dependencies. Goal: within 1.2 times.
-3. Proxy throughput: requests per second and median latency for a small page through the
+3. Swarm: the same deploy → first 200 on a server with `COLLAB_DEPLOY_ENGINE=swarm` (a
+   one-task service per deployment), rounds interleaved with the plain engine's, against
+   the plain engine's deploy. Goal: within 2 times. Needs the engine to be a swarm manager
+   (`docker swarm init --advertise-addr 127.0.0.1`); skipped otherwise, or with --no-swarm.
+4. Proxy throughput: requests per second and median latency for a small page through the
    preview's own origin, against the container's address on its network directly: a public
    preview (anonymous visitors), and a private one browsed with its preview cookie (every
    request is the viewer's credential being honoured).
@@ -22,6 +26,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import sys
@@ -88,7 +93,11 @@ async def deploy_and_open(
         http, "POST", f"{base}/api/sessions/{session_id}/deployments", token, {"public": True}
     )
     preview: str = started["deployment_url"]
-    await first_200(http, preview)
+    try:
+        await first_200(http, preview)
+    except TimeoutError:
+        where = f"{base}/api/deployments/{started['deployment_id']}"
+        raise TimeoutError(f"{preview}: {await call(http, 'GET', where, token)}") from None
     return started, preview
 
 
@@ -137,6 +146,43 @@ async def dependency_case(
     return plain, cached, install
 
 
+async def html_session(http: aiohttp.ClientSession, base: str) -> tuple[str, str]:
+    """A new user's (token, session id) of an html session holding the benchmark page."""
+    pair = await call(
+        http,
+        "POST",
+        f"{base}/api/auth/register",
+        body={"email": "bench@example.org", "username": "bench", "password": "Bench-Mark-2026"},
+    )
+    token: str = pair["access_token"]
+    session = await call(
+        http, "POST", f"{base}/api/sessions", token, {"name": "bench", "language": "html"}
+    )
+    session_id: str = session["session_id"]
+    await put_file(base, token, session_id, "index.html", PAGE)
+    return token, session_id
+
+
+async def deploy_once(http: aiohttp.ClientSession, base: str, session_id: str, token: str) -> float:
+    """Deploy → first 200 in seconds; then stop it."""
+    start = time.perf_counter()
+    started, _ = await deploy_and_open(http, base, session_id, token)
+    took = time.perf_counter() - start
+    await call(http, "POST", f"{base}/api/deployments/{started['deployment_id']}/stop", token)
+    return took
+
+
+def is_swarm_manager(docker_host: str) -> bool:
+    import docker
+
+    client = docker.DockerClient(base_url=docker_host)
+    try:
+        swarm = client.info().get("Swarm") or {}
+        return bool(swarm.get("LocalNodeState") == "active" and swarm.get("ControlAvailable"))
+    finally:
+        client.close()
+
+
 async def preview_cookie(http: aiohttp.ClientSession, preview: str, token: str) -> str:
     """The private preview's cookie, as a browser gets it on its first visit."""
     async with http.get(f"{preview}?token={token}", allow_redirects=False) as response:
@@ -167,7 +213,7 @@ async def throughput(
     return len(latencies) / elapsed, statistics.median(latencies) * 1000
 
 
-async def main(rounds: int, requests: int, concurrency: int) -> None:
+async def main(rounds: int, requests: int, concurrency: int, swarm: bool) -> None:
     docker_host = os.environ.get("COLLAB_DOCKER_HOST", "unix:///var/run/docker.sock")
     engine = DockerEngine(docker_host)
     containers = Containers(engine)
@@ -180,53 +226,31 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
         "COLLAB_LOG_LEVEL": "WARNING",
         "COLLAB_DEPLOY_PIP_INDEX_URL": index.pip_url,
     }
-    with ServerProcess(Path(tempfile.mkdtemp(prefix="collab-bench-")) / "data", env) as server:
+    swarm = swarm and is_swarm_manager(docker_host)
+    # A second server on the same engine, as a swarm: its own data directory and database.
+    on_swarm = ServerProcess(
+        Path(tempfile.mkdtemp(prefix="collab-bench-swarm-")) / "data",
+        env | {"COLLAB_DEPLOY_ENGINE": "swarm"},
+    )
+    with (
+        ServerProcess(Path(tempfile.mkdtemp(prefix="collab-bench-")) / "data", env) as server,
+        on_swarm if swarm else contextlib.nullcontext(),
+    ):
         async with aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(resolver=Loopback())
         ) as http:
-            pair = await call(
-                http,
-                "POST",
-                f"{server.url}/api/auth/register",
-                body={
-                    "email": "bench@example.org",
-                    "username": "bench",
-                    "password": "Bench-Mark-2026",
-                },
-            )
-            token = pair["access_token"]
-            session = await call(
-                http,
-                "POST",
-                f"{server.url}/api/sessions",
-                token,
-                {"name": "bench", "language": "html"},
-            )
-            namespace = f"/yjs|{session['session_id']}/index.html"
-            doc: pycrdt.Doc[Any] = pycrdt.Doc()
-            doc.get("content", type=pycrdt.Text).insert(0, PAGE)
-            sio = socketio.AsyncClient()
-            await sio.connect(
-                server.url, namespaces=[namespace], auth={"token": token}, transports=["websocket"]
-            )
-            await sio.emit("sync-update", doc.get_update(), namespace=namespace)
-            await asyncio.sleep(0.5)
-            await sio.disconnect()
+            token, session_id = await html_session(http, server.url)
+            if swarm:
+                swarm_token, swarm_session = await html_session(http, on_swarm.url)
 
             plain, cached, install = await dependency_case(http, server.url, token, rounds)
-            ours, floor = [], []
+            ours, floor, swarmed = [], [], []
             for _ in range(rounds):
-                start = time.perf_counter()
-                started, preview = await deploy_and_open(
-                    http, server.url, session["session_id"], token
-                )
-                ours.append(time.perf_counter() - start)
-                await call(
-                    http,
-                    "POST",
-                    f"{server.url}/api/deployments/{started['deployment_id']}/stop",
-                    token,
-                )
+                ours.append(await deploy_once(http, server.url, session_id, token))
+                if swarm:
+                    swarmed.append(
+                        await deploy_once(http, on_swarm.url, swarm_session, swarm_token)
+                    )
 
                 start = time.perf_counter()
                 floor_started = await containers.start(
@@ -236,11 +260,11 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
                 floor.append(time.perf_counter() - start)
                 await containers.remove(floor_started.container_id)
 
-            started, preview = await deploy_and_open(http, server.url, session["session_id"], token)
+            started, preview = await deploy_and_open(http, server.url, session_id, token)
             private = await call(
                 http,
                 "POST",
-                f"{server.url}/api/sessions/{session['session_id']}/deployments",
+                f"{server.url}/api/sessions/{session_id}/deployments",
                 token,
             )
             private_preview = private["deployment_url"]
@@ -266,6 +290,10 @@ async def main(rounds: int, requests: int, concurrency: int) -> None:
     o, f = statistics.median(ours) * 1000, statistics.median(floor) * 1000
     print(f"{'deploy → first 200, median ms':<34} | {o:>10.0f} | {f:>12.0f} | {o / f:.2f}")
     p, c = statistics.median(plain) * 1000, statistics.median(cached) * 1000
+    if swarmed:
+        w = statistics.median(swarmed) * 1000
+        against = f"plain {o:.0f}"
+        print(f"{'swarm: deploy → first 200, ms':<34} | {w:>10.0f} | {against:>12} | {w / o:.2f}")
     print(f"{'python, no dependencies, ms':<34} | {p:>10.0f} | {'':>12} |")
     print(f"{'python, first install, ms':<34} | {install * 1000:>10.0f} | {'':>12} |")
     print(f"{'python, cached dependencies, ms':<34} | {c:>10.0f} | {'':>12} | {c / p:.2f}")
@@ -308,5 +336,6 @@ if __name__ == "__main__":
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--requests", type=int, default=2000)
     parser.add_argument("--concurrency", type=int, default=10)
+    parser.add_argument("--no-swarm", action="store_true", help="skip the Swarm engine's case")
     args = parser.parse_args()
-    asyncio.run(main(args.rounds, args.requests, args.concurrency))
+    asyncio.run(main(args.rounds, args.requests, args.concurrency, not args.no_swarm))

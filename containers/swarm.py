@@ -126,14 +126,18 @@ def _create_network(
 
 
 def _task_container(client: docker.DockerClient, deployment_id: str) -> Any:
-    """The service's task container once it runs (or has exited)."""
+    """The service's task container once it runs (or has exited).
+
+    Swarm creates the container before it starts it: until then it has no address and no
+    process, so a container still `created` is waited for (taking it then left the
+    deployment with no address to probe, and with its default route, now and then)."""
     deadline = time.monotonic() + TASK_TIMEOUT
     while time.monotonic() < deadline:
         found = client.containers.list(
             all=True,
             filters={"label": f"com.docker.swarm.service.name={SERVICE_PREFIX}{deployment_id}"},
         )
-        if found:
+        if found and found[0].status not in ("created", "restarting"):
             return found[0]
         service = client.services.get(SERVICE_PREFIX + deployment_id)
         for task in service.tasks():

@@ -15,8 +15,10 @@ import json
 import aiohttp
 import asyncpg
 import docker
+import pytest
 
 from containers.engine import NETWORK_PREFIX
+from tests.containers.conftest import ENGINES
 from tests.deploy_support import browser, deploy, session_with_files, wait_status
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
@@ -86,6 +88,7 @@ async def _logs(client: Client, live: LiveSession, deployment_id: str) -> str:
     return await response.text()
 
 
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_a_deployment_reaches_neither_another_nor_the_host(
     client: Client, agent: NodeAgent, database_url: str, runtime_images: str
 ) -> None:
