@@ -119,9 +119,13 @@ class OwnDockerd:
 
     The tests' shared engine (COLLAB_TEST_DOCKER_HOST) serves every helper's runs, so it is
     never stopped. This one has its own socket, data, exec root and pid file, no default
-    bridge and no iptables rules of its own (the shared engine's are left alone), and
-    `--live-restore`, so its containers outlive a restart as they do in production.
+    bridge of its own (`--bridge none` made dockerd delete the host's `docker0`, which the
+    shared engine uses) and no iptables rules of its own (the shared engine's are left
+    alone), and `--live-restore`, so its containers outlive a restart as they do in
+    production.
     """
+
+    BRIDGE = "collabfault0"
 
     def __init__(self) -> None:
         # Short: the engine's and containerd's unix sockets live under it (108 bytes).
@@ -131,6 +135,9 @@ class OwnDockerd:
         self._log = self.root / "dockerd.log"
 
     def start(self, timeout: float = 30.0) -> OwnDockerd:
+        if not Path(f"/sys/class/net/{self.BRIDGE}").exists():
+            subprocess.run(["ip", "link", "add", self.BRIDGE, "type", "bridge"], check=True)
+            subprocess.run(["ip", "link", "set", self.BRIDGE, "up"], check=True)
         with open(self._log, "ab") as log:
             self._proc = subprocess.Popen(
                 [
@@ -144,7 +151,7 @@ class OwnDockerd:
                     "--pidfile",
                     str(self.root / "docker.pid"),
                     "--bridge",
-                    "none",
+                    self.BRIDGE,
                     "--iptables=false",
                     "--ip6tables=false",
                     "--live-restore",
@@ -193,4 +200,5 @@ class OwnDockerd:
             client.close()
         self.stop()
         subprocess.run(["umount", "-R", str(self.root / "data")], capture_output=True, check=False)
+        subprocess.run(["ip", "link", "del", self.BRIDGE], capture_output=True, check=False)
         shutil.rmtree(self.root, ignore_errors=True)
