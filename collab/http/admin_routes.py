@@ -12,10 +12,10 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import Field
 
-from collab.http.audit_routes import int_query, paging
+from collab.http.audit_routes import paging
 from collab.http.authn import actor
 from collab.http.errors import read_json
-from collab.http.params import path_uuid
+from collab.http.params import int_query, path_uuid
 from collab.lifecycle_wiring import ADMINS
 from collab.state import DB_POOL
 from kernel.audit import AuditLog, page_of

@@ -6,28 +6,12 @@ from __future__ import annotations
 from aiohttp import web
 
 from collab.http.authn import actor, current_user
-from collab.http.params import path_uuid
+from collab.http.params import int_query, path_uuid
 from collab.model import SessionRole
 from collab.state import DB_POOL, DEPLOYMENTS, SESSIONS
 from kernel.audit import AuditLog, page_of
-from kernel.errors import ValidationFailed
 
 routes = web.RouteTableDef()
-
-
-def int_query(
-    request: web.Request, name: str, default: int | None, low: int, high: int
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed({name: "must be a whole number"}) from None
-    if not low <= value <= high:
-        raise ValidationFailed({name: f"must be between {low} and {high}"})
-    return value
 
 
 def paging(request: web.Request) -> tuple[int, int | None]:

@@ -10,9 +10,8 @@ from aiohttp import web
 
 from collab.http.authn import actor
 from collab.http.errors import read_json
-from collab.http.params import path_uuid
+from collab.http.params import int_query, path_uuid
 from collab.webhooks.service import WebhookInput, WebhookPatch, WebhookService
-from kernel.errors import ValidationFailed
 from kernel.validation import parse
 
 WEBHOOKS = web.AppKey("webhooks", WebhookService)
@@ -20,19 +19,6 @@ WEBHOOKS = web.AppKey("webhooks", WebhookService)
 routes = web.RouteTableDef()
 
 _BASE = "/api/workspaces/{ws_id}/webhooks"
-
-
-def _query_int(request: web.Request, name: str, low: int, high: int) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed({name: "must be a whole number"}) from None
-    if not low <= value <= high:
-        raise ValidationFailed({name: f"must be between {low} and {high}"})
-    return value
 
 
 @routes.post(_BASE)
@@ -87,8 +73,8 @@ async def test_webhook(request: web.Request) -> web.Response:
 async def list_deliveries(request: web.Request) -> web.Response:
     ws_id = path_uuid(request, "ws_id", "workspace")
     webhook_id = path_uuid(request, "webhook_id", "webhook")
-    limit = _query_int(request, "limit", 1, 200) or 50
-    before = _query_int(request, "before", 1, 2**62)
+    limit = int_query(request, "limit", None, 1, 200) or 50
+    before = int_query(request, "before", None, 1, 2**62)
     page = await request.app[WEBHOOKS].deliveries(
         await actor(request), ws_id, webhook_id, limit=limit, before=before
     )

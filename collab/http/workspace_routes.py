@@ -8,28 +8,12 @@ from auth.roles import Role
 from auth.workspace_inputs import InvitationInput, RoleInput, WorkspaceInput, WorkspacePatch
 from collab.http.authn import actor
 from collab.http.errors import read_json
-from collab.http.params import path_uuid
+from collab.http.params import int_query, path_uuid
 from collab.http.session_routes import limit_lookups
 from collab.state import INVITATIONS, SESSIONS, WORKSPACE_DOCUMENTS, WORKSPACES
-from kernel.errors import ValidationFailed
 from kernel.validation import parse
 
 routes = web.RouteTableDef()
-
-
-def _int_query(
-    request: web.Request, name: str, default: int | None, low: int, high: int
-) -> int | None:
-    raw = request.query.get(name)
-    if raw is None:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ValidationFailed({name: "must be a whole number"}) from None
-    if not low <= value <= high:
-        raise ValidationFailed({name: f"must be between {low} and {high}"})
-    return value
 
 
 @routes.post("/api/workspaces")
@@ -41,7 +25,7 @@ async def create_workspace(request: web.Request) -> web.Response:
 
 @routes.get("/api/workspaces")
 async def list_workspaces(request: web.Request) -> web.Response:
-    limit = _int_query(request, "limit", 100, 1, 500)
+    limit = int_query(request, "limit", 100, 1, 500)
     assert limit is not None
     templates_only = request.query.get("template", "").lower() in ("1", "true", "yes")
     workspaces = await request.app[WORKSPACES].list_visible(
@@ -173,8 +157,8 @@ async def decline_invitation(request: web.Request) -> web.Response:
 
 @routes.get("/api/workspaces/{ws_id}/audit-logs")
 async def audit_logs(request: web.Request) -> web.Response:
-    limit = _int_query(request, "limit", 50, 1, 200)
-    before = _int_query(request, "before", None, 1, 2**31 - 1)
+    limit = int_query(request, "limit", 50, 1, 200)
+    before = int_query(request, "before", None, 1, 2**31 - 1)
     assert limit is not None
     page = await request.app[WORKSPACES].audit_logs(
         await actor(request), path_uuid(request, "ws_id", "workspace"), limit=limit, before=before

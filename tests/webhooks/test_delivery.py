@@ -115,7 +115,13 @@ async def test_a_retry_survives_a_restart(make_client: Any, receiver: Receiver) 
     ann.client = second
     tries = await receiver.wait_for("session.created", 2, timeout=20)
     assert tries[0].json["id"] == tries[1].json["id"]
-    assert [a["status_code"] for a in await deliveries(ann, ws, hook["webhook_id"])] == [200, 500]
+    # The attempt is recorded once the receiver's answer is read: poll for it.
+    for _ in range(50):
+        attempts = await deliveries(ann, ws, hook["webhook_id"])
+        if len(attempts) == 2 and attempts[0]["status_code"] is not None:
+            break
+        await asyncio.sleep(0.1)
+    assert [a["status_code"] for a in attempts] == [200, 500]
 
 
 async def test_two_processes_never_deliver_one_attempt_twice(
