@@ -163,6 +163,12 @@ class Git:
                 await self._run(work, env, "remote", "add", "origin", remote.url)
             else:
                 raise GitFailed(f"The remote has no branch {remote.branch!r}.")
+            # The repository moves out of the work tree, and every later command names it:
+            # nothing written into the work tree (workspace files) can ever be read by git as
+            # its own configuration or hooks.
+            repository = home / "repo.git"
+            (work / ".git").rename(repository)
+            env = env | {"GIT_DIR": str(repository), "GIT_WORK_TREE": str(work)}
             yield work, env, head
         finally:
             await asyncio.to_thread(shutil.rmtree, home, True)
@@ -234,6 +240,8 @@ class Git:
                 if path not in files:
                     await self._run(work, env, "rm", "--quiet", "--", path)
             for path, text in files.items():
+                if any(part.lower() == ".git" for part in path.split("/")):
+                    continue  # never git's own files (the path rules refuse them too)
                 target = work / path
                 await asyncio.to_thread(_write, target, text)
                 await self._run(work, env, "add", "--", path)

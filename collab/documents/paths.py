@@ -19,4 +19,8 @@ def normalise_path(path: str) -> str:
     segments = path.strip("/").split("/")
     if any(s in ("", ".", "..") or not _SEGMENT.match(s) for s in segments):
         raise InvalidPath("a file path is a relative path without '.', '..' or control characters")
+    # A folder named .git is git's own: a workspace file there would be git's configuration
+    # when the workspace is pushed (collab/archive/git.py), and no IDE needs one.
+    if any(s.lower() == ".git" for s in segments):
+        raise InvalidPath("a file path may not have a '.git' folder or file in it")
     return "/".join(segments)

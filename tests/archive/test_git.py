@@ -193,3 +193,42 @@ async def test_loopback_remotes_are_refused_unless_allowed(
     assert status == 422, body
     assert "loopback" in body["error"]["message"]
     assert await _files(owner, ws) == {}
+
+
+async def test_a_workspace_file_can_never_become_gits_own_configuration(
+    make_client: Any, remote: tuple[str, Path, Path], tmp_path: Path
+) -> None:
+    """Found in review: a workspace file `.git/config` was written into the checkout before
+    `git add`, so its `core.fsmonitor` ran a command on the server at the next push."""
+    url, _bare, ca_file = remote
+    client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
+    owner = await person(client, "gitevil")
+    ws = await _workspace(client, owner, url)
+    status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
+    assert status == 200
+    status, session = await owner.call(
+        "post", "/api/sessions", {"name": "S", "language": "python", "ws_id": ws}
+    )
+    headers = {"Authorization": f"Bearer {owner.pair['access_token']}"}
+    marker = tmp_path / "pwned"
+    config = f'[core]\n\tfsmonitor = "touch {marker}"\n'
+    for path in (".git/config", "src/.GIT/config"):
+        zipped = make_zip({path: config})
+        status, body = await import_zip(client, session["session_id"], headers, zipped)
+        assert status == 422, body
+
+    # And the push itself never lets a file of that name near git, whatever it is handed.
+    from collab.archive.git import Git, Remote
+    from collab.archive.zips import Limits
+
+    files = await _files(owner, ws)
+    done = await Git(30, ca_file).push(
+        Remote(url, "main", "x-access-token", TOKEN),
+        files | {".git/config": config, "a/.git/hooks/pre-commit": "#!/bin/sh\ntouch /tmp/x\n"},
+        "try",
+        ("evil", "evil@example.org"),
+        Limits(100, 10_000_000, 1_000_000),
+        pulled["commit"],
+    )
+    assert not marker.exists()
+    assert done == (None, pulled["commit"])  # nothing to commit: the planted files were ignored
