@@ -203,14 +203,15 @@ class AccountLifecycle:
                 metadata={"purge_after": row["purge_after"], "workspaces_kept": kept},
             )
         actor = Actor(user.user_id, client)
-        # Through the services' own paths: participants' sockets learn the session is
-        # archived, its deployments stop, and every one of this user's logins and sockets end.
+        # Every login and socket ends first (no credential of a deleted account works a
+        # moment longer, whatever fails next); then, through the services' own paths,
+        # participants learn the session is archived and the deployments stop.
+        await self._d.accounts.logout_all(user, client)
         for session in await self._d.sessions_of(actor):
             if session["role"] == "owner" and session["status"] == "active":
                 await self._d.archive_session(actor, uuid.UUID(session["session_id"]))
         if self._d.stop_deployments_of is not None:
             await self._d.stop_deployments_of(user.user_id)
-        await self._d.accounts.logout_all(user, client)
         return {
             "status": "deletion_scheduled",
             "deleted_at": row["deleted_at"].isoformat(),

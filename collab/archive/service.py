@@ -8,6 +8,7 @@ A file of the archive replaces the text of the file with its path; other files s
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
@@ -54,8 +55,9 @@ class Archives:
         await send(writer.close())
         return count
 
-    def read(self, data: bytes) -> dict[str, str]:
-        return read_archive(data, self.limits)
+    async def read(self, data: bytes) -> dict[str, str]:
+        # Inflating up to the unpacked limit takes a while: off the event loop.
+        return await asyncio.to_thread(read_archive, data, self.limits)
 
     async def check_quota(self, scope: DocumentKey, paths: set[str]) -> None:
         existing = {info["path"] for info in await self._documents.files(scope)}

@@ -162,7 +162,7 @@ async def import_archive(request: web.Request) -> web.Response:
     service = archives(request.app)
     data = await _upload(request, request.app[SETTINGS].import_max_bytes)
     try:
-        files = service.read(data)
+        files = await service.read(data)
         answer = await service.write(scope, files, who.user_id)
     except BadArchive as exc:
         raise refusal(exc) from None

@@ -192,9 +192,15 @@ async def oauth_callback(request: web.Request) -> web.Response:
     if pair.get("mfa_required"):
         return _mfa_step_answer(request, pair["mfa_token"], frontend)
     if frontend:
-        # In the fragment, so the tokens never reach a server log or a Referer header.
-        fragment = urlencode({k: pair[k] for k in ("access_token", "refresh_token", "expires_in")})
-        raise web.HTTPFound(f"{frontend.rstrip('/')}/oauth/callback#{fragment}")
+        # The access token in the fragment (it never reaches a server log or a Referer); the
+        # refresh token only in the HttpOnly cookie, never where script could read it.
+        fragment = urlencode({k: pair[k] for k in ("access_token", "expires_in")})
+        found = web.Response(
+            status=302,
+            headers={"Location": f"{frontend.rstrip('/')}/oauth/callback#{fragment}", **_NO_STORE},
+        )
+        set_refresh_cookie(found, pair["refresh_token"], request.app[SETTINGS])
+        return found
     if "text/html" in request.headers.get("Accept", ""):
         # A browser navigation back from the provider: the app at `/` calls refresh with
         # the cookie, so no token ever appears in a URL or to script.

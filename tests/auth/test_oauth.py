@@ -141,6 +141,12 @@ async def test_callback_redirects_to_the_front_end_when_configured(
     target = urlsplit(done.headers["Location"])
     assert (target.netloc, target.path, target.query) == ("ide.example.com", "/oauth/callback", "")
     assert "access_token" in parse_qs(target.fragment)
+    # The refresh token never where script could read it: only in the HttpOnly cookie.
+    assert "refresh_token" not in parse_qs(target.fragment)
+    assert any(
+        c.startswith("collab_refresh=") and "HttpOnly" in c
+        for c in done.headers.getall("Set-Cookie")
+    )
 
 
 async def test_configured_providers_are_listed(oauth_client: Client, client: Client) -> None:
