@@ -11,10 +11,11 @@ tokens; `POST /api/auth/mfa/verify` (collab.http.mfa_routes) completes it.
 
 from __future__ import annotations
 
+import hmac
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
-from aiohttp import web
+from aiohttp import hdrs, web
 
 from auth.account_inputs import (
     ForgotInput,
@@ -161,10 +162,22 @@ async def reset_password(request: web.Request) -> web.Response:
 # -- OAuth ----------------------------------------------------------------------------------
 
 
+OAUTH_STATE_COOKIE = "collab_oauth_state"
+
+
 @routes.get("/api/auth/oauth/{provider}/authorize")
 async def oauth_authorize(request: web.Request) -> web.Response:
     url = await request.app[OAUTH].start(request.match_info["provider"])
-    raise web.HTTPFound(url)
+    # The state is bound to this browser: the callback is honoured only where the login
+    # started, so nobody can hand a victim a callback URL that logs them into another
+    # account (login CSRF). Lax: the provider's redirect back is a top-level navigation.
+    state = parse_qs(urlsplit(url).query).get("state", [""])[0]
+    found = web.Response(status=302, headers={"Location": url, **_NO_STORE})
+    found.headers.add(
+        hdrs.SET_COOKIE,
+        f"{OAUTH_STATE_COOKIE}={state}; Path=/api/auth/oauth; Max-Age=600; HttpOnly; SameSite=Lax",
+    )
+    return found
 
 
 def _mfa_step_answer(request: web.Request, mfa_token: str, frontend: str | None) -> web.Response:
@@ -187,6 +200,9 @@ async def oauth_callback(request: web.Request) -> web.Response:
     code, state = request.query.get("code", ""), request.query.get("state", "")
     if not code or not state:
         raise ValidationFailed({"code": "required", "state": "required"})
+    started_here = request.cookies.get(OAUTH_STATE_COOKIE, "")
+    if not hmac.compare_digest(started_here.encode(), state[:200].encode()):
+        raise Unauthenticated("This sign-in was not started in this browser; start it again.")
     pair = await request.app[OAUTH].finish(provider, code[:2000], state[:200], client(request))
     frontend = request.app[SETTINGS].frontend_url
     if pair.get("mfa_required"):

@@ -164,7 +164,6 @@ async def test_a_browser_navigation_gets_the_refresh_cookie_and_lands_on_the_app
     standin.accounts["octo"] = Account("9", "octo", "o9@example.org")
     start = await oauth_client.get("/api/auth/oauth/github/authorize", allow_redirects=False)
     callback = await at_provider(start.headers["Location"], "octo")
-    oauth_client.session.cookie_jar.clear()
     done = await oauth_client.get(
         f"{callback.path}?{callback.query}",
         headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"},
@@ -190,3 +189,22 @@ async def test_a_browser_navigation_gets_the_refresh_cookie_and_lands_on_the_app
     )
     assert refreshed.status == 200
     assert (await refreshed.json())["user"]["username"] == "octo"
+
+
+async def test_a_callback_url_handed_to_someone_else_logs_nobody_in(
+    oauth_client: Client, standin: StandIn
+) -> None:
+    """Login CSRF: an attacker starts a login, finishes it at the provider as themselves and
+    sends the callback URL to a victim. The victim's browser did not start that login."""
+    standin.accounts["mallory"] = Account("66", "mallory", "m@example.org")
+    start = await oauth_client.get("/api/auth/oauth/github/authorize", allow_redirects=False)
+    callback = await at_provider(start.headers["Location"], "mallory")
+    oauth_client.session.cookie_jar.clear()  # the victim's browser: no state cookie of this login
+    done = await oauth_client.get(
+        f"{callback.path}?{callback.query}",
+        headers={"Accept": "text/html"},
+        allow_redirects=False,
+    )
+    assert done.status == 401
+    assert (await done.json())["error"]["code"] == "unauthorized"
+    assert not any(c.startswith("collab_refresh=") for c in done.headers.getall("Set-Cookie", []))
