@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 
 from tests.accounts_support import outbox
+from tests.node_agent import NodeAgent
 from tests.support import Client
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_webhooks import FAST, register
@@ -167,3 +168,30 @@ async def test_an_endpoint_failing_past_the_window_is_disabled_and_its_owner_tol
     path = f"/api/workspaces/{ws}/webhooks/{hook['webhook_id']}"
     status, body = await ann.call("patch", path, {"enabled": True})
     assert status == 200 and body["enabled"] and body["disabled_reason"] is None
+
+
+async def test_file_changes_are_told_debounced_with_size_and_editors_never_the_text(
+    make_client: Any, receiver: Receiver, agent: NodeAgent
+) -> None:
+    client: Client = await make_client(**FAST)
+    ann = await person(client, "fcann")
+    ws = await workspace(ann)
+    hook = await register(ann, ws, receiver.url, ["file.changed"])
+    session_id = await open_session(ann, ws)
+    url = str(client.make_url("")).rstrip("/")
+    await agent.call(
+        "connect", name="fc", url=url, room=f"{session_id}/main.py", token=ann.pair["access_token"]
+    )
+    # A burst of edits within the debounce window: one delivery.
+    for index, word in ((0, "print("), (6, "'secret"), (13, " text')")):
+        await agent.call("insert", name="fc", index=index, text=word)
+    [changed] = await receiver.wait_for("file.changed")
+    await asyncio.sleep(1.5)  # past the window: nothing more for that burst
+    assert len(receiver.of("file.changed")) == 1
+    assert changed.verified(hook["secret"])
+    data = changed.json["data"]
+    assert data["path"] == "main.py"
+    assert data["size"] == len("print('secret text')")
+    assert data["editors"] == [ann.id]
+    assert "secret" not in changed.body.decode()
+    await agent.call("close", name="fc")
