@@ -195,3 +195,29 @@ async def test_file_changes_are_told_debounced_with_size_and_editors_never_the_t
     assert data["editors"] == [ann.id]
     assert "secret" not in changed.body.decode()
     await agent.call("close", name="fc")
+
+
+async def test_people_joining_and_leaving_a_session_are_told(
+    make_client: Any, receiver: Receiver
+) -> None:
+    client: Client = await make_client(**FAST)
+    ann, cyd = await person(client, "pjann"), await person(client, "pjcyd")
+    ws = await workspace(ann)
+    await register(ann, ws, receiver.url, ["participant.joined", "participant.left"])
+    session_id = await open_session(ann, ws)
+    status, link = await ann.call(
+        "post", f"/api/sessions/{session_id}/invitations", {"role": "editor"}
+    )
+    assert status == 201, link
+    status, joined = await cyd.call("post", f"/api/join/{link['token']}")
+    assert status == 200, joined
+    [arrived] = await receiver.wait_for("participant.joined")
+    data = arrived.json["data"]
+    assert data["session_id"] == session_id and data["user"]["user_id"] == cyd.id
+    status, _ = await ann.call(
+        "delete",
+        f"/api/sessions/{session_id}/participants/{joined['participant']['participant_id']}",
+    )
+    assert status == 204
+    [left] = await receiver.wait_for("participant.left")
+    assert left.json["data"]["user_id"] == cyd.id
