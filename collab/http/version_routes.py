@@ -86,8 +86,9 @@ async def list_versions(request: web.Request) -> web.Response:
     )
 )
 async def create_checkpoint(request: web.Request) -> web.Response:
-    body = parse(CheckpointInput, await read_json(request))
+    # Who may, first: a refused caller learns nothing from the body's validation.
     user_id, key = await _file(request, SessionRole.EDITOR)
+    body = parse(CheckpointInput, await read_json(request))
     version = await request.app[VERSIONS].checkpoint(user_id, key, body.name)
     return web.json_response(version, status=201)
 
