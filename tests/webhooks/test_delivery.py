@@ -111,7 +111,13 @@ async def test_a_retry_survives_a_restart(make_client: Any, receiver: Receiver) 
     receiver.failures = [500]
     await open_session(ann, ws)
     await receiver.wait_for("session.created")
-    await first.close()  # the process ends with the retry still queued
+    # The failed attempt is recorded once its answer is read: the process ends after that,
+    # with the retry queued (ending it mid-attempt is the lease's case, not this one's).
+    for _ in range(100):
+        if [a["status_code"] for a in await deliveries(ann, ws, hook["webhook_id"])] == [500]:
+            break
+        await asyncio.sleep(0.05)
+    await first.close()
     second: Client = await make_client(**slow)
     ann.client = second
     tries = await receiver.wait_for("session.created", 2, timeout=20)
