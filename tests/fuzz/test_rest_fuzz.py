@@ -17,10 +17,11 @@ from typing import Any
 
 import pytest
 import schemathesis
+
 # Imported when this file is collected, before any test runs: pytest rewrites schemathesis's
 # modules as they are imported, and CPython 3.11.7's parser can fail ("AST constructor
 # recursion depth mismatch") once an earlier test of the process has hit deep recursion.
-import schemathesis.specs.openapi.schemas  # noqa: F401
+import schemathesis.specs.openapi.schemas
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
