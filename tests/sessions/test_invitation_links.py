@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import Any
 
 import asyncpg
-import pytest
 
 from collab.state import SESSIONS, SETTINGS
 from tests.accounts_support import outbox, register
@@ -42,8 +41,7 @@ async def name_owner(client: Client, live: LiveSession) -> None:
 
 def needs_wiring(client: Client) -> None:
     """Mails and front-end links need collab/app.py to pass the mailer and the links base."""
-    if not client.app[SESSIONS].mails_invitations:
-        pytest.xfail("collab/app.py does not yet pass mailer/tasks/links_base_url")
+    assert client.app[SESSIONS].mails_invitations
 
 
 async def test_the_link_is_a_page_and_its_look_up_needs_no_login(client: Client) -> None:
