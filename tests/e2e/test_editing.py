@@ -9,6 +9,7 @@ from typing import Any
 from playwright.async_api import Page, expect
 
 from tests.e2e.browser_support import (
+    ConsoleWatch,
     api,
     editor_text,
     log_in,
@@ -119,7 +120,9 @@ async def test_a_viewer_cannot_change_the_file(server: Any, new_context: Any) ->
     assert await stored_text(base, ada["access_token"], session_id) == "print('only ada writes')"
 
 
-async def test_edits_typed_offline_merge_when_back(server: Any, new_context: Any) -> None:
+async def test_edits_typed_offline_merge_when_back(
+    server: Any, new_context: Any, console: ConsoleWatch
+) -> None:
     base = server.url
     session_id, ada = await shared_session(base, {"bob": "editor"})
     ada_page = await open_file(new_context, base, "ada", session_id)
@@ -148,6 +151,8 @@ async def test_edits_typed_offline_merge_when_back(server: Any, new_context: Any
         re.compile("^\\s*connected", re.I), timeout=15_000
     )
     assert await editor_text(ada_page) == await editor_text(bob_page)
+    # The reconnect attempts made while offline fail by design; nothing else may.
+    console.allow("net::ERR_INTERNET_DISCONNECTED")
     for _ in range(50):
         if await stored_text(base, ada["access_token"], session_id) == await editor_text(ada_page):
             break
