@@ -9,15 +9,15 @@ cost a reset round trip (asyncpg's `RESET ALL` and friends) on every edit's path
 connection that fails is given back (the pool discards a broken one) and the next batch
 takes a fresh one.
 
-"Committed" means PostgreSQL has the batch, not necessarily its disk: with
-`synchronous_commit=False` (COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT, off by default) a commit
-returns before the WAL is flushed, which took most of an edit's latency on a busy disk. A
+"Committed" means PostgreSQL's disk has the batch (COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT, on
+by default). With `synchronous_commit=False`, an opt-in, a commit returns before the WAL is
+flushed, which took most of an edit's latency on a busy disk. A
 server process killed at any moment loses nothing (PostgreSQL has every update it was
 told about, and nothing is relayed before that). A crash of PostgreSQL or of its machine
 can lose the updates of the last moments (at most three `wal_writer_delay`s, 0.6 s by
 default), never consistency; the clients that received them still hold them and send them
-back on reconnect (both sides exchange state vectors), as they do for offline edits. With
-`True` every commit waits for the flush, as y-redis with Redis' `appendfsync always`.
+back on reconnect (both sides exchange state vectors), as they do for offline edits. The
+default `True` waits for the flush, as y-redis with Redis' `appendfsync always`.
 """
 
 from __future__ import annotations
