@@ -4,6 +4,8 @@ the first file of a `multipart/form-data` one). See docs/import-export-git.md.""
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import BodyPartReader, StreamReader, web
 
 from auth.roles import Role
@@ -15,6 +17,8 @@ from collab.http.errors import ApiError
 from collab.http.params import path_uuid
 from collab.model import DocumentKey, SessionRole
 from collab.state import DB_POOL, DOCUMENTS, SESSIONS, SETTINGS, WORKSPACES
+from kernel.audit import AuditEntry, AuditLog
+from kernel.context import Actor
 
 routes = web.RouteTableDef()
 
@@ -85,6 +89,29 @@ async def workspace_archive(request: web.Request) -> web.StreamResponse:
         request.app[DB_POOL], await actor(request), ws_id, Role.VIEWER
     )
     return await _stream(request, DocumentKey(ws_id, "", in_workspace=True), f"workspace-{ws_id}")
+
+
+async def audit_bulk_write(
+    request: web.Request, who: Actor, action: str, scope: DocumentKey, new_value: dict[str, Any]
+) -> None:
+    """Audit an import or a git pull/push: many files changed at once, so the entry holds
+    counts (and the commit), not every path."""
+    await AuditLog().record(
+        request.app[DB_POOL],
+        AuditEntry(
+            action,
+            who.user_id,
+            scope.scope_id if scope.in_workspace else None,
+            "workspace" if scope.in_workspace else "session",
+            str(scope.scope_id),
+            new_value=new_value,
+        ),
+        who.client,
+    )
+
+
+def written_counts(written: dict[str, list[str]]) -> dict[str, int]:
+    return {kind: len(paths) for kind, paths in written.items()}
 
 
 def _too_large(limit: int) -> ApiError:
@@ -166,4 +193,5 @@ async def import_archive(request: web.Request) -> web.Response:
         answer = await service.write(scope, files, who.user_id)
     except BadArchive as exc:
         raise refusal(exc) from None
+    await audit_bulk_write(request, who, "files.imported", scope, written_counts(answer))
     return web.json_response(answer)

@@ -12,6 +12,7 @@ import uuid
 from typing import Any
 
 from aiohttp import web
+from yarl import URL
 
 from auth.roles import Role
 from auth.users import UserStore
@@ -19,7 +20,7 @@ from collab.archive import git_heads
 from collab.archive.git import Git, GitFailed, PushRejected, Remote, RemoteRefused, check_remote
 from collab.archive.zips import BadArchive
 from collab.http.apidoc.model import Operation, documented
-from collab.http.archive_routes import archives, refusal
+from collab.http.archive_routes import archives, audit_bulk_write, refusal, written_counts
 from collab.http.authn import actor
 from collab.http.errors import ApiError, read_json
 from collab.http.params import path_uuid
@@ -100,6 +101,14 @@ def _git(app: web.Application) -> Git:
     return Git(settings.git_timeout_seconds, settings.git_ca_file)
 
 
+def _without_credentials(url: str) -> str:
+    """The remote as the audit log may keep it: a user:password@ part is dropped."""
+    try:
+        return str(URL(url).with_user(None))
+    except ValueError:
+        return "(unparsable)"
+
+
 def _failed(exc: GitFailed) -> ApiError:
     return ApiError(502, "git_failed", str(exc))
 
@@ -134,6 +143,11 @@ async def pull(request: web.Request) -> web.Response:
     except GitFailed as exc:
         raise _failed(exc) from None
     await git_heads.record(request.app[DB_POOL], ws_id, remote.url, remote.branch, tree.commit)
+    shown = {"remote_url": _without_credentials(remote.url), "branch": remote.branch}
+    await audit_bulk_write(
+        request, who, "git.pulled", scope,
+        {**shown, "commit": tree.commit, **written_counts(written)},
+    )  # fmt: skip
     answer: dict[str, Any] = {"commit": tree.commit, **written, "skipped": tree.skipped}
     return web.json_response(answer)
 
@@ -178,4 +192,10 @@ async def push(request: web.Request) -> web.Response:
         raise _failed(exc) from None
     if head is not None:
         await git_heads.record(request.app[DB_POOL], ws_id, remote.url, remote.branch, head)
+    if commit is not None:
+        shown = {"remote_url": _without_credentials(remote.url), "branch": remote.branch}
+        await audit_bulk_write(
+            request, who, "git.pushed", DocumentKey(ws_id, "", in_workspace=True),
+            {**shown, "commit": commit, "files": len(files)},
+        )  # fmt: skip
     return web.json_response({"pushed": commit is not None, "commit": commit})

@@ -100,6 +100,7 @@ async def test_pull_then_push(
     )
     assert status == 200, pushed
     assert pushed["pushed"] is True
+    pushed_commit = pushed["commit"]
     checkout = _clone(bare, tmp_path / "check")
     assert (checkout / "src" / "app.py").read_text() == "print('hello')\n"
     assert (checkout / "docs" / "notes.md").read_text() == "notes 😀\n"
@@ -124,6 +125,24 @@ async def test_pull_then_push(
     assert (await _files(owner, ws))["README.md"] == "# Repo, edited elsewhere\n"
     status, pushed = await owner.call("post", f"/api/workspaces/{ws}/git/push", {"message": "m"})
     assert status == 200 and pushed == {"pushed": False, "commit": None}, pushed
+
+    # Every pull and every push that changed the branch is in the workspace's audit log.
+    status, page = await owner.call("get", f"/api/workspaces/{ws}/audit-logs?limit=100")
+    assert status == 200, page
+    git_entries = [e for e in page["items"] if e["action"].startswith("git.")]
+    assert [e["action"] for e in reversed(git_entries)] == [
+        "git.pulled",
+        "git.pushed",
+        "git.pulled",
+    ]
+    first_pull, push, second_pull = reversed(git_entries)
+    assert first_pull["new_value"] == {
+        "remote_url": url, "branch": "main", "commit": first_pull["new_value"]["commit"],
+        "created": 2, "updated": 0, "unchanged": 0,
+    }  # fmt: skip
+    assert push["new_value"]["commit"] == pushed_commit
+    assert second_pull["new_value"]["updated"] == 1
+    assert all(e["user_id"] == owner.id for e in git_entries)
 
 
 async def test_a_new_branch_is_created_but_an_unpulled_one_is_not_overwritten(

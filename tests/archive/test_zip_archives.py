@@ -59,6 +59,17 @@ async def test_round_trip_export_then_import_into_a_new_session(client: Client) 
     assert answer["updated"] == ["README.md"] and answer["created"] == []
     assert await texts(client, second.session_id, second.owner.headers) == FILES | changed
 
+    # Each import is in the session's audit log, with who did it and how many files changed.
+    response = await client.get(
+        f"/api/sessions/{second.session_id}/audit-logs?limit=100", headers=second.owner.headers
+    )
+    imports = [e for e in (await response.json())["items"] if e["action"] == "files.imported"]
+    assert [e["new_value"] for e in imports] == [
+        {"created": 0, "updated": 1, "unchanged": len(changed) - 1},
+        {"created": len(FILES), "updated": 0, "unchanged": 0},
+    ]
+    assert {e["user_id"] for e in imports} == {second.owner.user_id}
+
 
 async def test_multipart_upload(client: Client) -> None:
     live = await live_session(client)
