@@ -205,6 +205,38 @@ async def _churn(
             await person.disconnect()
 
 
+async def deploy_once(
+    http: aiohttp.ClientSession, base: str, session_id: str, owner: Member
+) -> dict[str, Any]:
+    """Deploy the session, wait while it starts, stop it; the deployment as it ended."""
+    started = await api(
+        http, "POST", f"{base}/api/sessions/{session_id}/deployments", owner.token, {}
+    )
+    deployment = f"{base}/api/deployments/{started['deployment_id']}"
+    for _ in range(120):
+        status = (await api(http, "GET", deployment, owner.token))["status"]
+        if status != "starting":
+            break
+        await asyncio.sleep(0.5)
+    await api(http, "POST", f"{deployment}/stop", owner.token)
+    for _ in range(120):
+        ended: dict[str, Any] = await api(http, "GET", deployment, owner.token)
+        if ended["status"] not in ("starting", "running", "stopping"):
+            return ended
+        await asyncio.sleep(0.25)
+    return ended
+
+
+async def write_app(base: str, session_id: str, owner: Member) -> None:
+    """A `main.py` that serves HTTP on $PORT: what a deploy runs."""
+    app = YjsClient(base, session_id, "main.py", owner.token)
+    await app.connect()
+    app.text.insert(0, APP)
+    await app.sio.emit("sync-update", app.doc.get_update(b"\x00"), namespace=app.namespace)
+    await asyncio.sleep(0.5)
+    await app.close()
+
+
 async def _deploys(
     http: aiohttp.ClientSession,
     base: str,
@@ -217,16 +249,7 @@ async def _deploys(
     while not stop.is_set():
         await asyncio.sleep(every)
         try:
-            started = await api(
-                http, "POST", f"{base}/api/sessions/{session_id}/deployments", owner.token, {}
-            )
-            deployment = f"{base}/api/deployments/{started['deployment_id']}"
-            for _ in range(120):
-                status = (await api(http, "GET", deployment, owner.token))["status"]
-                if status != "starting":
-                    break
-                await asyncio.sleep(0.5)
-            await api(http, "POST", f"{deployment}/stop", owner.token)
+            await deploy_once(http, base, session_id, owner)
             report.deploys += 1
         except Exception as exc:
             report.client_errors.append(f"deploy: {exc!r}")
@@ -259,12 +282,7 @@ async def soak(
     async with aiohttp.ClientSession() as http:
         session_id, owner, editor = await setup_session(http, base)
         if deploy_every is not None:
-            app = YjsClient(base, session_id, "main.py", owner.token)
-            await app.connect()
-            app.text.insert(0, APP)
-            await app.sio.emit("sync-update", app.doc.get_update(b"\x00"), namespace=app.namespace)
-            await asyncio.sleep(0.5)
-            await app.close()
+            await write_app(base, session_id, owner)
         clients = [
             YjsClient(base, session_id, FILES[i % len(FILES)], (owner, editor)[i % 2].token)
             for i in range(writers)

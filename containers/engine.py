@@ -28,7 +28,8 @@ from typing import Any, TypeVar
 import docker
 from docker.constants import MINIMUM_DOCKER_API_VERSION
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.types import IPAMConfig, IPAMPool, LogConfig
+from docker.transport.unixconn import UnixHTTPAdapter
+from docker.types import CancellableStream, IPAMConfig, IPAMPool, LogConfig
 
 from config import Settings
 from config.runtimes import Runtime
@@ -48,6 +49,28 @@ __all__ = [
 ]
 
 T = TypeVar("T")
+
+
+class _OnePool(UnixHTTPAdapter):  # type: ignore[misc]  # the SDK is untyped
+    """The SDK's unix-socket adapter with one connection pool. The SDK keys its pools by
+    URL (up to 25, each keeping its idle socket), so every container's own URLs (inspect,
+    start, logs, archive...) left a socket open to dockerd: a few per deploy (issue #15).
+    Every URL leads to the same socket; one pool of `max_pool_size` serves them all."""
+
+    def get_connection(self, url: str, proxies: Any = None) -> Any:
+        return super().get_connection("http+docker://localhost", proxies)
+
+
+def _one_pool(client: docker.DockerClient) -> docker.DockerClient:
+    """`client` talking to a unix socket through one pool (`_OnePool`)."""
+    api = client.api
+    if isinstance(getattr(api, "_custom_adapter", None), UnixHTTPAdapter):
+        old = api._custom_adapter
+        adapter = _OnePool(f"http+unix://{old.socket_path}", old.timeout, 1, old.max_pool_size)
+        api._custom_adapter = adapter
+        api.mount("http+docker://", adapter)
+        old.close()
+    return client
 
 
 class DockerEngine:
@@ -84,8 +107,10 @@ class DockerEngine:
                     raise DockerUnavailable(str(exc)) from exc
                 finally:
                     probe.close()
-                self._client = docker.DockerClient(
-                    base_url=self.base_url, version=version, timeout=self._timeout
+                self._client = _one_pool(
+                    docker.DockerClient(
+                        base_url=self.base_url, version=version, timeout=self._timeout
+                    )
                 )
             return self._client
 
@@ -524,15 +549,20 @@ class Containers:
     def log_stream(self, container_id: str, since: int) -> tuple[list[str], Iterator[bytes]]:
         try:
             container = self._engine.client().containers.get(container_id)
-            stream: Iterator[bytes] = container.logs(stream=True, follow=True, since=since)
+            stream: CancellableStream = container.logs(stream=True, follow=True, since=since)
         except DockerException as exc:
             raise DockerUnavailable(str(exc)) from exc
         return secret_values_of(container.attrs), _unavailable_on_error(stream)
 
 
-def _unavailable_on_error(stream: Iterator[bytes]) -> Iterator[bytes]:
-    """The SDK's stream, its failures as DockerUnavailable (the seam's one error)."""
+def _unavailable_on_error(stream: CancellableStream) -> Iterator[bytes]:
+    """The SDK's stream, its failures as DockerUnavailable (the seam's one error), its
+    socket closed when it ends: the SDK ties the socket and its response in a cycle, so
+    left alone it stays open until the garbage collector's next full pass."""
     try:
         yield from stream
     except DockerException as exc:
         raise DockerUnavailable(str(exc)) from exc
+    finally:
+        with contextlib.suppress(Exception):  # closing what the engine already ended
+            stream.close()
