@@ -6,11 +6,12 @@ workspace's file (shared with its other sessions).
 On connect the server asks the client for what it is missing (`sync-step-1` with our state
 vector; the client acks with its diff, which is how offline edits merge) and sends the
 current awareness. The client's own `sync-step-1` is acked with our diff. `sync-update`
-and `awareness-update` flow both ways. Viewers' updates are refused (`sync-error`
-`read_only`; so are those of a socket opened with an API key without the `write` scope,
-`collab.realtime.identity`), as are undecodable ones (`invalid_update`), oversized ones
-(`too_large`) and floods (`rate_limited`); none of these harm the document or close the
-connection.
+and `awareness-update` flow both ways (renewals of unchanged awareness states are relayed
+together, a little later: `collab.realtime.renewals`). Viewers' updates are refused
+(`sync-error` `read_only`; so are those of a socket opened with an API key without the
+`write` scope, `collab.realtime.identity`), as are undecodable ones (`invalid_update`),
+oversized ones (`too_large`) and floods (`rate_limited`); none of these harm the document
+or close the connection.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from collab.documents.rooms import DocumentRooms, QuotaExceeded
 from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate, SocketCredentials, capped
+from collab.realtime.renewals import RenewalRelay, held_states, is_renewal
 from collab.sessions.service import SessionService
 from kernel import metrics
 from kernel.errors import Forbidden, ServiceError
@@ -72,6 +74,9 @@ class DocumentSync:
         self.rooms = rooms
         self.sessions = sessions
         self.authenticate = authenticate
+        self.renewals = RenewalRelay(
+            lambda room, update: self.rooms.relay_awareness(room, update, None)
+        )
         sio.on("connect", self._connect, namespace="*")
         sio.on("disconnect", self._disconnect, namespace="*")
         sio.on("sync-step-1", self._client_sync_step_1, namespace="*")
@@ -271,6 +276,7 @@ class DocumentSync:
         if admitted is None:
             return
         room, member, update = admitted
+        before = held_states(room, member)
         try:
             stamped = room.accept_awareness(update, member)
         except MalformedAwareness as exc:
@@ -278,7 +284,11 @@ class DocumentSync:
                 sid, namespace, "invalid_update", f"That awareness update was refused: {exc}."
             )
             return
-        if stamped is not None:  # None: only echoes of what everyone has
+        if stamped is None:
+            return  # only echoes of what everyone has
+        if is_renewal(stamped, before):
+            self.renewals.defer(room, stamped)  # relayed with the room's others, soon
+        else:
             await self.rooms.relay_awareness(room, stamped, sid)
 
     # -- changes from the session service ------------------------------------------------
@@ -317,4 +327,5 @@ class DocumentSync:
             await self.sio.disconnect(sid, namespace=namespace)
 
     async def close(self) -> None:
+        await self.renewals.close()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
