@@ -12,13 +12,12 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import jwt
 from redis.asyncio import Redis
 
+from auth import signed_tokens
 from auth.keys import SigningKeys
-from kernel.errors import InvalidToken, TokenExpired
+from kernel.errors import InvalidToken
 
-ALGORITHM = "HS256"
 AUDIENCE = "collab-mfa"
 MFA_TOKEN_TYPE = "mfa"  # noqa: S105 - a claim value, not a secret
 TTL_SECONDS = 300
@@ -51,39 +50,19 @@ class MfaTokens:
             "typ": MFA_TOKEN_TYPE,
             "amr": method[:40],
         }
-        return jwt.encode(
-            claims, self._keys.current, algorithm=ALGORITHM, headers={"kid": self._keys.current_kid}
-        )
+        return signed_tokens.sign(self._keys, claims)
 
     async def open(self, token: str) -> MfaClaims:
         """The token's claims if it is ours, unexpired and not spent."""
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise InvalidToken("The MFA token is malformed.") from None
-        key = self._keys.for_kid(str(header.get("kid", "")))
-        if header.get("alg") != ALGORITHM or key is None:
-            raise InvalidToken("The MFA token is not valid.")
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=self._issuer,
-                options={"require": ["sub", "iat", "exp", "jti", "iss", "aud"]},
-                leeway=5,
-            )
-        except jwt.ExpiredSignatureError:
-            raise TokenExpired("The MFA step took too long; log in again.") from None
-        except jwt.InvalidTokenError:
-            raise InvalidToken("The MFA token is not valid.") from None
-        if claims.get("typ") != MFA_TOKEN_TYPE:
-            raise InvalidToken("This is not an MFA token.")
-        try:
-            user_id = uuid.UUID(claims["sub"])
-        except ValueError:
-            raise InvalidToken("The MFA token names no user.") from None
+        claims, user_id = signed_tokens.verify(
+            self._keys,
+            token,
+            audience=AUDIENCE,
+            issuer=self._issuer,
+            token_type=MFA_TOKEN_TYPE,
+            name="MFA token",
+            expired="The MFA step took too long; log in again.",
+        )
         token_id = str(claims["jti"])
         if await self._redis.exists(f"mfa:spent:{token_id}"):
             raise InvalidToken("This MFA token was already used; log in again.")

@@ -1,9 +1,8 @@
 """Access tokens (JWT, HS256, 15 minutes) and opaque random tokens.
 
-Verification pins the algorithm, requires every claim, checks issuer and audience, and
-looks the key up by the header's `kid` among the current and previous keys: a token signed
-with another algorithm, `alg: none`, an unknown `kid`, or anything that is not one of our
-access tokens (a refresh token, say) is an `InvalidToken`.
+Verification is `auth.signed_tokens`': pinned algorithm, every claim required, issuer,
+audience and type checked, the key found by `kid`; anything that is not one of our access
+tokens (an MFA token, say) is an `InvalidToken`.
 
 An access token names the login it belongs to (`sid`: the refresh-token family id), so
 ending that one login refuses its access tokens at once (`auth.devices`).
@@ -18,12 +17,10 @@ import time
 import uuid
 from dataclasses import dataclass
 
-import jwt
-
+from auth import signed_tokens
 from auth.keys import SigningKeys
-from kernel.errors import InvalidToken, TokenExpired
+from kernel.errors import InvalidToken
 
-ALGORITHM = "HS256"
 AUDIENCE = "collab-api"
 ACCESS_TOKEN_TYPE = "access"  # noqa: S105 - a claim value, not a secret
 
@@ -58,40 +55,18 @@ class AccessTokens:
             "aud": AUDIENCE,
             "typ": ACCESS_TOKEN_TYPE,
         }
-        return jwt.encode(
-            claims, self._keys.current, algorithm=ALGORITHM, headers={"kid": self._keys.current_kid}
-        )
+        return signed_tokens.sign(self._keys, claims)
 
     def verify(self, token: str) -> AccessClaims:
-        try:
-            header = jwt.get_unverified_header(token)
-        except jwt.InvalidTokenError:
-            raise InvalidToken("The access token is malformed.") from None
-        if header.get("alg") != ALGORITHM:
-            raise InvalidToken("The access token's algorithm is not accepted.")
-        key = self._keys.for_kid(str(header.get("kid", "")))
-        if key is None:
-            raise InvalidToken("The access token was signed with an unknown key.")
-        try:
-            claims = jwt.decode(
-                token,
-                key,
-                algorithms=[ALGORITHM],
-                audience=AUDIENCE,
-                issuer=self._issuer,
-                options={"require": ["sub", "iat", "exp", "jti", "iss", "aud"]},
-                leeway=5,
-            )
-        except jwt.ExpiredSignatureError:
-            raise TokenExpired("The access token has expired; refresh it.") from None
-        except jwt.InvalidTokenError as exc:
-            raise InvalidToken(f"The access token is not valid ({exc}).") from None
-        if claims.get("typ") != ACCESS_TOKEN_TYPE:
-            raise InvalidToken("This is not an access token.")
-        try:
-            user_id = uuid.UUID(claims["sub"])
-        except ValueError:
-            raise InvalidToken("The access token names no user.") from None
+        claims, user_id = signed_tokens.verify(
+            self._keys,
+            token,
+            audience=AUDIENCE,
+            issuer=self._issuer,
+            token_type=ACCESS_TOKEN_TYPE,
+            name="access token",
+            expired="The access token has expired; refresh it.",
+        )
         # Tokens from before generations existed count as generation 0 (see migration 0007).
         generation = claims.get("gen", 0)
         if type(generation) is not int:

@@ -58,6 +58,7 @@ AUTH_CONCEPTS: dict[str, str] = {
     "mfa": "accounts",
     "mfa_store": "accounts",
     "mfa_tokens": "tokens",
+    "signed_tokens": "tokens",
     "account_changes": "accounts",
     # Account lifecycle and platform admins (Y).
     "lifecycle": "accounts",
