@@ -167,18 +167,26 @@ def run_one(
     }
     clients = Clients(client_args, rooms, args.procs, args.clients)
     out: dict[str, Any] = {"server": name}
+    began = time.monotonic()
+
+    def note(what: str) -> None:
+        print(f"#   {name} {what} at {time.monotonic() - began:.0f} s", file=sys.stderr, flush=True)
+
     try:
         time.sleep(1)
         out["rss_idle"] = rss_mib(proc.pid)
         clients.phase("bare", "bare-ready")
+        note("bare sockets connected")
         time.sleep(1)
         out["rss_bare"] = rss_mib(proc.pid)
         clients.phase("bare-close", "bare-closed")
         joined = [json.loads(rest) for rest in clients.phase("join", "joined")]
+        note("providers joined")
         out["join_s"] = max(j["ms"] for j in joined) / 1000
         time.sleep(args.settle)
         out["rss_joined"] = rss_mib(proc.pid)
         clients.phase("load", "loaded")
+        note("documents loaded")
         time.sleep(1)
         out["rss_loaded"] = rss_mib(proc.pid)
         others = database_pids(data_dir) if data_dir else []
@@ -191,6 +199,10 @@ def run_one(
         db = sum(cpu_seconds(p) for p in others) - db0
         out["rss_edited"] = rss_mib(proc.pid)
         results = clients.results()
+        note("edits drained")
+    except Exception as exc:
+        out["error"] = repr(exc)
+        return out
     finally:
         clients.kill()
         proc.terminate()
@@ -212,6 +224,9 @@ def run_one(
         "cpu_ms_per_1k": cpu * 1e6 / deliveries if deliveries else None,
         "cpu_all_ms_per_1k": (cpu + db) * 1e6 / deliveries if deliveries and data_dir else None,
         "client_cpu_share": [round(r["client_cpu_share"], 2) for r in results],
+        "client_cpu_ms_per_1k": (
+            sum(r["client_cpu_s"] for r in results) * 1e6 / deliveries if deliveries else None
+        ),
         "errors": {k: v for r in results for k, v in r["error_kinds"].items()},
     }
     n, d = args.clients, args.documents
@@ -229,6 +244,7 @@ FIELDS = [
     ("CPU ms/1k", "cpu_ms_per_1k", 1),
     ("+db ms/1k", "cpu_all_ms_per_1k", 1),
     ("server CPU share", "server_cpu_share", 2),
+    ("client CPU ms/1k", "client_cpu_ms_per_1k", 1),
     ("join s", "join_s", 1),
     ("RSS idle MiB", "rss_idle", 1),
     ("RSS bare MiB", "rss_bare", 1),

@@ -147,7 +147,6 @@ async function edit(startAt) {
   return { edits: nextId, expected };
 }
 
-const cpuStart = process.cpuUsage();
 const lines = createInterface({ input: process.stdin });
 let editCpu = null;
 for await (const line of lines) {
@@ -175,22 +174,21 @@ for await (const line of lines) {
       editCpu = (used.user + used.system) / 1000 / (performance.now() - wall);
       console.log("end");
       const seconds = (lastReceipt - firstSend) / 1000;
-      console.log(
-        JSON.stringify({
-          clients: peers.length,
-          documents: rooms.length,
-          ...got,
-          deliveries,
-          deliveries_per_s: seconds > 0 ? deliveries / seconds : null,
-          hist: Object.fromEntries(hist),
-          client_cpu_share: editCpu, // this process's CPU time / wall time while editing
-          errors,
-          error_kinds: errorKinds,
-          cpu_total_s: (process.cpuUsage(cpuStart).user + process.cpuUsage(cpuStart).system) / 1e6,
-        }),
-      );
+      const result = JSON.stringify({
+        clients: peers.length,
+        documents: rooms.length,
+        ...got,
+        deliveries,
+        deliveries_per_s: seconds > 0 ? deliveries / seconds : null,
+        hist: Object.fromEntries(hist),
+        client_cpu_share: editCpu, // this process's CPU time / wall time while editing
+        client_cpu_s: (used.user + used.system) / 1e6,
+        errors,
+        error_kinds: errorKinds,
+      });
       for (const p of peers) p.provider.destroy();
-      process.exit(0);
+      // A pipe is written asynchronously: exit only once the (large) line is out.
+      process.stdout.write(result + "\n", () => process.exit(0));
     }
   } catch (err) {
     console.log(JSON.stringify({ error: String(err), errors, error_kinds: errorKinds }));
