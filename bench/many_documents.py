@@ -212,6 +212,7 @@ def run_one(
         for key, count in result["hist"].items():
             hist[int(key)] = hist.get(int(key), 0) + count
     deliveries = sum(r["deliveries"] for r in results)
+    worsts = [r.get("worst_per_second", []) for r in results]
     out |= {
         "edits": sum(r["edits"] for r in results),
         "expected": sum(r["expected"] for r in results),
@@ -228,6 +229,11 @@ def run_one(
             sum(r["client_cpu_s"] for r in results) * 1e6 / deliveries if deliveries else None
         ),
         "errors": {k: v for r in results for k, v in r["error_kinds"].items()},
+        # The slowest delivery of the edits sent in each second: a stall shows as a run.
+        "worst_ms_per_second": [
+            max((w[i] or 0) for w in worsts if i < len(w))
+            for i in range(max((len(w) for w in worsts), default=0))
+        ],
     }
     n, d = args.clients, args.documents
     out["kib_per_idle_socket"] = (out["rss_bare"] - out["rss_idle"]) * 1024 / n

@@ -34,6 +34,7 @@ process.setMaxListeners(0); // every provider adds an `exit` listener
 
 const sent = new Map(); // edit id → send time (performance.now)
 const hist = new Map(); // latency in 0.1 ms → count
+const worst = []; // per second of sending (from the first edit): the slowest delivery, ms
 let deliveries = 0;
 let firstSend = 0;
 let lastReceipt = 0;
@@ -58,6 +59,8 @@ function observe(peer) {
         if (t0 === undefined) continue;
         const key = Math.round((now - t0) * 10);
         hist.set(key, (hist.get(key) ?? 0) + 1);
+        const second = Math.floor((t0 - firstSend) / 1000);
+        worst[second] = Math.max(worst[second] ?? 0, Math.round(now - t0));
         deliveries += 1;
         lastReceipt = now;
       }
@@ -181,6 +184,7 @@ for await (const line of lines) {
         deliveries,
         deliveries_per_s: seconds > 0 ? deliveries / seconds : null,
         hist: Object.fromEntries(hist),
+        worst_per_second: Array.from(worst, (v) => v ?? null),
         client_cpu_share: editCpu, // this process's CPU time / wall time while editing
         client_cpu_s: (used.user + used.system) / 1e6,
         errors,
