@@ -190,16 +190,21 @@ class DocumentRooms:
         self._loading[key] = future
         self._early[key] = []
         try:
-            stored = await self._store.load(self._pool, key)
-            if sum(map(len, stored)) < SCAN_IN_THREAD_BYTES:
-                structure = stored_structure(stored)
+            # Many updates arrive folded into one (read in batches, folded between yields).
+            stored = await self._store.read(self._pool, key)
+            if sum(map(len, stored.updates)) < SCAN_IN_THREAD_BYTES:
+                structure = stored_structure(stored.updates)
             else:  # scanning a large snapshot is pure Python: keep it off the loop
-                structure = await asyncio.to_thread(stored_structure, stored)
-            room = DocumentRoom(key, stored, structure)
+                structure = await asyncio.to_thread(stored_structure, stored.updates)
+            room = DocumentRoom(key, stored.updates, structure)
+            room.writes_since_compaction = stored.appended
             for kind, payload, author in self._early.pop(key, []):
                 self._apply_remote(room, kind, payload, author)
             self._rooms[key] = room
             future.set_result(room)
+            if stored.appended >= self._compact_after:
+                # Piled up (a crash, another process, an import): the next load stays small.
+                self._schedule_compaction(key, room)
             return room
         except BaseException as exc:
             future.set_exception(exc)
