@@ -32,6 +32,7 @@ from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate, SocketCredentials, capped
 from collab.realtime.renewals import RenewalRelay, held_states, is_renewal
+from collab.realtime.transport import fast_events
 from collab.sessions.service import SessionService
 from kernel import metrics
 from kernel.errors import Forbidden, ServiceError
@@ -82,6 +83,10 @@ class DocumentSync:
         sio.on("sync-step-1", self._client_sync_step_1, namespace="*")
         sio.on("sync-update", self._sync_update, namespace="*")
         sio.on("awareness-update", self._awareness_update, namespace="*")
+        # The same two handlers, for these events read straight off WebSockets.
+        fast_events(
+            sio, {"sync-update": self._sync_update, "awareness-update": self._awareness_update}
+        )
 
     # -- connection --------------------------------------------------------------------------
 
