@@ -53,11 +53,30 @@ APP = (
 MAX_LENGTH = 4000  # characters a document is kept under (writers delete beyond it)
 
 
+def file_name(path: str, generation: int) -> str:
+    """The name of a writer's file in a generation (`--rotate-every`): util.py, util-1.py..."""
+    if generation == 0:
+        return path
+    stem, _, extension = path.rpartition(".")
+    return f"{stem}-{generation}.{extension}"
+
+
+@dataclass
+class Files:
+    """The files the writers type into now: every rotation moves them to new ones."""
+
+    generation: int = 0
+
+    def names(self) -> list[str]:
+        return [file_name(path, self.generation) for path in FILES]
+
+
 @dataclass
 class Sample:
     at: float
     rss: int
     fds: int
+    edits: int = 0  # edits made so far
 
 
 @dataclass
@@ -82,6 +101,12 @@ class Report:
         fds = slope(times, [float(s.fds) for s in steady]) * 3600
         return rss, fds
 
+    def per_edit(self) -> float:
+        """Fitted RSS growth per edit over the steady part, in bytes."""
+        steady = self.steady()
+        edits = [float(s.edits) for s in steady]
+        return slope(edits, [float(s.rss) for s in steady])
+
     def summary(self) -> str:
         rss, fds = self.slopes()
         steady = self.steady()
@@ -91,8 +116,9 @@ class Report:
                 f"soak: {self.seconds / 60:.1f} min, {len(self.samples)} samples, "
                 f"{self.edits} edits, {self.joins} joins/leaves, {self.deploys} deploys",
                 f"RSS: {first.rss / MiB:.1f} -> {last.rss / MiB:.1f} MiB over the steady part, "
-                f"slope {rss:+.2f} MiB/h",
-                f"open fds: {first.fds} -> {last.fds}, slope {fds:+.2f}/h",
+                f"slope {rss:+.2f} MiB/h ({rss * 1024 / 60:+.1f} KiB/min, "
+                f"{self.per_edit() / 1024:+.2f} KiB per edit)",
+                f"open fds: {first.fds} -> {last.fds}, slope {fds:+.2f}/h ({fds / 60:+.3f}/min)",
                 f"ERROR lines in the server log: {len(self.errors)}; "
                 f"client errors: {len(self.client_errors)}",
             ]
@@ -146,9 +172,15 @@ class YjsClient:
     async def _connected(self) -> None:
         # Our own step 1: what the server has that we lack (also after a reconnect).
         async def ask() -> None:
-            diff = await self.sio.call(
-                "sync-step-1", self.doc.get_state(), namespace=self.namespace, timeout=10
-            )
+            try:
+                diff = await self.sio.call(
+                    "sync-step-1", self.doc.get_state(), namespace=self.namespace, timeout=10
+                )
+            except socketio.exceptions.SocketIOError as exc:
+                # A churn reader may leave before the answer: only a connected one's counts.
+                if self.sio.connected:
+                    self.errors.append(f"sync-step-1: {exc!r}")
+                return
             self.doc.apply_update(diff)
 
         asyncio.get_running_loop().create_task(ask())
@@ -170,22 +202,67 @@ class YjsClient:
         await self.sio.disconnect()
 
 
-async def _writer(client: YjsClient, rate: float, stop: asyncio.Event, report: Report) -> None:
+@dataclass
+class Slot:
+    """One writer: its client, swapped for a new one at each rotation."""
+
+    client: YjsClient
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+
+async def _writer(slot: Slot, rate: float, stop: asyncio.Event, report: Report) -> None:
     n = 0
     while not stop.is_set():
-        await client.edit(f"<{id(client) % 1000}:{n}>")
+        async with slot.lock:
+            await slot.client.edit(f"<{id(slot) % 1000}:{n}>")
         n += 1
         report.edits += 1
         await asyncio.sleep(random.expovariate(rate))
 
 
+async def _rotate(
+    base: str,
+    session_id: str,
+    slots: list[Slot],
+    files: Files,
+    every: float,
+    stop: asyncio.Event,
+    report: Report,
+) -> None:
+    """Every `every` seconds the writers move on to new files, so the old ones go idle and
+    are unloaded: what stays then is what the server keeps beyond a document's history."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+            return
+        files.generation += 1
+        names = files.names()
+        for i, slot in enumerate(slots):
+            fresh = YjsClient(base, session_id, names[i % len(names)], slot.client.token)
+            try:
+                await fresh.connect()
+            except Exception as exc:
+                report.client_errors.append(f"rotate: {exc!r}")
+                continue
+            async with slot.lock:
+                old, slot.client = slot.client, fresh
+            report.client_errors.extend(old.errors)
+            await old.close()
+
+
 async def _churn(
-    base: str, session_id: str, member: Member, every: float, stop: asyncio.Event, report: Report
+    base: str,
+    session_id: str,
+    member: Member,
+    files: Files,
+    every: float,
+    stop: asyncio.Event,
+    report: Report,
 ) -> None:
     while not stop.is_set():
         await asyncio.sleep(every)
         person = socketio.AsyncClient(reconnection=False)
-        reader = YjsClient(base, session_id, random.choice(FILES), member.token)
+        reader = YjsClient(base, session_id, random.choice(files.names()), member.token)
         try:
             await person.connect(base, auth={"token": member.token}, transports=["websocket"])
             joined = await person.call("session:join", {"session_id": session_id}, timeout=10)
@@ -247,7 +324,9 @@ async def _deploys(
     report: Report,
 ) -> None:
     while not stop.is_set():
-        await asyncio.sleep(every)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), every)
+            return
         try:
             await deploy_once(http, base, session_id, owner)
             report.deploys += 1
@@ -259,7 +338,7 @@ async def _sample(pid: int, every: float, stop: asyncio.Event, report: Report) -
     process = psutil.Process(pid)
     while not stop.is_set():
         report.samples.append(
-            Sample(time.monotonic(), process.memory_info().rss, process.num_fds())
+            Sample(time.monotonic(), process.memory_info().rss, process.num_fds(), report.edits)
         )
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), every)
@@ -275,25 +354,34 @@ async def soak(
     edits_per_second: float = 4.0,
     churn_every: float = 2.0,
     deploy_every: float | None = None,
+    rotate_every: float | None = None,
 ) -> Report:
-    """Run the load for `seconds` against the server at `base` (process `pid`)."""
+    """Run the load for `seconds` against the server at `base` (process `pid`); with
+    `rotate_every`, the writers move on to new files that often."""
     report = Report(seconds, [])
     stop = asyncio.Event()
     async with aiohttp.ClientSession() as http:
         session_id, owner, editor = await setup_session(http, base)
         if deploy_every is not None:
             await write_app(base, session_id, owner)
-        clients = [
-            YjsClient(base, session_id, FILES[i % len(FILES)], (owner, editor)[i % 2].token)
+        files = Files()
+        slots = [
+            Slot(YjsClient(base, session_id, FILES[i % len(FILES)], (owner, editor)[i % 2].token))
             for i in range(writers)
         ]
-        for client in clients:
-            await client.connect()
+        for slot in slots:
+            await slot.client.connect()
         tasks = [
             asyncio.create_task(_sample(pid, sample_every, stop, report)),
-            *(asyncio.create_task(_writer(c, edits_per_second, stop, report)) for c in clients),
-            asyncio.create_task(_churn(base, session_id, editor, churn_every, stop, report)),
+            *(asyncio.create_task(_writer(s, edits_per_second, stop, report)) for s in slots),
+            asyncio.create_task(_churn(base, session_id, editor, files, churn_every, stop, report)),
         ]
+        if rotate_every is not None:
+            tasks.append(
+                asyncio.create_task(
+                    _rotate(base, session_id, slots, files, rotate_every, stop, report)
+                )
+            )
         if deploy_every is not None:
             tasks.append(
                 asyncio.create_task(
@@ -308,10 +396,12 @@ async def soak(
                 time.monotonic(),
                 psutil.Process(pid).memory_info().rss,
                 psutil.Process(pid).num_fds(),
+                report.edits,
             )
         )
         # Every writer converges on what is stored.
-        for path in FILES:
+        clients = [slot.client for slot in slots]
+        for path in files.names():
             readers = [c for c in clients if c.namespace.endswith(f"/{path}")]
             stored = ""
             for _ in range(100):
@@ -343,6 +433,12 @@ def main() -> int:
     parser.add_argument("--edits-per-second", type=float, default=4.0, help="per writer")
     parser.add_argument("--churn-every", type=float, default=2.0, help="seconds between joins")
     parser.add_argument("--deploy-every", type=float, default=30.0, help="with Docker")
+    parser.add_argument(
+        "--rotate-every",
+        type=float,
+        default=None,
+        help="seconds between the writers' moves to new files (default: never)",
+    )
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k.startswith("COLLAB_")}
     env.setdefault("COLLAB_SECRET_KEY", "soak-secret-key-that-is-long-enough-0123456789abcdef")
@@ -359,6 +455,7 @@ def main() -> int:
                 edits_per_second=args.edits_per_second,
                 churn_every=args.churn_every,
                 deploy_every=args.deploy_every if docker else None,
+                rotate_every=args.rotate_every,
             )
         )
         report.errors = error_lines(server.log_path)
