@@ -135,7 +135,7 @@ async function edit(startAt) {
       // Each client on its own schedule (absolute, so a late timer does not shift the rest).
       let due = start + Math.random() * interval;
       for (;;) {
-        await sleep(due - performance.now());
+        await sleep(Math.min(due, stopAt) - performance.now());
         if (performance.now() >= stopAt) return;
         const id = nextId++;
         sent.set(id, performance.now());
