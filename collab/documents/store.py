@@ -41,7 +41,7 @@ FETCH_ROWS = 2000
 MERGE_CHUNK = 50
 # Work done between two yields to the event loop while folding (a merged chunk of
 # keystrokes takes ~0.1 ms).
-SLICE_SECONDS = 0.004
+SLICE_SECONDS = 0.002
 # A document with more stored updates than this is folded into one before it is handed out:
 # applying and scanning it then costs one squashed update, not thousands of tiny ones.
 FOLD_ABOVE = 256
@@ -56,6 +56,19 @@ def _deletes_beyond(update: bytes, clocks: dict[int, int]) -> bool:
     except InvalidUpdate:
         return True  # kept as it is, as merge_updates kept it
     return any(end > clocks.get(client, 0) for client, _, end in deletes)
+
+
+def _runs(ids: list[int]) -> tuple[list[int], list[int]]:
+    """Ascending ids as runs of consecutive integers: (first ids, last ids)."""
+    starts: list[int] = []
+    ends: list[int] = []
+    for update_id in ids:
+        if ends and update_id == ends[-1] + 1:
+            ends[-1] = update_id
+        else:
+            starts.append(update_id)
+            ends.append(update_id)
+    return starts, ends
 
 
 def _refused(exc: BaseException) -> bool:
@@ -328,11 +341,17 @@ class DocumentStore:
                 key.path,
                 merged,
             )
+            # As runs of consecutive ids (a run holds only rows read): a few values to send,
+            # not one per row (100,000 ids took ~10 ms of the loop to encode).
+            starts, ends = _runs(folded)
             await conn.execute(
-                """DELETE FROM document_updates
-                   WHERE scope_id = $1 AND path = $2 AND update_id = ANY($3::bigint[])""",
+                """DELETE FROM document_updates d
+                   USING unnest($3::bigint[], $4::bigint[]) AS r(first, last)
+                   WHERE d.scope_id = $1 AND d.path = $2
+                     AND d.update_id BETWEEN r.first AND r.last""",
                 key.scope_id,
                 key.path,
-                folded,
+                starts,
+                ends,
             )
             return len(folded)

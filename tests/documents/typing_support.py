@@ -76,7 +76,9 @@ class LoopLag:
     the longest the event loop was held by anything else."""
 
     def __init__(self) -> None:
-        self.samples: list[tuple[float, float]] = []  # (woke at, lateness), perf_counter s
+        # (woke at, lateness, this thread's CPU time meanwhile), seconds. Lateness with
+        # little CPU time is the OS running other processes, not the loop being held.
+        self.samples: list[tuple[float, float, float]] = []
         self._task: asyncio.Task[None] | None = None
 
     async def __aenter__(self) -> LoopLag:
@@ -92,15 +94,19 @@ class LoopLag:
 
     async def _tick(self) -> None:
         while True:
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.thread_time()
             await asyncio.sleep(0.001)
             woke = time.perf_counter()
-            self.samples.append((woke, woke - start - 0.001))
+            self.samples.append((woke, woke - start - 0.001, time.thread_time() - cpu))
 
     def max_between(self, start: float, end: float) -> float:
         """The worst lateness seen between two perf_counter readings, in seconds (a sleep
         that began before `end` and woke after it counts: it was held up inside)."""
-        return max(
-            (lag for woke, lag in self.samples if woke >= start and woke - lag - 0.001 <= end),
-            default=0.0,
-        )
+        return max((lag for _, lag, _ in self._between(start, end)), default=0.0)
+
+    def max_cpu_between(self, start: float, end: float) -> float:
+        """The most CPU time this thread spent between two wake-ups (the loop's own work)."""
+        return max((cpu for _, _, cpu in self._between(start, end)), default=0.0)
+
+    def _between(self, start: float, end: float) -> list[tuple[float, float, float]]:
+        return [s for s in self.samples if s[0] >= start and s[0] - s[1] - 0.001 <= end]
