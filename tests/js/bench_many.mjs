@@ -101,6 +101,9 @@ async function join() {
       });
       provider.socket.on("connect_error", (err) => noteError(`join: ${err.message}`));
       provider.socket.on("sync-error", (err) => noteError(`sync-error: ${JSON.stringify(err)}`));
+      // A dropped connection (say a missed ping under a backlog) reconnects and resyncs the
+      // whole document: counted, as it changes what the server does.
+      provider.socket.on("disconnect", (reason) => noteError(`disconnect: ${reason}`));
       const peer = { doc, provider, text: doc.getText("content"), room };
       observe(peer);
       peers.push(peer);
