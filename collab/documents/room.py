@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 MAX_SHARED_TYPES = 10_000
 # One provider announces one client id; a few leave room for several editors in one tab.
 MAX_CLIENTS_PER_SOCKET = 8
+REMEMBERED_REMOVALS = 1000  # client ids whose departure is remembered, to know its echoes
 
 
 def check_update(update: bytes) -> UpdateShape:
@@ -129,6 +130,7 @@ class DocumentRoom:
         self.members: dict[str, Member] = {}
         self.awareness: dict[int, awareness.AwarenessEntry] = {}
         self.awareness_owners: dict[int, str] = {}  # client id → the user id that announced it
+        self.removed: dict[int, int] = {}  # client id → the clock it was removed at (oldest first)
         self.idle_since: float | None = time.monotonic()
         self.writes_since_compaction = len(stored)
         self.structure = stored_structure(stored) if structure is None else structure
@@ -280,12 +282,18 @@ class DocumentRoom:
             self.idle_since = time.monotonic()
         if member is None or not member.client_clocks:
             return None
-        for client_id in member.client_clocks:
+        clocks = {cid: self._clock(cid, clock) for cid, clock in member.client_clocks.items()}
+        for client_id, clock in clocks.items():
             self.awareness.pop(client_id, None)
             self.awareness_owners.pop(client_id, None)
-        return awareness.removal(
-            {cid: self._clock(cid, clock) for cid, clock in member.client_clocks.items()}
-        )
+            self._remember_removal(client_id, clock)
+        return awareness.removal(clocks)
+
+    def _remember_removal(self, client_id: int, clock: int) -> None:
+        self.removed.pop(client_id, None)
+        self.removed[client_id] = clock
+        if len(self.removed) > REMEMBERED_REMOVALS:
+            del self.removed[next(iter(self.removed))]
 
     def _clock(self, client_id: int, fallback: int) -> int:
         entry = self.awareness.get(client_id)
@@ -335,13 +343,16 @@ class DocumentRoom:
 
     def _echo(self, entry: awareness.AwarenessEntry, member: Member) -> bool:
         """A state no newer than the one held, for a client id this socket did not announce
-        (another socket's: noting it would also make this socket's departure remove it)."""
+        (another socket's: noting it would also make this socket's departure remove it).
+        A departed client's removal comes back the same way from everyone who heard it, once
+        the room holds nothing for that id: the remembered removal clock tells it apart."""
+        if entry.client_id in member.client_clocks:
+            return False
         known = self.awareness.get(entry.client_id)
-        return (
-            known is not None
-            and entry.clock <= known.clock
-            and entry.client_id not in member.client_clocks
-        )
+        if known is not None:
+            return entry.clock <= known.clock
+        removed_at = self.removed.get(entry.client_id)
+        return entry.state == "null" and removed_at is not None and entry.clock <= removed_at
 
     def note_awareness(self, update: bytes) -> None:
         """Awareness from another process, already checked and stamped there."""
@@ -358,6 +369,7 @@ class DocumentRoom:
         if entry.state == "null":
             self.awareness.pop(entry.client_id, None)
             self.awareness_owners.pop(entry.client_id, None)
+            self._remember_removal(entry.client_id, entry.clock)
             if member is not None:
                 member.client_clocks.pop(entry.client_id, None)
             return

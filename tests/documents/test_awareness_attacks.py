@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 import pytest
 
 from collab.documents import awareness
 from collab.documents.awareness import AwarenessEntry, MalformedAwareness
-from collab.documents.room import MAX_CLIENTS_PER_SOCKET
+from collab.documents.room import MAX_CLIENTS_PER_SOCKET, DocumentRoom, Member, TokenBucket
+from collab.model import DocumentKey, SessionRole
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
 from tests.support import Client
@@ -172,3 +174,29 @@ def test_stamping_replaces_identity_and_keeps_the_rest() -> None:
     assert awareness.parse_state("null") is None
     lone = awareness.stamp({"s": "\ud800"}, "u", "n")  # a lone surrogate stays escaped
     assert lone.isascii() and awareness.stamped_user(lone) == "u"
+
+
+def _room_member(room: DocumentRoom, sid: str) -> Member:
+    member = Member(
+        sid, f"eio-{sid}", f"/yjs|{room.key.path}", uuid.uuid4(), uuid.uuid4(), sid,
+        SessionRole.EDITOR, TokenBucket(1000, 1000), TokenBucket(1e9, 1e9),
+    )  # fmt: skip
+    room.add(member)
+    return member
+
+
+def test_a_departed_clients_removal_echoed_back_is_dropped_not_refused() -> None:
+    """When someone leaves, every npm client sends the removal back; the room no longer
+    holds that client id, yet the echoes must neither be relayed nor count against the
+    echoing socket's client ids (at 200 editors leaving they were refused by the dozen)."""
+    room = DocumentRoom(DocumentKey(uuid.uuid4(), "a.py"), [])
+    leaver, stayer = _room_member(room, "leaver"), _room_member(room, "stayer")
+    for client_id in range(1, MAX_CLIENTS_PER_SOCKET + 1):
+        room.accept_awareness(awareness.encode([AwarenessEntry(client_id, 3, "{}")]), leaver)
+    room.remove(leaver.sid)
+    echoes = [AwarenessEntry(cid, 3, "null") for cid in range(1, MAX_CLIENTS_PER_SOCKET + 1)]
+    assert room.accept_awareness(awareness.encode(echoes), stayer) is None
+    assert stayer.client_clocks == {}
+    # A departed id that comes back with a newer state is a real announcement.
+    relayed = room.accept_awareness(awareness.encode([AwarenessEntry(1, 4, "{}")]), stayer)
+    assert relayed is not None and stayer.client_clocks == {1: 4}
