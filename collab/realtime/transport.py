@@ -89,6 +89,20 @@ def frame(message: str | bytes) -> bytes:
     return framed
 
 
+# Binary attachments a packet may announce (our events carry one): python-socketio holds
+# them all, each up to the WebSocket's message limit, until the count is reached.
+MAX_ATTACHMENTS = 4
+_CLIENT_PACKETS = {
+    socketio.packet.CONNECT,
+    socketio.packet.DISCONNECT,
+    socketio.packet.EVENT,
+    socketio.packet.ACK,
+    socketio.packet.BINARY_EVENT,
+    socketio.packet.BINARY_ACK,
+}
+_EVENTS = {socketio.packet.EVENT, socketio.packet.BINARY_EVENT}
+_ACKS = {socketio.packet.ACK, socketio.packet.BINARY_ACK}
+
 # (namespace, Socket.IO sid, attachment): a document event's handler (see `FastPath`).
 FastHandler = Callable[[str, str, bytes], Awaitable[None]]
 
@@ -146,8 +160,16 @@ class FastPath:
         return None
 
     async def _message(self, eio_sid: str, data: str | bytes) -> None:
-        taken = self.pending.pop(eio_sid, None) if isinstance(data, bytes) else None
-        if taken is None or not isinstance(data, bytes):
+        if not isinstance(data, bytes):
+            await self._text(eio_sid, data)
+            return
+        taken = self.pending.pop(eio_sid, None)
+        if taken is None:
+            if eio_sid not in self._sio._binary_packet:
+                # An attachment no packet announced: python-socketio would raise, logging a
+                # traceback for every such frame a client cares to send.
+                log.info("dropped a binary frame no packet announced (%s)", eio_sid)
+                return
             await self._normal(eio_sid, data)
             return
         namespace, handler = taken
@@ -157,6 +179,54 @@ class FastPath:
             return  # as python-socketio: an event for a namespace not connected is dropped
         self.taken += 1
         await handler(namespace, sid, data)
+
+    async def _text(self, eio_sid: str, data: str) -> None:
+        """The normal path, less what only a broken or hostile client sends."""
+        if eio_sid in self._sio._binary_packet:
+            await self._normal(eio_sid, data)  # an attachment sent as text: the handler refuses
+            return
+        count = attachments(data)
+        if count > MAX_ATTACHMENTS or (count and self._malformed(eio_sid, data)):
+            # python-socketio would hold every attachment until the count is reached, with no
+            # limit on the count (up to ten digits): memory without bound, outside any budget;
+            # or fail once they are all in.
+            log.info("dropped a binary packet's header (%s)", eio_sid)
+            return
+        try:
+            await self._normal(eio_sid, data)
+        except Exception:
+            if not self._malformed(eio_sid, data):
+                raise  # a handler's own error: engine.io logs it
+            # A protocol error, not ours: no traceback per packet a client cares to send.
+            log.info("dropped a malformed Socket.IO packet (%s)", eio_sid)
+
+    def _malformed(self, eio_sid: str, data: str) -> bool:
+        """Whether python-socketio fails on this packet itself, before any handler of ours:
+        undecodable, an unknown or client-forbidden type, an event whose data is not an
+        array naming it, an acknowledgement whose data is not an array, a binary packet for
+        a namespace not connected."""
+        try:
+            pkt = socketio.packet.Packet(encoded_packet=data)
+        except ValueError:
+            return True
+        kind, args = pkt.packet_type, pkt.data
+        if kind not in _CLIENT_PACKETS:
+            return True
+        if kind in _EVENTS and not (isinstance(args, list) and args):
+            return True
+        if kind in _ACKS and not isinstance(args, list):
+            return True
+        binary = kind in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK)
+        return binary and not self._sio.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/")
+
+
+def attachments(data: str) -> int:
+    """How many binary attachments a Socket.IO packet (as engine.io hands it) announces."""
+    if data[:1] not in ("5", "6"):
+        return 0
+    dash = data.find("-", 1, 13)
+    count = data[1:dash]
+    return int(count) if dash > 1 and count.isdigit() else 0
 
 
 def fast_events(sio: socketio.AsyncServer, handlers: dict[str, FastHandler]) -> None:
