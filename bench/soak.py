@@ -442,6 +442,9 @@ def main() -> int:
     args = parser.parse_args()
     env = {k: v for k, v in os.environ.items() if k.startswith("COLLAB_")}
     env.setdefault("COLLAB_SECRET_KEY", "soak-secret-key-that-is-long-enough-0123456789abcdef")
+    # The load's people log in once: their access tokens must outlive the run (a real
+    # client refreshes them; the soak measures the server, not the refresh).
+    env.setdefault("COLLAB_ACCESS_TOKEN_TTL_SECONDS", str(min(int(args.minutes * 60) + 600, 86400)))
     docker = "COLLAB_DOCKER_HOST" in env
     with tempfile.TemporaryDirectory() as tmp, ServerProcess(Path(tmp) / "data", env) as server:
         assert server.proc is not None
