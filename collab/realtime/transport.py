@@ -92,6 +92,7 @@ def frame(message: str | bytes) -> bytes:
 # Binary attachments a packet may announce (our events carry one): python-socketio holds
 # them all, each up to the WebSocket's message limit, until the count is reached.
 MAX_ATTACHMENTS = 4
+MAX_DEPTH = 32  # of a binary packet's data (ours: 2)
 _CLIENT_PACKETS = {
     socketio.packet.CONNECT,
     socketio.packet.DISCONNECT,
@@ -207,7 +208,7 @@ class FastPath:
         a namespace not connected."""
         try:
             pkt = socketio.packet.Packet(encoded_packet=data)
-        except ValueError:
+        except (ValueError, RecursionError):
             return True
         kind, args = pkt.packet_type, pkt.data
         if kind not in _CLIENT_PACKETS:
@@ -216,8 +217,32 @@ class FastPath:
             return True
         if kind in _ACKS and not isinstance(args, list):
             return True
-        binary = kind in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK)
-        return binary and not self._sio.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/")
+        if kind not in (socketio.packet.BINARY_EVENT, socketio.packet.BINARY_ACK):
+            return False
+        if not self._sio.manager.sid_from_eio_sid(eio_sid, pkt.namespace or "/"):
+            return True
+        return not _placeholders_fit(args, pkt.attachment_count)
+
+
+def _placeholders_fit(data: Any, count: int) -> bool:
+    """Whether python-socketio can put the attachments back into a binary packet's data:
+    every placeholder names one of them (else it fails once they are all in: an IndexError
+    or TypeError), and the data nests no deeper than MAX_DEPTH (it recurses)."""
+    todo: list[tuple[Any, int]] = [(data, 0)]
+    while todo:
+        item, depth = todo.pop()
+        if depth > MAX_DEPTH:
+            return False
+        if isinstance(item, list):
+            todo += [(value, depth + 1) for value in item]
+        elif isinstance(item, dict):
+            if item.get("_placeholder") and "num" in item:
+                num = item["num"]
+                if type(num) is not int or not 0 <= num < count:
+                    return False
+            else:
+                todo += [(value, depth + 1) for value in item.values()]
+    return True
 
 
 def attachments(data: str) -> int:

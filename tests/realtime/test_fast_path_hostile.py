@@ -121,9 +121,20 @@ async def test_hostile_frames_neither_mis_frame_nor_reach_other_namespaces(
             f"42{namespace},[]",
             f"43{namespace},0",
             f"451-{namespace},5",
+            f"42{namespace}," + "[" * 100_000 + "]" * 100_000,
             header(other),
         ):
             await raw.ws.send_str(garbage)
+        # Binary packets python-socketio would fail to reassemble once the attachment is in:
+        # a placeholder naming no attachment, data nested deeper than it can recurse.
+        for bad in (
+            f'451-{namespace},["sync-update",{{"_placeholder":true,"num":3}}]',
+            f'451-{namespace},["sync-update",{{"_placeholder":true,"num":"0"}}]',
+            f'451-{namespace},["sync-update",{{"_placeholder":true}},{{"_placeholder":1,"num":-1}}]',
+            f"451-{namespace}," + "[" * 900 + '{"_placeholder":true,"num":0}' + "]" * 900,
+        ):
+            await raw.ws.send_str(bad)
+            await raw.ws.send_bytes(b"\x00\x00")
         # Then a real one: applied, on the namespace it names.
         await raw.ws.send_str(header(namespace))
         await raw.ws.send_bytes(update_inserting("kept"))
