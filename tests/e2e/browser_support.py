@@ -27,7 +27,8 @@ class ConsoleWatch:
         if message.location.get("url", "").endswith("/favicon.ico"):
             return  # a deployed app without an icon: the app's own business
         if message.type == "error" or "Content Security Policy" in text:
-            self.problems.append(f"{page.url}: [{message.type}] {text}")
+            source = message.location.get("url", "")  # for a failed load: the resource
+            self.problems.append(f"{page.url}: [{message.type}] {text} ({source})")
 
     def allow(self, pattern: str) -> None:
         """Forget problems a test caused on purpose (e.g. a refused cross-origin fetch)."""
