@@ -246,12 +246,18 @@ def _placeholders_fit(data: Any, count: int) -> bool:
 
 
 def attachments(data: str) -> int:
-    """How many binary attachments a Socket.IO packet (as engine.io hands it) announces."""
+    """How many binary attachments a Socket.IO packet (as engine.io hands it) announces,
+    read as python-socketio reads it (`str.isdigit` takes any Unicode digit)."""
     if data[:1] not in ("5", "6"):
         return 0
     dash = data.find("-", 1, 13)
     count = data[1:dash]
-    return int(count) if dash > 1 and count.isdigit() else 0
+    if dash <= 1 or not count.isdigit():
+        return 0
+    try:
+        return int(count)  # "٩٩" is 99
+    except ValueError:  # "²" is a digit int() refuses: python-socketio would fail on it
+        return MAX_ATTACHMENTS + 1
 
 
 def fast_events(sio: socketio.AsyncServer, handlers: dict[str, FastHandler]) -> None:

@@ -14,7 +14,7 @@ import aiohttp
 import pycrdt
 import pytest
 
-from collab.realtime.transport import FastPath
+from collab.realtime.transport import MAX_ATTACHMENTS, FastPath, attachments
 from collab.state import REALTIME
 from tests.live_support import LiveSession
 from tests.support import Client
@@ -81,6 +81,17 @@ async def file_text(client: Client, live: LiveSession, path: str) -> tuple[int, 
 
 def tracebacks(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= logging.ERROR]
+
+
+@pytest.mark.unit
+def test_the_attachment_count_is_read_as_python_socketio_reads_it() -> None:
+    assert attachments('51-/ns,["e",{"_placeholder":true,"num":0}]') == 1
+    assert attachments("60001-/ns,0[]") == 1
+    assert attachments("59999999999-/ns,[]") > MAX_ATTACHMENTS
+    assert attachments("5\u0669\u0669-/ns,[]") == 99  # Arabic-Indic digits: int() takes them
+    assert attachments("5\u00b2-/ns,[]") > MAX_ATTACHMENTS  # a digit int() refuses
+    for none in ("2/ns,[]", "5/ns-1,[]", "5-/ns,[]", "", "5"):
+        assert attachments(none) == 0, none
 
 
 async def test_hostile_frames_neither_mis_frame_nor_reach_other_namespaces(
@@ -167,6 +178,8 @@ async def test_a_packet_announcing_many_attachments_holds_none_of_them(
         await raw.ws.send_str(
             f'4599999-{namespace},["sync-update",{{"_placeholder":true,"num":0}}]'
         )
+        for count in ("\u0669\u0669", "\u00b2"):  # digits python-socketio reads, or fails on
+            await raw.ws.send_str(f'45{count}-{namespace},["sync-update",{{"_placeholder":true}}]')
         for _ in range(20):
             await raw.ws.send_bytes(b"\x00" * 100_000)
         await raw.ws.send_str(header(namespace))
