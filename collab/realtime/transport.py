@@ -126,6 +126,12 @@ class FastPath:
     normal path unchanged. What python-socketio checks is kept: the socket must be
     connected to the namespace; the handlers keep every check of their own (auth and role
     are per socket, rate limits, size caps, admission).
+
+    The normal path, which sees every message first here, also drops what only a broken or
+    hostile client sends, before python-socketio holds or fails on it (`_text`): a binary
+    packet announcing more than MAX_ATTACHMENTS attachments (python-socketio keeps them all,
+    however many), or one it could not reassemble; an attachment nobody announced; a packet
+    it cannot decode. Each would otherwise log a traceback, as often as a client sends one.
     """
 
     HEAD = "451-"
