@@ -217,7 +217,6 @@ class DocumentStore:
         if folder is not None:
             return Stored([await folder.result()], appended)
         return Stored(snapshot + parts, appended)
-        return Stored(parts, appended)
 
     async def append(self, db: Executor, updates: list[PendingUpdate]) -> set[DocumentKey]:
         """Store a batch atomically; return the documents it created.
