@@ -102,9 +102,10 @@ def _git(app: web.Application) -> Git:
 
 
 def _without_credentials(url: str) -> str:
-    """The remote as the audit log may keep it: a user:password@ part is dropped."""
+    """The remote as the audit log may keep it: a user:password@ part, a query and a
+    fragment (where a token could ride, `?private_token=...`) are dropped."""
     try:
-        return str(URL(url).with_user(None))
+        return str(URL(url).with_user(None).with_query(None).with_fragment(None))
     except ValueError:
         return "(unparsable)"
 
