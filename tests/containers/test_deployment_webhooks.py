@@ -16,7 +16,7 @@ from tests.node_agent import NodeAgent
 from tests.support import Client
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_webhooks import FAST, register
-from tests.workspace_support import person, workspace
+from tests.workspace_support import Person, person, workspace
 
 APP = (
     "import http.server, os\n"
@@ -32,14 +32,22 @@ async def receiver() -> AsyncIterator[Receiver]:
     await made.stop()
 
 
-async def _write(client: Client, agent: NodeAgent, live: LiveSession, text: str) -> None:
+async def _deploy_and_stop(
+    client: Client, agent: NodeAgent, who: Person, session_id: str
+) -> dict[str, Any]:
+    """Write the app into the session, deploy it, wait for it to run, stop it."""
+    owner = Member(who.email, who.pair)
+    live = LiveSession(session_id, owner, owner, owner)
     url = str(client.make_url("")).rstrip("/")
-    await agent.call(
-        "connect", name="w", url=url, room=live.room("main.py"), token=live.owner.token
-    )
-    await agent.call("insert", name="w", index=0, text=text)
+    await agent.call("connect", name="w", url=url, room=live.room("main.py"), token=owner.token)
+    await agent.call("insert", name="w", index=0, text=APP)
     await agent.call("close", name="w")
     await asyncio.sleep(0.3)
+    started = await deploy(client, owner, live)
+    await wait_status(client, owner, started["deployment_id"], "running")
+    await client.post(f"/api/deployments/{started['deployment_id']}/stop", headers=owner.headers)
+    await wait_status(client, owner, started["deployment_id"], "stopped")
+    return started
 
 
 async def test_a_workspace_hears_its_deployments_statuses(
@@ -53,15 +61,8 @@ async def test_a_workspace_hears_its_deployments_statuses(
         "post", "/api/sessions", {"name": "deployed", "language": "python", "ws_id": ws}
     )
     assert status == 201, session
-    owner = Member("dwann", ann.pair)
-    live = LiveSession(session["session_id"], owner, owner, owner)
-    await _write(client, agent, live, APP)
-
-    started = await deploy(client, owner, live)
+    started = await _deploy_and_stop(client, agent, ann, session["session_id"])
     deployment_id = started["deployment_id"]
-    await wait_status(client, owner, deployment_id, "running")
-    await client.post(f"/api/deployments/{deployment_id}/stop", headers=owner.headers)
-    await wait_status(client, owner, deployment_id, "stopped")
 
     told = await receiver.wait_for("deployment.status", count=4)
     assert all(r.verified(hook["secret"]) for r in told)
@@ -71,7 +72,7 @@ async def test_a_workspace_hears_its_deployments_statuses(
     assert statuses == ["starting", "running", "stopping", "stopped"]
     for body in bodies:
         assert body["data"]["deployment_id"] == deployment_id
-        assert body["data"]["session_id"] == live.session_id
+        assert body["data"]["session_id"] == session["session_id"]
         assert body["data"]["deployment_url"] == started["deployment_url"]
 
 
@@ -86,13 +87,7 @@ async def test_a_personal_sessions_deployment_tells_no_workspace(
         "post", "/api/sessions", {"name": "mine", "language": "python"}
     )
     assert status == 201, session
-    owner = Member("dwpersonal", ann.pair)
-    live = LiveSession(session["session_id"], owner, owner, owner)
-    await _write(client, agent, live, APP)
-    started = await deploy(client, owner, live)
-    await wait_status(client, owner, started["deployment_id"], "running")
-    await client.post(f"/api/deployments/{started['deployment_id']}/stop", headers=owner.headers)
-    await wait_status(client, owner, started["deployment_id"], "stopped")
+    await _deploy_and_stop(client, agent, ann, session["session_id"])
     # A workspace session created afterwards is told: the queue works and is drained.
     status, _ = await ann.call(
         "post", "/api/sessions", {"name": "later", "language": "python", "ws_id": ws}
