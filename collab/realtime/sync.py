@@ -32,6 +32,7 @@ from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate, SocketCredentials, capped
 from collab.realtime.renewals import RenewalRelay, held_states, is_renewal
+from collab.realtime.resync import Resyncs
 from collab.realtime.transport import fast_events
 from collab.sessions.service import SessionService
 from kernel import metrics
@@ -75,6 +76,7 @@ class DocumentSync:
         self.rooms = rooms
         self.sessions = sessions
         self.authenticate = authenticate
+        self.resyncs = Resyncs(self._ask_for_diff)
         self.renewals = RenewalRelay(
             lambda room, update: self.rooms.relay_awareness(room, update, None)
         )
@@ -145,6 +147,7 @@ class DocumentSync:
     def _forget(self, sid: str, room: DocumentRoom) -> None:
         self._sockets.pop(sid, None)
         self.credentials.forget(sid)
+        self.resyncs.forget(sid)
         room.remove(sid)
 
     def _spawn(self, coro: Any) -> None:
@@ -173,6 +176,7 @@ class DocumentSync:
     async def _disconnect(self, namespace: str, sid: str, *reason: Any) -> None:
         entry = self._sockets.pop(sid, None)
         self.credentials.forget(sid)
+        self.resyncs.forget(sid)
         if entry is None:
             return
         room, _ = entry
@@ -230,6 +234,7 @@ class DocumentSync:
             return
         try:
             await self.rooms.submit(room, update, sid, member.user_id, claims=live)
+            self.resyncs.stored(sid)
         except InvalidUpdate as exc:
             await self._refuse(sid, namespace, "invalid_update", f"That update was refused: {exc}.")
         except QuotaExceeded as exc:
@@ -241,11 +246,39 @@ class DocumentSync:
             await self._refuse(
                 sid, namespace, "unavailable", "The update could not be stored; it was not applied."
             )
+            self.resyncs.refused(sid)  # taken back once storage answers: collab.realtime.resync
+
+    async def _ask_for_diff(self, sid: str) -> bool:
+        entry = self._sockets.get(sid)
+        if entry is None:
+            return False
+        room, member = entry
+        await self.sio.emit(
+            "sync-step-1",
+            room.state_vector(),
+            to=sid,
+            namespace=member.namespace,
+            callback=functools.partial(self._resync_answer, sid),
+            ignore_queue=True,
+        )
+        return True
+
+    async def _resync_answer(self, sid: str, data: Any = None) -> None:
+        self.resyncs.answered(sid)
+        await self._client_diff(sid, data)
 
     async def _sync_update(self, namespace: str, sid: str, data: Any = None) -> None:
         admitted = await self._admit(sid, namespace, data)
-        if admitted is not None:
-            await self._write(sid, namespace, *admitted)
+        if admitted is None:
+            return
+        if self.resyncs.pending(sid):
+            # It continues an edit storage refused; the socket's diff will carry it.
+            if self.resyncs.waiting(sid):
+                await self._refuse(
+                    sid, namespace, "unavailable", "Storage does not answer; edits wait."
+                )
+            return
+        await self._write(sid, namespace, *admitted)
 
     async def _client_diff(self, sid: str, data: Any = None) -> None:
         """The client's answer to our sync-step-1: what it has that we do not."""
@@ -332,5 +365,6 @@ class DocumentSync:
             await self.sio.disconnect(sid, namespace=namespace)
 
     async def close(self) -> None:
+        await self.resyncs.close()
         await self.renewals.close()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
