@@ -16,7 +16,6 @@ from typing import Any
 
 import aiohttp
 import asyncpg
-import socketio
 from aiohttp import web
 from redis.asyncio import Redis
 
@@ -87,6 +86,7 @@ from collab.realtime.broadcast import send_event
 from collab.realtime.connection_guard import ConnectionGuard
 from collab.realtime.presence import Presence
 from collab.realtime.server import RealtimeServer, add_socketio_routes, socket_server
+from collab.realtime.socketio_redis import RedisClientManager
 from collab.realtime.sync import DocumentSync
 from collab.realtime.terminal import TerminalEvents
 from collab.sessions.events import SessionEvents
@@ -359,10 +359,10 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         for session_id in await scopes.sessions_sharing(key):
             await events.emit(session_id, event, payload)
 
-    # `/` events reach every process through python-socketio's Redis manager.
-    sio = socket_server(
-        settings, socketio.AsyncRedisManager(app[ENDPOINTS].redis_url, channel="collab:socketio")
-    )
+    # `/` events reach every process through python-socketio's Redis manager (ours
+    # resubscribes within 2 s of an outage's end and closes its client at shutdown).
+    manager = RedisClientManager(app[ENDPOINTS].redis_url, channel="collab:socketio")
+    sio = socket_server(settings, manager)
 
     async def send(namespace: str, event: str, payload: bytes, eio_sids: list[str]) -> None:
         await send_event(sio, namespace, event, payload, eio_sids)
@@ -524,6 +524,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
     if logs is not None:
         await logs.close()
     await realtime.stop()
+    await manager.close()
     await fanout.stop()
     await rooms.stop()
     unwatch()
