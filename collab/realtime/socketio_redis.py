@@ -5,17 +5,18 @@ the other processes through this manager. The stock `socketio.AsyncRedisManager`
 
 - retries its subscription after an outage with a backoff doubling up to 60 s, so after a
   long outage those events could lag up to a minute behind Redis's return;
-- waits, on every publish while Redis is down, through redis-py's own retries (ten, about
-  4 s) twice, holding the handler that emitted;
+- tries every publish twice while Redis is down, logging an ERROR for each try, with no
+  connect timeout (a host that does not refuse holds the emitting handler for the OS's);
 - builds a new Redis client on every retry and never closes the old ones, nor the last one
-  at shutdown (the garbage collector closed them: a ResourceWarning in the tests).
+  at shutdown: its listener stays subscribed after the app stopped, and the garbage
+  collector closed the socket (a ResourceWarning in the tests).
 
 This one keeps one client for its life (its pool reconnects), resubscribes after
 RETRY_FIRST_SECONDS doubling to RETRY_MAX_SECONDS (the document fan-out's), publishes with
 one reconnect at most and, once a publish failed, drops what is published for
-PUBLISH_PAUSE_SECONDS, logging once per outage: these events are best-effort (edits travel
-the document fan-out, which catches up from PostgreSQL). `close()` ends the listener and
-the client.
+PUBLISH_PAUSE_SECONDS, logging one warning per outage: these events are best-effort (edits
+travel the document fan-out, which catches up from PostgreSQL). `close()`, at shutdown,
+ends the listener and closes the client.
 """
 
 from __future__ import annotations

@@ -13,6 +13,8 @@ process A joins or leaves the session and the owner, on process B, is told.
 from __future__ import annotations
 
 import asyncio
+import logging
+import socket
 import time
 from pathlib import Path
 from typing import Any
@@ -22,11 +24,10 @@ import pytest
 import socketio
 
 from collab.documents.fanout import RETRY_MAX_SECONDS
+from collab.realtime.socketio_redis import RedisClientManager
 from tests.cluster_support import setup_session
 from tests.faults.services import OwnRedis
 from tests.support import ServerProcess
-
-pytestmark = pytest.mark.integration
 
 # The stock manager's tries fail at once while Redis is down (connection refused), so it
 # sleeps 1, 2, 4 s, then 8 s from 7 s into the outage to 15 s: Redis returns mid-way.
@@ -45,6 +46,7 @@ async def _leave(client: socketio.AsyncClient, session_id: str) -> None:
     assert answer["ok"], answer
 
 
+@pytest.mark.integration
 async def test_slash_events_cross_processes_again_soon_after_a_long_redis_outage(
     tmp_path: Path, own_env: dict[str, str], own_redis: OwnRedis
 ) -> None:
@@ -103,3 +105,27 @@ async def test_slash_events_cross_processes_again_soon_after_a_long_redis_outage
         await on_b.disconnect()
         a.stop()
         b.stop()
+
+
+async def test_emitting_while_redis_is_down_drops_at_once_with_one_warning(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """`/` events are best-effort across processes: while Redis is down an emit still reaches
+    this process's sockets at once, and what would cross is dropped, with one warning (the
+    stock manager tries twice and logs two ERRORs per emit)."""
+    refusing = tmp_path / "redis.sock"  # a socket file nobody listens on: refused
+    with socket.socket(socket.AF_UNIX) as unbound:
+        unbound.bind(str(refusing))
+    manager = RedisClientManager(f"unix://{refusing}", channel="test")
+    sio = socketio.AsyncServer(client_manager=manager, async_mode="aiohttp")
+    try:
+        with caplog.at_level(logging.INFO):
+            started = time.monotonic()
+            for _ in range(50):
+                await sio.emit("participant:joined", {"user_id": "u"}, room="session:s")
+            took = time.monotonic() - started
+        assert took < 1.0, f"{took:.2f}s"
+        told = [(r.levelname, r.name) for r in caplog.records if r.levelno >= logging.WARNING]
+        assert told == [("WARNING", "collab.realtime.socketio_redis")], caplog.text
+    finally:
+        await manager.close()
