@@ -105,7 +105,9 @@ class DocumentRooms:
         self.activity = activity
         self.on_files_changed = on_files_changed
         self.on_compacted: Compacted | None = None
-        self.writer = BatchWriter(pool, store, synchronous_commit=synchronous_commit)
+        self.writer = BatchWriter(
+            pool, store, synchronous_commit=synchronous_commit, snapshot=self._snapshot
+        )
         self.fanout = fanout
         fanout.on_resubscribed = self.catch_up
 
@@ -213,6 +215,10 @@ class DocumentRooms:
         finally:
             self._loading.pop(key, None)
             self._early.pop(key, None)
+
+    def _snapshot(self, key: DocumentKey) -> bytes | None:
+        room = self._rooms.get(key)
+        return room.diff_since(b"") if room is not None else None
 
     def forget(self, key: DocumentKey) -> DocumentRoom | None:
         """Drop a room whose file was deleted or renamed (its sockets are closed elsewhere)."""

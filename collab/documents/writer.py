@@ -10,14 +10,19 @@ connection that fails is given back (the pool discards a broken one) and the nex
 takes a fresh one.
 
 "Committed" means PostgreSQL's disk has the batch (COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT, on
-by default). With `synchronous_commit=False`, an opt-in, a commit returns before the WAL is
-flushed, which took most of an edit's latency on a busy disk. A
-server process killed at any moment loses nothing (PostgreSQL has every update it was
-told about, and nothing is relayed before that). A crash of PostgreSQL or of its machine
-can lose the updates of the last moments (at most three `wal_writer_delay`s, 0.6 s by
-default), never consistency; the clients that received them still hold them and send them
-back on reconnect (both sides exchange state vectors), as they do for offline edits. The
-default `True` waits for the flush, as y-redis with Redis' `appendfsync always`.
+by default). With `synchronous_commit=False` a commit returns before the WAL is flushed,
+which took about half of an edit's latency under load (docs/performance.md). A server
+process killed at any moment loses nothing either way (PostgreSQL has every update it was
+told about, and nothing is relayed before that). A crash of PostgreSQL can lose the
+commits of its last moments (at most three `wal_writer_delay`s, 0.6 s by default), which
+clients were already sent. The writer repairs that itself: when its connection breaks, the
+documents it committed within the last `IN_DOUBT_SECONDS` are "in doubt", and the first
+transaction that succeeds afterwards (the next batch, or a retry every half second while
+none comes) first stores each one's whole state as this process holds it in memory (a Yjs
+update: storing what is already there is a no-op when it is applied). Only a crash of
+PostgreSQL together with this process (the machine) loses those moments from storage; the
+clients that received them still hold them and send them back when they reconnect (both
+sides exchange state vectors), as they do for offline edits.
 """
 
 from __future__ import annotations
@@ -25,24 +30,43 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 
 import asyncpg
 
 from collab.documents.store import DocumentStore, PendingUpdate
+from collab.model import DocumentKey
 from kernel import metrics
 
 log = logging.getLogger(__name__)
 
 MAX_BATCH = 1000
 IDLE_RELEASE_SECONDS = 1.0
+# Longer than an asynchronous commit can be lost for (three wal_writer_delays: 0.6 s by
+# default), with room for a server that changed it.
+IN_DOUBT_SECONDS = 5.0
+REPAIR_RETRY_SECONDS = 0.5
+
+# A loaded document's whole state as a Yjs update; None if it is not loaded here.
+Snapshot = Callable[[DocumentKey], bytes | None]
 
 
 class BatchWriter:
     def __init__(
-        self, pool: asyncpg.Pool, store: DocumentStore, *, synchronous_commit: bool = True
+        self,
+        pool: asyncpg.Pool,
+        store: DocumentStore,
+        *,
+        synchronous_commit: bool = True,
+        snapshot: Snapshot | None = None,
     ) -> None:
         self._pool = pool
         self._synchronous_commit = synchronous_commit
+        # Only commits that did not wait for the flush can be lost by a crash.
+        self._snapshot = None if synchronous_commit else snapshot
+        self._recent: dict[DocumentKey, float] = {}  # key → when it last committed
+        self._pruned = time.monotonic()
+        self.in_doubt: set[DocumentKey] = set()
         self._store = store
         self._queue: list[tuple[PendingUpdate, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
@@ -93,6 +117,13 @@ class BatchWriter:
 
     async def _run(self) -> None:
         while True:
+            if self.in_doubt and not self._wake.is_set():
+                try:  # repair without waiting for the next edit
+                    async with asyncio.timeout(REPAIR_RETRY_SECONDS):
+                        await self._wake.wait()
+                except TimeoutError:
+                    await self._commit([])
+                    continue
             if self._conn is not None and not self._wake.is_set():
                 try:  # a quiet process gives its connection back
                     async with asyncio.timeout(IDLE_RELEASE_SECONDS):
@@ -113,16 +144,66 @@ class BatchWriter:
         try:
             if self._conn is None:
                 self._conn = await self._acquire()
-            created = await self._store.append(self._conn, updates)
+            if self.in_doubt:
+                await self._repair(self._conn)
+            created = await self._store.append(self._conn, updates) if updates else set()
         except Exception as exc:  # every waiter must hear about it, whatever it was
             log.exception("storing %d document updates failed", len(batch))
             await self._release()
+            self._doubt()
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
+            return
+        if self._snapshot is not None:
+            self._remember(updates)
+        if not batch:
             return
         metrics.batch_committed(len(batch), time.perf_counter() - started)
         for update, future in batch:
             if not future.done():
                 future.set_result(update.key in created)
                 created.discard(update.key)
+
+    # -- repairing what a crash of PostgreSQL may have lost (see the module docstring) -------
+
+    def _remember(self, updates: list[PendingUpdate]) -> None:
+        now = time.monotonic()
+        recent = self._recent
+        for update in updates:
+            recent[update.key] = now
+        if now - self._pruned > IN_DOUBT_SECONDS:
+            self._pruned = now
+            self._recent = {k: t for k, t in recent.items() if now - t < IN_DOUBT_SECONDS}
+
+    def _doubt(self) -> None:
+        if self._snapshot is None:
+            return
+        now = time.monotonic()
+        self.in_doubt.update(k for k, t in self._recent.items() if now - t < IN_DOUBT_SECONDS)
+        self._recent.clear()
+
+    async def _repair(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:
+        """Store the in-doubt documents' states; raises while the database does not answer."""
+        repairs = [
+            PendingUpdate(key, state)
+            for key in self.in_doubt
+            if self._snapshot is not None and (state := self._snapshot(key)) is not None
+        ]  # a document unloaded meanwhile: its clients send it again when they reconnect
+        try:
+            await self._store.append(conn, repairs)
+        except Exception:
+            await conn.fetchval("SELECT 1")  # raises if the database is what failed
+            # It answers: a repair itself is refused (its session was deleted meanwhile…).
+            # Store the others; never let one block every later edit.
+            for repair in repairs:
+                try:
+                    await self._store.append(conn, [repair])
+                except asyncpg.PostgresError as exc:
+                    log.warning("could not store %s again: %s", repair.key, exc)
+        if repairs:
+            log.warning(
+                "stored again %d documents committed just before the database connection broke",
+                len(repairs),
+            )
+        self.in_doubt.clear()
