@@ -278,6 +278,8 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         self._pending: list[bytes] = []
         self._flush_scheduled = False
         self._pushback: str | bytes | None = None
+        # Cached: `asyncio.get_running_loop()` costs a getpid() system call per write.
+        self._loop = asyncio.get_running_loop()
         self._fast: FastPath | None = getattr(self.server, "_collab_fast_path", None)
         self._sock = WebSocketResponse(
             max_msg_size=self.server.max_http_buffer_size, compress=False
@@ -334,7 +336,7 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         self._pending.append(data)
         if not self._flush_scheduled:
             self._flush_scheduled = True
-            asyncio.get_running_loop().call_soon(self._flush)
+            self._loop.call_soon(self._flush)
 
     async def close(self) -> None:
         self._flush()  # what was queued (e.g. a DISCONNECT packet) goes before the close frame
@@ -342,7 +344,8 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
 
     def _flush(self) -> None:
         self._flush_scheduled = False
-        data, self._pending = b"".join(self._pending), []
+        pending, self._pending = self._pending, []
+        data = pending[0] if len(pending) == 1 else b"".join(pending)
         transport = self._transport
         if transport is None or transport.is_closing():
             return
