@@ -13,6 +13,7 @@ process A joins or leaves the session and the owner, on process B, is told.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import socket
 import time
@@ -22,9 +23,14 @@ from typing import Any
 import aiohttp
 import pytest
 import socketio
+from aiohttp.test_utils import TestClient, TestServer
+from redis.asyncio.connection import AbstractConnection
 
+from collab.app import build_app
 from collab.documents.fanout import RETRY_MAX_SECONDS
 from collab.realtime.socketio_redis import RedisClientManager
+from config import Settings
+from tests.accounts_support import register
 from tests.cluster_support import setup_session
 from tests.faults.services import OwnRedis
 from tests.support import ServerProcess
@@ -129,3 +135,31 @@ async def test_emitting_while_redis_is_down_drops_at_once_with_one_warning(
         assert told == [("WARNING", "collab.realtime.socketio_redis")], caplog.text
     finally:
         await manager.close()
+
+
+def _open_redis_connections() -> set[int]:
+    gc.collect()
+    return {
+        id(o)
+        for o in gc.get_objects()
+        if isinstance(o, AbstractConnection) and getattr(o, "_writer", None) is not None
+    }
+
+
+async def test_an_app_stopped_after_a_socket_connected_leaves_no_redis_connection_open(
+    settings: Settings,
+) -> None:
+    """The first connection starts the manager's listener (subscribed on its own Redis
+    connection); stopping the app closes it. The stock manager left it subscribed, for the
+    garbage collector to close (the ResourceWarnings the suite once tolerated)."""
+    before = _open_redis_connections()
+    async with TestClient(TestServer(build_app(settings))) as client:
+        pair = await register(client, "alpha")
+        sio = socketio.AsyncClient(reconnection=False)
+        await sio.connect(
+            str(client.make_url("/")),
+            auth={"token": pair["access_token"]},
+            transports=["websocket"],
+        )
+        await sio.disconnect()
+    assert _open_redis_connections() - before == set()
