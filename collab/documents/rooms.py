@@ -83,7 +83,7 @@ class DocumentRooms:
         idle_seconds: float = 60.0,
         compact_after: int = 500,
         max_files_per_scope: int = 1000,
-        synchronous_commit: bool = True,
+        synchronous_commit: bool = False,
     ) -> None:
         self._pool = pool
         self._store = store

@@ -9,8 +9,8 @@ cost a reset round trip (asyncpg's `RESET ALL` and friends) on every edit's path
 connection that fails is given back (the pool discards a broken one) and the next batch
 takes a fresh one.
 
-"Committed" means PostgreSQL's disk has the batch (COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT, on
-by default). With `synchronous_commit=False` a commit returns before the WAL is flushed,
+"Committed" means PostgreSQL holds the batch. With COLLAB_DOCUMENT_SYNCHRONOUS_COMMIT on, its
+disk has it too; off (the default), a commit returns before the WAL is flushed,
 which took about half of an edit's latency under load (docs/performance.md). A server
 process killed at any moment loses nothing either way (PostgreSQL has every update it was
 told about, and nothing is relayed before that). A crash of PostgreSQL can lose the
@@ -46,6 +46,7 @@ IDLE_RELEASE_SECONDS = 1.0
 # default), with room for a server that changed it.
 IN_DOUBT_SECONDS = 5.0
 REPAIR_RETRY_SECONDS = 0.5
+REPAIR_LOG_SECONDS = 10.0
 
 # A loaded document's whole state as a Yjs update; None if it is not loaded here.
 Snapshot = Callable[[DocumentKey], bytes | None]
@@ -57,7 +58,7 @@ class BatchWriter:
         pool: asyncpg.Pool,
         store: DocumentStore,
         *,
-        synchronous_commit: bool = True,
+        synchronous_commit: bool = False,
         snapshot: Snapshot | None = None,
     ) -> None:
         self._pool = pool
@@ -67,6 +68,7 @@ class BatchWriter:
         self._recent: dict[DocumentKey, float] = {}  # key → when it last committed
         self._pruned = time.monotonic()
         self.in_doubt: set[DocumentKey] = set()
+        self._repair_logged = 0.0
         self._store = store
         self._queue: list[tuple[PendingUpdate, asyncio.Future[bool]]] = []
         self._wake = asyncio.Event()
@@ -148,7 +150,15 @@ class BatchWriter:
                 await self._repair(self._conn)
             created = await self._store.append(self._conn, updates) if updates else set()
         except Exception as exc:  # every waiter must hear about it, whatever it was
-            log.exception("storing %d document updates failed", len(batch))
+            if batch:
+                log.exception("storing %d document updates failed", len(batch))
+            elif time.monotonic() - self._repair_logged > REPAIR_LOG_SECONDS:
+                self._repair_logged = time.monotonic()  # retried twice a second: not each time
+                log.warning(
+                    "%d documents wait to be stored again; the database: %s",
+                    len(self.in_doubt),
+                    exc,
+                )
             await self._release()
             self._doubt()
             for _, future in batch:
