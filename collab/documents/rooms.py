@@ -258,7 +258,7 @@ class DocumentRooms:
             if not room.stored:
                 await self._check_file_quota(room.key)
             added = room.admit_structure(shape, author, claims=claims)
-            stored = self.writer.enqueue(PendingUpdate(room.key, update))
+            stored = self.writer.enqueue(PendingUpdate(room.key, update, room.stored))
         try:
             created = await stored
         except BaseException:

@@ -1,0 +1,58 @@
+"""The append of a batch whose documents exist (the keystroke path) only inserts rows; a
+document deleted meanwhile still gets its row back rather than failing the whole batch."""
+
+from __future__ import annotations
+
+import uuid
+
+import asyncpg
+
+from collab.documents.store import DocumentStore, PendingUpdate
+from collab.model import DocumentKey
+from tests.documents.typing_support import typed_updates
+from tests.live_support import LiveSession
+from tests.support import Client
+
+
+async def test_appending_to_existing_documents_leaves_their_row_alone(
+    client: Client, live: LiveSession, database_url: str
+) -> None:
+    updates, _ = typed_updates(3)
+    key = DocumentKey(uuid.UUID(live.session_id), "keys.py")
+    other = DocumentKey(uuid.UUID(live.session_id), "gone.py")
+    store = DocumentStore()
+    conn = await asyncpg.connect(database_url)
+    try:
+        assert await store.append(conn, [PendingUpdate(key, updates[0])]) == {key}
+        version = await conn.fetchval(
+            "SELECT xmin::text FROM documents WHERE scope_id = $1 AND path = $2",
+            key.scope_id,
+            key.path,
+        )
+        await store.append(conn, [PendingUpdate(key, updates[1], exists=True)])
+        assert (
+            await conn.fetchval(
+                "SELECT xmin::text FROM documents WHERE scope_id = $1 AND path = $2",
+                key.scope_id,
+                key.path,
+            )
+            == version
+        ), "the document row was rewritten for a keystroke"
+
+        # A batch naming a document that was deleted meanwhile: nothing is refused.
+        await store.append(conn, [PendingUpdate(other, updates[0])])
+        await conn.execute(
+            "DELETE FROM documents WHERE scope_id = $1 AND path = $2", other.scope_id, other.path
+        )
+        created = await store.append(
+            conn,
+            [PendingUpdate(key, updates[2], exists=True), PendingUpdate(other, b"\x00\x00", True)],
+        )
+        assert created == {other}
+        counts = await conn.fetch(
+            "SELECT path, count(*) AS n FROM document_updates WHERE scope_id = $1 GROUP BY path",
+            key.scope_id,
+        )
+        assert {r["path"]: r["n"] for r in counts} == {"keys.py": 3, "gone.py": 1}
+    finally:
+        await conn.close()
