@@ -10,6 +10,7 @@ server.
 from __future__ import annotations
 
 import asyncio
+import calendar
 import contextlib
 import enum
 import functools
@@ -21,6 +22,7 @@ import random
 import socket
 import tarfile
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,7 +30,11 @@ from typing import Any, TypeVar
 import docker
 from docker.constants import MINIMUM_DOCKER_API_VERSION
 from docker.errors import APIError, DockerException, ImageNotFound, NotFound
-from docker.transport.unixconn import UnixHTTPAdapter
+from docker.transport.unixconn import (
+    UnixHTTPAdapter,
+    UnixHTTPConnection,
+    UnixHTTPConnectionPool,
+)
 from docker.types import CancellableStream, IPAMConfig, IPAMPool, LogConfig
 
 from config import Settings
@@ -51,6 +57,27 @@ __all__ = [
 T = TypeVar("T")
 
 
+class _UnixConnection(UnixHTTPConnection):  # type: ignore[misc]  # the SDK is untyped
+    """The SDK's connection, closing its socket when the connect fails: the SDK's leaves
+    it to the garbage collector. `DockerEngine.client` checks the socket first, but an
+    engine that is stopping may accept that check and refuse the next connect."""
+
+    def connect(self) -> None:
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            sock.settimeout(self.timeout)
+            sock.connect(self.unix_socket)
+        except BaseException:
+            sock.close()
+            raise
+        self.sock = sock
+
+
+class _UnixPool(UnixHTTPConnectionPool):  # type: ignore[misc]
+    def _new_conn(self) -> _UnixConnection:
+        return _UnixConnection(self.base_url, self.socket_path, self.timeout)
+
+
 class _OnePool(UnixHTTPAdapter):  # type: ignore[misc]  # the SDK is untyped
     """The SDK's unix-socket adapter with one connection pool. The SDK keys its pools by
     URL (up to 25, each keeping its idle socket), so every container's own URLs (inspect,
@@ -58,7 +85,13 @@ class _OnePool(UnixHTTPAdapter):  # type: ignore[misc]  # the SDK is untyped
     Every URL leads to the same socket; one pool of `max_pool_size` serves them all."""
 
     def get_connection(self, url: str, proxies: Any = None) -> Any:
-        return super().get_connection("http+docker://localhost", proxies)
+        url = "http+docker://localhost"
+        with self.pools.lock:
+            pool = self.pools.get(url)
+            if pool is None:
+                pool = _UnixPool(url, self.socket_path, self.timeout, maxsize=self.max_pool_size)
+                self.pools[url] = pool
+        return pool
 
 
 def _one_pool(client: docker.DockerClient) -> docker.DockerClient:
@@ -554,6 +587,49 @@ class Containers:
             raise DockerUnavailable(str(exc)) from exc
         return secret_values_of(container.attrs), _unavailable_on_error(stream)
 
+    def log_records(
+        self, container_id: str, after_ns: int
+    ) -> tuple[list[str], Iterator[tuple[int | None, bytes]]]:
+        """BLOCKING, for a thread of its own: the secret values to mask with, and its log
+        records stamped after `after_ns` (engine time, ns since the epoch), following until
+        the stream ends: (the engine's timestamp, the record), a record being one write of
+        the app's, a line as a rule. A follower that resumes with the last stamp it read
+        gets every later record once (`containers.logs`)."""
+        try:
+            container = self._engine.client().containers.get(container_id)
+            # The engine's `since` is inclusive and whole seconds here: a second's records
+            # come again, and are skipped by their stamp below.
+            since = after_ns // 1_000_000_000
+            stream: CancellableStream = container.logs(
+                stream=True, follow=True, timestamps=True, since=since if since > 0 else None
+            )
+        except DockerException as exc:
+            raise DockerUnavailable(str(exc)) from exc
+        return secret_values_of(container.attrs), _after(_unavailable_on_error(stream), after_ns)
+
+
+def _after(frames: Iterator[bytes], after_ns: int) -> Iterator[tuple[int | None, bytes]]:
+    """Stamped frames ("2026-11-26T12:53:11.123456789Z data") as (ns, data), those
+    stamped at or before `after_ns` skipped. A frame without a readable stamp is kept,
+    unstamped."""
+    for frame in frames:
+        stamp, _, data = frame.partition(b" ")
+        at = _nanoseconds(stamp)
+        if at is None:
+            yield None, frame
+        elif at > after_ns:
+            yield at, data
+
+
+def _nanoseconds(stamp: bytes) -> int | None:
+    """RFC 3339 with nanoseconds, in UTC, as the engine stamps log records."""
+    try:
+        whole, _, fraction = stamp.decode("ascii").removesuffix("Z").partition(".")
+        seconds = calendar.timegm(time.strptime(whole, "%Y-%m-%dT%H:%M:%S"))
+        return seconds * 1_000_000_000 + int(fraction[:9].ljust(9, "0"))
+    except ValueError:
+        return None
+
 
 def _unavailable_on_error(stream: CancellableStream) -> Iterator[bytes]:
     """The SDK's stream, its failures as DockerUnavailable (the seam's one error), its
@@ -566,3 +642,7 @@ def _unavailable_on_error(stream: CancellableStream) -> Iterator[bytes]:
     finally:
         with contextlib.suppress(Exception):  # closing what the engine already ended
             stream.close()
+        # When the engine ended it (stopping, restarted), the SDK's close does nothing (the
+        # response reads as closed) while the connection still holds its socket.
+        with contextlib.suppress(Exception):
+            stream._response.raw.close()
