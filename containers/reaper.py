@@ -11,10 +11,13 @@ still run for live deployments, archives live deployments whose container is gon
 deployment (with the firewall rules of networks that are gone).
 
 The engine may go away under a running server (restarted, upgraded, crashed). The reaper
-notices (its sweep does not answer) and, once the engine answers again, reconciles before
-it sweeps: containers that survived (`--live-restore`) are adopted and their logs followed
-again, deployments whose container vanished are archived. A start-up reconcile that found
-no engine is made up for the same way, without restarting the server.
+notices when a sweep falls into the outage (it does not answer) and, once the engine
+answers again, reconciles before it sweeps: containers that survived (`--live-restore`)
+are adopted, deployments whose container vanished are archived. A start-up reconcile that
+found no engine is made up for the same way, without restarting the server. An outage
+between two sweeps goes unnoticed here, and needs nothing: a container that died meanwhile
+is failed by the next sweep, and the log followers resume by themselves after any outage
+(`containers.logs`; adopting one that still follows changes nothing).
 
 Both act only on their own cluster (`DeploymentEngine.cluster`): its rows and its labelled
 objects. Another host's engine, or another database's server on the same engine, is never
