@@ -579,14 +579,6 @@ class Containers:
         raw = await self._engine.run(read)
         return raw.decode(errors="replace")
 
-    def log_stream(self, container_id: str, since: int) -> tuple[list[str], Iterator[bytes]]:
-        try:
-            container = self._engine.client().containers.get(container_id)
-            stream: CancellableStream = container.logs(stream=True, follow=True, since=since)
-        except DockerException as exc:
-            raise DockerUnavailable(str(exc)) from exc
-        return secret_values_of(container.attrs), _unavailable_on_error(stream)
-
     def log_records(
         self, container_id: str, after_ns: int
     ) -> tuple[list[str], Iterator[tuple[int | None, bytes]]]:

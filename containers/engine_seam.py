@@ -105,9 +105,12 @@ class DeploymentEngine(Protocol):
         """The last `tail` lines ("all": everything kept) of its output."""
         ...
 
-    def log_stream(self, container_id: str, since: int) -> tuple[list[str], Iterator[bytes]]:
-        """BLOCKING, for a thread of its own: the secret values to mask with, and its output
-        from `since` (a Unix time) on, following until it ends."""
+    def log_records(
+        self, container_id: str, after_ns: int
+    ) -> tuple[list[str], Iterator[tuple[int | None, bytes]]]:
+        """BLOCKING, for a thread of its own: the secret values to mask with, and its log
+        records stamped after `after_ns` (engine time, ns since the epoch), following until
+        the stream ends, as (the engine's timestamp or None, the record)."""
         ...
 
     async def secret_values(self, container_id: str) -> list[str]:

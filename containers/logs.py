@@ -23,7 +23,7 @@ import threading
 import time
 import uuid
 from collections.abc import Awaitable, Callable, Iterator
-from typing import Any, Protocol, runtime_checkable
+from typing import Any
 
 from containers.engine_seam import DeploymentEngine, DockerUnavailable
 from containers.environment import Masker
@@ -39,22 +39,9 @@ RETRY_MAX_SECONDS = 2.0
 _END = object()
 
 
-@runtime_checkable
-class StampedLogs(Protocol):
-    """Log records with the engine's timestamps (`containers.engine.Containers`), so that a
-    follower resumes exactly where its stream ended."""
-
-    def log_records(
-        self, container_id: str, after_ns: int
-    ) -> tuple[list[str], Iterator[tuple[int | None, bytes]]]: ...
-
-
 class LogFollowers:
     def __init__(self, engine: DeploymentEngine, announce: Announce) -> None:
-        if not isinstance(engine, StampedLogs):
-            raise TypeError("log followers need an engine that stamps its log records")
         self._engine = engine
-        self._records: StampedLogs = engine
         self._announce = announce
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
@@ -130,7 +117,7 @@ class LogFollowers:
         last = after
         records: Iterator[tuple[int | None, bytes]] | None = None
         try:
-            secrets, records = self._records.log_records(container_id, after)
+            secrets, records = self._engine.log_records(container_id, after)
             # First on the queue: what the lines are masked with (the container's secrets).
             loop.call_soon_threadsafe(queue.put_nowait, Masker(secrets))
             for at, chunk in records:
