@@ -391,6 +391,8 @@ class DocumentRooms:
             await self._flush_changes()
             now = time.monotonic()
             for key, room in list(self._rooms.items()):
+                if key in self.writer.in_doubt:
+                    continue  # its memory may be the only full copy until it is stored again
                 if room.idle_since is not None and now - room.idle_since >= self._idle_seconds:
                     del self._rooms[key]
                     if room.writes_since_compaction:

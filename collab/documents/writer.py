@@ -19,7 +19,8 @@ clients were already sent. The writer repairs that itself: when its connection b
 documents it committed within the last `IN_DOUBT_SECONDS` are "in doubt", and the first
 transaction that succeeds afterwards (the next batch, or a retry every half second while
 none comes) first stores each one's whole state as this process holds it in memory (a Yjs
-update: storing what is already there is a no-op when it is applied). Only a crash of
+update: storing what is already there is a no-op when it is applied; until then the
+document is not unloaded, even idle). Only a crash of
 PostgreSQL together with this process (the machine) loses those moments from storage; the
 clients that received them still hold them and send them back when they reconnect (both
 sides exchange state vectors), as they do for offline edits.
@@ -217,3 +218,4 @@ class BatchWriter:
                 len(repairs),
             )
         self.in_doubt.clear()
+        self._remember(repairs)  # a second crash could lose the repair itself
