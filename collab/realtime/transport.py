@@ -116,9 +116,12 @@ class FastPath:
     attachment. Through python-engineio and python-socketio each frame cost a task and a
     `wait_for`, the header a JSON decode, and the pair a packet reassembly and a handler
     lookup (most of the server's CPU per edit at 10 editors). Here `CoalescingWebSocket.wait`
-    recognises exactly that header, reads the attachment in the same call and hands it to
-    engine.io as the message; the `message` handler installed below then calls the
-    document handler directly, in order, where python-socketio would have.
+    recognises exactly that header, reads the attachment in the same call, starts the
+    document handler's task itself (`dispatch`, in arrival order, one task per event as
+    engine.io's `async_handlers` would) and reads on; only other packets go back to
+    engine.io's reader loop, whose task, `wait_for` and packet decoding per message are
+    saved. That loop still sees every other frame, pongs among them (every 25 s), so its
+    `wait_for(ping_interval + ping_timeout)` never fires on a socket that is alive.
 
     Anything else, or anything unusual (an ack id, a query string or comma in the
     namespace, a header not followed by a binary frame, a binary packet of the normal path
@@ -143,9 +146,8 @@ class FastPath:
             (f',["{event}",{{"_placeholder":true,"num":0}}]', handler)
             for event, handler in handlers.items()
         ]
-        # Engine.IO sid → the event whose attachment `wait` is returning to engine.io.
-        self.pending: dict[str, tuple[str, FastHandler]] = {}
         self.taken = 0  # events handled here (tests check that the fast path is used)
+        self._tasks: set[asyncio.Task[None]] = set()
         self._normal = sio._handle_eio_message
         sio.eio.on("message", self._message)
 
@@ -166,26 +168,37 @@ class FastPath:
                 return None
         return None
 
-    async def _message(self, eio_sid: str, data: str | bytes) -> None:
-        if not isinstance(data, bytes):
-            await self._text(eio_sid, data)
-            return
-        taken = self.pending.pop(eio_sid, None)
-        if taken is None:
-            if eio_sid not in self._sio._binary_packet:
-                # An attachment no packet announced: python-socketio would raise, logging a
-                # traceback for every such frame a client cares to send.
-                log.info("dropped a binary frame no packet announced (%s)", eio_sid)
-                return
-            await self._normal(eio_sid, data)
-            return
+    def dispatch(self, eio_sid: str, taken: tuple[str, FastHandler], data: bytes) -> None:
+        """Start the handler of a document event read by `CoalescingWebSocket.wait`."""
         namespace, handler = taken
         manager = self._sio.manager
         sid = manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None or not manager.is_connected(sid, namespace):
             return  # as python-socketio: an event for a namespace not connected is dropped
         self.taken += 1
-        await handler(namespace, sid, data)
+        task = asyncio.ensure_future(self._run(handler, namespace, sid, data))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    @staticmethod
+    async def _run(handler: FastHandler, namespace: str, sid: str, data: bytes) -> None:
+        try:
+            await handler(namespace, sid, data)
+        except asyncio.CancelledError:
+            pass
+        except Exception:  # as engine.io logs a handler's error, and the socket goes on
+            log.exception("document event handler error")
+
+    async def _message(self, eio_sid: str, data: str | bytes) -> None:
+        if not isinstance(data, bytes):
+            await self._text(eio_sid, data)
+            return
+        if eio_sid not in self._sio._binary_packet:
+            # An attachment no packet announced: python-socketio would raise, logging a
+            # traceback for every such frame a client cares to send.
+            log.info("dropped a binary frame no packet announced (%s)", eio_sid)
+            return
+        await self._normal(eio_sid, data)
 
     async def _text(self, eio_sid: str, data: str) -> None:
         """The normal path, less what only a broken or hostile client sends."""
@@ -297,8 +310,6 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         finally:
             if isinstance(sid, str) and _open.get(sid) is self:
                 del _open[sid]
-            if self._fast is not None and isinstance(sid, str):
-                self._fast.pending.pop(sid, None)
         return self._sock
 
     async def _receive(self) -> str | bytes:
@@ -309,24 +320,24 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
         return data
 
     async def wait(self) -> str | bytes:
-        """The next Engine.IO packet; a document event's header and attachment are read
-        together and its attachment returned, for `FastPath._message`."""
+        """The next Engine.IO packet that is not a document event: those (a header and its
+        attachment) are read together and handed to `FastPath.dispatch` on the way."""
         if self._pushback is not None:
             data, self._pushback = self._pushback, None
             return data
-        data = await self._receive()
         fast, sid = self._fast, self._sid
-        if fast is None or sid is None or not isinstance(data, str):
-            return data
-        taken = fast.parse(sid, data)
-        if taken is None:
-            return data
-        attachment = await self._receive()
-        if not isinstance(attachment, bytes):
-            self._pushback = attachment  # not the event we expected: the normal path
-            return data
-        fast.pending[sid] = taken
-        return attachment
+        while True:
+            data = await self._receive()
+            if fast is None or sid is None or not isinstance(data, str):
+                return data
+            taken = fast.parse(sid, data)
+            if taken is None:
+                return data
+            attachment = await self._receive()
+            if not isinstance(attachment, bytes):
+                self._pushback = attachment  # not the event we expected: the normal path
+                return data
+            fast.dispatch(sid, taken, attachment)
 
     async def send(self, message: str | bytes) -> None:
         self.write_framed(frame(message))

@@ -14,7 +14,7 @@ import aiohttp
 import pycrdt
 import pytest
 
-from collab.realtime.transport import MAX_ATTACHMENTS, FastPath, attachments
+from collab.realtime.transport import MAX_ATTACHMENTS, attachments
 from collab.state import REALTIME
 from tests.live_support import LiveSession
 from tests.support import Client
@@ -204,6 +204,7 @@ async def test_a_close_between_header_and_attachment_leaves_nothing_behind(
     await raw.ws.send_str(header(namespace))
     await raw.close()
     await asyncio.sleep(0.3)
-    fast: FastPath = client.app[REALTIME].sio.eio._collab_fast_path
-    assert raw.eio_sid not in fast.pending
+    sio = client.app[REALTIME].sio
+    assert raw.eio_sid not in sio._binary_packet
+    assert raw.eio_sid not in sio.eio.sockets
     assert not tracebacks(caplog)
