@@ -102,6 +102,13 @@ class BatchWriter:
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
+                closed = conn.is_closed()
+            except asyncpg.InterfaceError:  # a connection that closed is detached from its proxy
+                closed = True
+            if closed:  # broken while idle: its last commits may be lost
+                self._doubt()
+                self._wake.set()  # repair now, not at the next edit
+            try:
                 await self._pool.release(conn)
             except Exception:  # a broken connection: the pool has dropped it
                 log.debug("releasing the writer's connection failed", exc_info=True)
@@ -151,6 +158,12 @@ class BatchWriter:
                 await self._repair(self._conn)
             created = await self._store.append(self._conn, updates) if updates else set()
         except Exception as exc:  # every waiter must hear about it, whatever it was
+            if isinstance(exc, asyncpg.ForeignKeyViolationError) and len(batch) > 1:
+                # A session deleted while someone typed in it: only that update may fail,
+                # not everyone's in the batch.
+                for item in batch:
+                    await self._commit([item])
+                return
             if batch:
                 log.exception("storing %d document updates failed", len(batch))
             elif time.monotonic() - self._repair_logged > REPAIR_LOG_SECONDS:
@@ -160,8 +173,7 @@ class BatchWriter:
                     len(self.in_doubt),
                     exc,
                 )
-            await self._release()
-            self._doubt()
+            await self._release()  # puts what it committed last in doubt if it broke
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -190,8 +202,11 @@ class BatchWriter:
     def _doubt(self) -> None:
         if self._snapshot is None:
             return
-        now = time.monotonic()
-        self.in_doubt.update(k for k, t in self._recent.items() if now - t < IN_DOUBT_SECONDS)
+        if not self._recent:
+            return
+        # A crash loses commits made just before it, and it came after the last one.
+        last = max(self._recent.values())
+        self.in_doubt.update(k for k, t in self._recent.items() if last - t < IN_DOUBT_SECONDS)
         self._recent.clear()
 
     async def _repair(self, conn: asyncpg.pool.PoolConnectionProxy) -> None:

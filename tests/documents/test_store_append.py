@@ -6,8 +6,10 @@ from __future__ import annotations
 import uuid
 
 import asyncpg
+import pytest
 
 from collab.documents.store import DocumentStore, PendingUpdate
+from collab.documents.writer import BatchWriter
 from collab.model import DocumentKey
 from tests.documents.typing_support import typed_updates
 from tests.live_support import LiveSession
@@ -56,3 +58,31 @@ async def test_appending_to_existing_documents_leaves_their_row_alone(
         assert {r["path"]: r["n"] for r in counts} == {"keys.py": 3, "gone.py": 1}
     finally:
         await conn.close()
+
+
+async def test_an_update_for_a_deleted_session_fails_alone_in_its_batch(
+    client: Client, live: LiveSession, database_url: str
+) -> None:
+    """A session deleted while someone typed in it (its sockets are closed just after the
+    commit): that update fails, the others committed with it in the same batch do not."""
+    updates, _ = typed_updates(2)
+    mine = DocumentKey(uuid.UUID(live.session_id), "mine.py")
+    gone = DocumentKey(uuid.uuid4(), "x.py")  # no such session any more
+    pool = await asyncpg.create_pool(database_url, min_size=1, max_size=2)
+    writer = BatchWriter(pool, DocumentStore())
+    writer.start()
+    try:
+        assert await writer.write(PendingUpdate(mine, updates[0])) is True
+        innocent = writer.enqueue(PendingUpdate(mine, updates[1], exists=True))
+        doomed = writer.enqueue(PendingUpdate(gone, updates[0], exists=True))
+        assert await innocent is False
+        with pytest.raises(asyncpg.ForeignKeyViolationError):
+            await doomed
+        rows = await pool.fetchval(
+            "SELECT count(*) FROM document_updates WHERE scope_id = $1", mine.scope_id
+        )
+        assert rows == 2
+        assert not writer.in_doubt  # a refused row is no reason to store documents again
+    finally:
+        await writer.stop()
+        await pool.close()

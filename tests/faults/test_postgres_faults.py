@@ -181,6 +181,39 @@ async def _crash_while_typing(
         assert "unhandled error" not in fault_server.logs()
 
 
+async def test_postgres_crash_right_after_typing_stops_loses_nothing(
+    own_env: dict[str, str], own_postgres: OwnPostgres, agent: NodeAgent, tmp_path: Path
+) -> None:
+    """The crash comes just after the last commits and the next edit much later: the writer
+    notices its broken connection while idle and stores the documents again by itself
+    (the repair must not wait for an edit that fails). Found by a review: storage lost the
+    last moments and every later edit of that client sat behind the gap."""
+    with ServerProcess(tmp_path / "server", own_env) as server:
+        base = server.url
+        async with aiohttp.ClientSession() as http:
+            session_id, owner, editor = await setup_session(http, base)
+            room = f"{session_id}/main.py"
+            for name, member in (("a", owner), ("b", editor)):
+                joined = await agent.call(
+                    "connect", name=name, url=base, room=room, token=member.token
+                )
+                assert joined["synced"], joined
+            await agent.call("startTyping", name="a", prefix="a", intervalMs=5)
+            await asyncio.sleep(1.0)
+            await agent.call("stopTyping", name="a")
+            await asyncio.to_thread(own_postgres.stop, "immediate")  # right after them
+            await asyncio.sleep(3.0)
+            await asyncio.to_thread(own_postgres.start)
+            await wait_ready(http, base, timeout=20)
+            await asyncio.sleep(4.0)  # past the in-doubt window of the last commit
+            await agent.call("insert", name="a", index=-1, text="Z")
+            final = await _converged(
+                http, agent, base, own_postgres.url, session_id, owner.token, ["a", "b"]
+            )
+            assert final.endswith("Z") and len(_tokens(final)) > 20, final[-80:]
+            assert "unhandled error" not in server.logs()
+
+
 def _tokens(text: str) -> list[str]:
     return re.findall(r"<[ab]\d+>", text)
 
