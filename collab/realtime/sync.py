@@ -41,6 +41,7 @@ from kernel.errors import Forbidden, ServiceError
 log = logging.getLogger(__name__)
 
 PREFIX = "/yjs|"
+UNSTORED = "The update could not be stored yet; it is taken again once storage answers."
 
 
 def parse_namespace(namespace: str) -> tuple[uuid.UUID, str] | None:
@@ -226,27 +227,30 @@ class DocumentSync:
         update: bytes,
         *,
         live: bool = True,
-    ) -> None:
+    ) -> str | None:
         """`live`: a `sync-update`; otherwise the client's reconnect diff, which may carry
-        other people's changes and so claims no Yjs client id for this member."""
+        other people's changes and so claims no Yjs client id for this member. Returns the
+        code it was refused with, if it was."""
         if not member.role.can_write:
             await self._refuse(sid, namespace, "read_only", "Viewers cannot edit this file.")
-            return
+            return "read_only"
         try:
             await self.rooms.submit(room, update, sid, member.user_id, claims=live)
             self.resyncs.stored(sid)
+            return None
         except InvalidUpdate as exc:
             await self._refuse(sid, namespace, "invalid_update", f"That update was refused: {exc}.")
+            return "invalid_update"
         except QuotaExceeded as exc:
             await self._refuse(
                 sid, namespace, "quota_exceeded", f"The file was not created: {exc}."
             )
+            return "quota_exceeded"
         except Exception:
             log.exception("could not store an update for %s", room.key)
-            await self._refuse(
-                sid, namespace, "unavailable", "The update could not be stored; it was not applied."
-            )
+            await self._refuse(sid, namespace, "unavailable", UNSTORED)
             self.resyncs.refused(sid)  # taken back once storage answers: collab.realtime.resync
+            return "unavailable"
 
     async def _ask_for_diff(self, sid: str) -> bool:
         entry = self._sockets.get(sid)
@@ -264,30 +268,31 @@ class DocumentSync:
         return True
 
     async def _resync_answer(self, sid: str, data: Any = None) -> None:
-        self.resyncs.answered(sid)
-        await self._client_diff(sid, data)
+        asked = self.resyncs.answered(sid)
+        refused = await self._client_diff(sid, data)
+        if asked and refused not in (None, "unavailable"):
+            self.resyncs.unusable(sid)  # asked again later, a few times at most
 
     async def _sync_update(self, namespace: str, sid: str, data: Any = None) -> None:
         admitted = await self._admit(sid, namespace, data)
         if admitted is None:
             return
-        if self.resyncs.pending(sid):
+        if self.resyncs.pending(sid) and admitted[1].role.can_write:
             # It continues an edit storage refused; the socket's diff will carry it.
             if self.resyncs.waiting(sid):
-                await self._refuse(
-                    sid, namespace, "unavailable", "Storage does not answer; edits wait."
-                )
+                await self._refuse(sid, namespace, "unavailable", UNSTORED)
             return
         await self._write(sid, namespace, *admitted)
 
-    async def _client_diff(self, sid: str, data: Any = None) -> None:
-        """The client's answer to our sync-step-1: what it has that we do not."""
+    async def _client_diff(self, sid: str, data: Any = None) -> str | None:
+        """The client's answer to our sync-step-1: what it has that we do not. Returns the
+        code it was refused with, if it was."""
         entry = self._sockets.get(sid)
         if entry is None or not isinstance(data, bytes | bytearray) or len(data) <= 2:
-            return  # an empty Yjs update is two zero bytes
+            return None  # an empty Yjs update is two zero bytes
         room, member = entry
         if not member.role.can_write:
-            return  # a viewer's local edits are not taken
+            return None  # a viewer's local edits are not taken
         if len(data) > self._max_bytes:
             await self._refuse(
                 sid,
@@ -295,11 +300,11 @@ class DocumentSync:
                 "too_large",
                 f"Updates are limited to {self._max_bytes} bytes",
             )
-            return
+            return "too_large"
         if not member.byte_budget.take(len(data)):
             await self._refuse(sid, member.namespace, "rate_limited", "Too much data; slow down.")
-            return
-        await self._write(sid, member.namespace, room, member, bytes(data), live=False)
+            return "rate_limited"
+        return await self._write(sid, member.namespace, room, member, bytes(data), live=False)
 
     async def _client_sync_step_1(self, namespace: str, sid: str, data: Any = None) -> bytes:
         entry = self._sockets.get(sid)

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from collab.realtime.resync import FIRST_DELAY, Resyncs
+from collab.realtime.resync import FIRST_DELAY, MAX_DELAY, MAX_STRIKES, Resyncs
 
 pytestmark = pytest.mark.unit
 
@@ -83,4 +83,20 @@ async def test_a_socket_gone_or_forgotten_is_not_asked_again() -> None:
     resyncs.forget("left")
     await asyncio.sleep(FIRST_DELAY + 0.1)
     assert "left" not in asked.times
+    await resyncs.close()
+
+
+async def test_an_answer_refused_otherwise_is_asked_again_a_few_times_only() -> None:
+    asked = Asked()
+    resyncs = Resyncs(asked)
+    resyncs.refused("s")
+    for strike in range(MAX_STRIKES):
+        await asyncio.sleep(MAX_DELAY + 0.1)
+        assert len(asked.times["s"]) == strike + 1
+        assert resyncs.answered("s")
+        resyncs.unusable("s")  # e.g. over its byte budget: asked again later
+    assert not resyncs.pending("s")  # left to its reconnect
+    await asyncio.sleep(MAX_DELAY + 0.1)
+    assert len(asked.times["s"]) == MAX_STRIKES
+    assert not resyncs.answered("s")  # a late answer is not one that was asked for
     await resyncs.close()
