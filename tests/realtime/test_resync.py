@@ -68,7 +68,7 @@ async def test_a_stored_edit_asks_every_waiting_socket_at_once() -> None:
     await asyncio.sleep(FIRST_DELAY + 0.05)
     assert len(asked.times["slow"]) == 1
     resyncs.stored("other")  # storage answered someone else
-    await asyncio.sleep(0.05)
+    await asyncio.sleep(0.1)  # well before its own ask was due (at +0.2 s)
     assert len(asked.times["slow"]) == 2
     await resyncs.close()
 
