@@ -218,7 +218,7 @@ class DocumentRooms:
 
     def _snapshot(self, key: DocumentKey) -> bytes | None:
         room = self._rooms.get(key)
-        return room.diff_since(b"") if room is not None else None
+        return room.doc.get_update() if room is not None else None
 
     def forget(self, key: DocumentKey) -> DocumentRoom | None:
         """Drop a room whose file was deleted or renamed (its sockets are closed elsewhere)."""

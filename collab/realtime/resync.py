@@ -113,7 +113,12 @@ class Resyncs:
 
     def _drop(self, sid: str) -> None:
         entry = self._pending.pop(sid, None)
-        if entry is not None and entry.task is not None and entry.task is not _current():
+        # Not the running task itself: `_ask_later` forgets a socket it found gone.
+        if (
+            entry is not None
+            and entry.task is not None
+            and entry.task is not asyncio.current_task()
+        ):
             entry.task.cancel()
 
     async def _ask_later(self, sid: str, entry: _Pending) -> None:
@@ -144,9 +149,3 @@ class Resyncs:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-
-
-def _current() -> asyncio.Task[object] | None:
-    with contextlib.suppress(RuntimeError):
-        return asyncio.current_task()
-    return None

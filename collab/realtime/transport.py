@@ -141,7 +141,6 @@ class FastPath:
 
     def __init__(self, sio: socketio.AsyncServer, handlers: dict[str, FastHandler]) -> None:
         self._sio = sio
-        self._handlers = handlers
         self._suffixes = [
             (f',["{event}",{{"_placeholder":true,"num":0}}]', handler)
             for event, handler in handlers.items()
