@@ -15,8 +15,9 @@ which took about half of an edit's latency under load (docs/performance.md). A s
 process killed at any moment loses nothing either way (PostgreSQL has every update it was
 told about, and nothing is relayed before that). A crash of PostgreSQL can lose the
 commits of its last moments (at most three `wal_writer_delay`s, 0.6 s by default), which
-clients were already sent. The writer repairs that itself: when its connection breaks, the
-documents it committed within the last `IN_DOUBT_SECONDS` are "in doubt", and the first
+clients were already sent. The writer repairs that itself: when it finds its connection
+broken (mid-batch, or when it hands it back after a quiet second), the documents it
+committed within `IN_DOUBT_SECONDS` before its last commit are "in doubt", and the first
 transaction that succeeds afterwards (the next batch, or a retry every half second while
 none comes) first stores each one's whole state as this process holds it in memory (a Yjs
 update: storing what is already there is a no-op when it is applied; until then the
@@ -48,6 +49,9 @@ IDLE_RELEASE_SECONDS = 1.0
 IN_DOUBT_SECONDS = 5.0
 REPAIR_RETRY_SECONDS = 0.5
 REPAIR_LOG_SECONDS = 10.0
+
+# Errors about a batch's own rows: the database answered, nothing it committed is in doubt.
+_DATA_REFUSALS = (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError)
 
 # A loaded document's whole state as a Yjs update; None if it is not loaded here.
 Snapshot = Callable[[DocumentKey], bytes | None]
@@ -98,14 +102,16 @@ class BatchWriter:
                 raise
         return conn
 
-    async def _release(self) -> None:
+    async def _release(self, failed: bool = False) -> None:
+        """Hand the connection back; if it broke (or a statement on it `failed` for another
+        reason than its own data), what it committed last may be lost: put it in doubt."""
         conn, self._conn = self._conn, None
         if conn is not None:
             try:
-                closed = conn.is_closed()
+                closed = failed or conn.is_closed()
             except asyncpg.InterfaceError:  # a connection that closed is detached from its proxy
                 closed = True
-            if closed:  # broken while idle: its last commits may be lost
+            if closed:
                 self._doubt()
                 self._wake.set()  # repair now, not at the next edit
             try:
@@ -173,7 +179,9 @@ class BatchWriter:
                     len(self.in_doubt),
                     exc,
                 )
-            await self._release()  # puts what it committed last in doubt if it broke
+            # A shutting-down server's error (57P01, 57P02) can arrive before the connection
+            # is seen closed: only a refusal of the data itself proves the database is fine.
+            await self._release(failed=not isinstance(exc, _DATA_REFUSALS))
             for _, future in batch:
                 if not future.done():
                     future.set_exception(exc)
@@ -200,9 +208,7 @@ class BatchWriter:
             self._recent = {k: t for k, t in recent.items() if now - t < IN_DOUBT_SECONDS}
 
     def _doubt(self) -> None:
-        if self._snapshot is None:
-            return
-        if not self._recent:
+        if self._snapshot is None or not self._recent:
             return
         # A crash loses commits made just before it, and it came after the last one.
         last = max(self._recent.values())
