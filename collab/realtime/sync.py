@@ -11,7 +11,9 @@ together, a little later: `collab.realtime.renewals`). Viewers' updates are refu
 (`sync-error` `read_only`; so are those of a socket opened with an API key without the
 `write` scope, `collab.realtime.identity`), as are undecodable ones (`invalid_update`),
 oversized ones (`too_large`) and floods (`rate_limited`); none of these harm the document
-or close the connection.
+or close the connection. An edit refused over the socket's budget (`rate_limited`) or by
+storage (`unavailable`) stays in its author's editor and is asked back from the socket
+later, without a reconnect (`collab.realtime.resync`).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ from collab.documents.update_scan import InvalidUpdate
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate, SocketCredentials, capped
 from collab.realtime.renewals import RenewalRelay, held_states, is_renewal
-from collab.realtime.resync import Resyncs
+from collab.realtime.resync import RATE_LIMITED, UNAVAILABLE, Resyncs
 from collab.realtime.transport import fast_events
 from collab.sessions.service import SessionService
 from kernel import metrics
@@ -42,6 +44,10 @@ log = logging.getLogger(__name__)
 
 PREFIX = "/yjs|"
 UNSTORED = "The update could not be stored yet; it is taken again once storage answers."
+LIMITED = "Too many messages; slow down."
+LIMITED_EDIT = "Too many messages; slow down. The update is taken again in a moment."
+# What an edit is refused with while its socket waits to be asked (collab.realtime.resync).
+WAITING = {UNAVAILABLE: UNSTORED, RATE_LIMITED: LIMITED_EDIT}
 
 
 def parse_namespace(namespace: str) -> tuple[uuid.UUID, str] | None:
@@ -198,9 +204,10 @@ class DocumentSync:
         )
 
     async def _admit(
-        self, sid: str, namespace: str, data: Any
+        self, sid: str, namespace: str, data: Any, *, edit: bool = False
     ) -> tuple[DocumentRoom, Member, bytes] | None:
-        """The socket's room and member if this message may proceed; refuse it otherwise."""
+        """The socket's room and member if this message may proceed; refuse it otherwise.
+        `edit`: a `sync-update`, which its author keeps even when refused over the budget."""
         entry = self._sockets.get(sid)
         if entry is None:
             return None
@@ -214,7 +221,12 @@ class DocumentSync:
             )
             return None
         if not member.limiter.take() or not member.byte_budget.take(len(data)):
-            await self._refuse(sid, namespace, "rate_limited", "Too many messages; slow down.")
+            if edit and member.role.can_write:
+                # Later edits continue this one: ask for it back (collab.realtime.resync).
+                self.resyncs.limited(sid)
+                await self._refuse(sid, namespace, RATE_LIMITED, LIMITED_EDIT)
+            else:
+                await self._refuse(sid, namespace, RATE_LIMITED, LIMITED)
             return None
         return room, member, bytes(data)
 
@@ -248,7 +260,7 @@ class DocumentSync:
             return "quota_exceeded"
         except Exception:
             log.exception("could not store an update for %s", room.key)
-            await self._refuse(sid, namespace, "unavailable", UNSTORED)
+            await self._refuse(sid, namespace, UNAVAILABLE, UNSTORED)
             self.resyncs.refused(sid)  # taken back once storage answers: collab.realtime.resync
             return "unavailable"
 
@@ -268,19 +280,21 @@ class DocumentSync:
         return True
 
     async def _resync_answer(self, sid: str, data: Any = None) -> None:
-        asked = self.resyncs.answered(sid)
+        asked = self.resyncs.answered(sid)  # what the socket's edits had been refused with
         refused = await self._client_diff(sid, data)
-        if asked and refused not in (None, "unavailable"):
-            self.resyncs.unusable(sid)  # asked again later, a few times at most
+        if asked is not None and refused not in (None, UNAVAILABLE):
+            # Asked again later, a few times at most; over the byte budget: once it refilled.
+            self.resyncs.unusable(sid, RATE_LIMITED if refused == RATE_LIMITED else asked)
 
     async def _sync_update(self, namespace: str, sid: str, data: Any = None) -> None:
-        admitted = await self._admit(sid, namespace, data)
+        admitted = await self._admit(sid, namespace, data, edit=True)
         if admitted is None:
             return
         if self.resyncs.pending(sid) and admitted[1].role.can_write:
-            # It continues an edit storage refused; the socket's diff will carry it.
-            if self.resyncs.waiting(sid):
-                await self._refuse(sid, namespace, "unavailable", UNSTORED)
+            # It continues a refused edit; the socket's diff will carry it.
+            code = self.resyncs.waiting(sid)
+            if code is not None:
+                await self._refuse(sid, namespace, code, WAITING[code])
             return
         await self._write(sid, namespace, *admitted)
 
@@ -302,8 +316,8 @@ class DocumentSync:
             )
             return "too_large"
         if not member.byte_budget.take(len(data)):
-            await self._refuse(sid, member.namespace, "rate_limited", "Too much data; slow down.")
-            return "rate_limited"
+            await self._refuse(sid, member.namespace, RATE_LIMITED, "Too much data; slow down.")
+            return RATE_LIMITED
         return await self._write(sid, member.namespace, room, member, bytes(data), live=False)
 
     async def _client_sync_step_1(self, namespace: str, sid: str, data: Any = None) -> bytes:
