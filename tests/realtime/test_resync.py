@@ -1,6 +1,7 @@
 """The resync schedule (collab.realtime.resync): when a refused socket is asked for its
 diff, and what its edits meanwhile become. End to end, with PostgreSQL stopped and crashed:
-tests/faults/test_postgres_faults.py."""
+tests/faults/test_postgres_faults.py; over a socket's budget:
+tests/documents/test_rate_limited_resync.py."""
 
 from __future__ import annotations
 
@@ -9,7 +10,15 @@ import time
 
 import pytest
 
-from collab.realtime.resync import FIRST_DELAY, MAX_DELAY, MAX_STRIKES, Resyncs
+from collab.realtime.resync import (
+    FIRST_DELAY,
+    LIMITED_DELAY,
+    MAX_DELAY,
+    MAX_STRIKES,
+    RATE_LIMITED,
+    UNAVAILABLE,
+    Resyncs,
+)
 
 pytestmark = pytest.mark.unit
 
@@ -31,13 +40,14 @@ async def test_a_refused_socket_is_asked_after_the_first_delay_and_waits_meanwhi
     resyncs = Resyncs(asked)
     start = time.monotonic()
     resyncs.refused("s")
-    assert resyncs.pending("s") and resyncs.waiting("s")  # its edits are refused meanwhile
+    # Its edits are refused meanwhile, as storage's refusal.
+    assert resyncs.pending("s") and resyncs.waiting("s") == UNAVAILABLE
     await asyncio.sleep(FIRST_DELAY + 0.15)
     assert len(asked.times["s"]) == 1
     assert asked.times["s"][0] - start >= FIRST_DELAY
     # Asked: edits are covered by the answer, so they are no longer "waiting".
     assert resyncs.pending("s") and not resyncs.waiting("s")
-    resyncs.answered("s")
+    assert resyncs.answered("s") == UNAVAILABLE
     assert not resyncs.pending("s")
     await resyncs.close()
 
@@ -99,4 +109,74 @@ async def test_an_answer_refused_otherwise_is_asked_again_a_few_times_only() -> 
     await asyncio.sleep(MAX_DELAY + 0.1)
     assert len(asked.times["s"]) == MAX_STRIKES
     assert not resyncs.answered("s")  # a late answer is not one that was asked for
+    await resyncs.close()
+
+
+async def test_a_socket_over_its_budget_is_asked_once_the_budget_refilled() -> None:
+    asked = Asked()
+    resyncs = Resyncs(asked)
+    start = time.monotonic()
+    resyncs.limited("s")
+    assert resyncs.waiting("s") == RATE_LIMITED  # its edits meanwhile: rate_limited
+    resyncs.limited("s")  # more refused edits do not move or repeat the ask
+    resyncs.refused("s")  # nor does anything else while it waits
+    assert resyncs.waiting("s") == RATE_LIMITED
+    await asyncio.sleep(FIRST_DELAY + 0.1)
+    # Others' edits stored: storage answers, but this socket waits for its own budget.
+    resyncs.stored("other")
+    await asyncio.sleep(0.1)
+    assert "s" not in asked.times
+    await asyncio.sleep(LIMITED_DELAY - FIRST_DELAY)
+    assert len(asked.times["s"]) == 1
+    assert asked.times["s"][0] - start >= LIMITED_DELAY
+    assert resyncs.pending("s") and resyncs.waiting("s") is None  # edits now dropped quietly
+    resyncs.limited("s")  # refused while asked: the answer carries it
+    assert resyncs.waiting("s") is None
+    assert resyncs.answered("s") == RATE_LIMITED
+    assert not resyncs.pending("s")
+    await asyncio.sleep(LIMITED_DELAY + 0.1)
+    assert len(asked.times["s"]) == 1
+    await resyncs.close()
+
+
+async def test_an_answer_over_the_budget_is_asked_again_later_each_time() -> None:
+    asked = Asked()
+    resyncs = Resyncs(asked)
+    resyncs.limited("s")
+    await asyncio.sleep(LIMITED_DELAY + 0.1)
+    assert resyncs.answered("s") == RATE_LIMITED
+    resyncs.unusable("s", RATE_LIMITED)  # the answer was over the byte budget
+    assert resyncs.waiting("s") == RATE_LIMITED
+    await asyncio.sleep(LIMITED_DELAY + 0.1)
+    assert len(asked.times["s"]) == 1, "asked again without a longer wait for the budget"
+    await asyncio.sleep(LIMITED_DELAY)
+    assert len(asked.times["s"]) == 2
+    assert asked.times["s"][1] - asked.times["s"][0] >= 2 * LIMITED_DELAY
+    # Stored at last: the next refusal over the budget starts from the first delay again.
+    assert resyncs.answered("s")
+    resyncs.stored("s")
+    resyncs.limited("s")
+    await asyncio.sleep(LIMITED_DELAY + 0.1)
+    assert len(asked.times["s"]) == 3
+    await resyncs.close()
+
+
+async def test_an_answer_refused_otherwise_keeps_the_code_its_edits_are_refused_with() -> None:
+    """A socket over its budget whose answer is refused for another reason (too large, say)
+    is not told afterwards that storage refused its edits."""
+    asked = Asked()
+    resyncs = Resyncs(asked)
+    resyncs.limited("s")
+    await asyncio.sleep(LIMITED_DELAY + 0.1)
+    code = resyncs.answered("s")
+    assert code == RATE_LIMITED
+    resyncs.unusable("s", code)
+    assert resyncs.waiting("s") == RATE_LIMITED
+    resyncs.forget("s")
+    resyncs.refused("t")
+    await asyncio.sleep(FIRST_DELAY + 0.1)
+    code = resyncs.answered("t")
+    assert code == UNAVAILABLE
+    resyncs.unusable("t", code)
+    assert resyncs.waiting("t") == UNAVAILABLE
     await resyncs.close()
