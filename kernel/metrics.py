@@ -201,8 +201,13 @@ def http_request(method: str, route: str, status: int, seconds: float) -> None:
     HTTP_DURATION.labels(method, route).observe(seconds)
 
 
+# Per edit: the labelled children, looked up once (`labels()` takes a lock and a dict lookup).
+_APPLIED_LOCAL = UPDATES_APPLIED.labels("local")
+_APPLIED_REMOTE = UPDATES_APPLIED.labels("remote")
+
+
 def update_applied(remote: bool = False) -> None:
-    UPDATES_APPLIED.labels("remote" if remote else "local").inc()
+    (_APPLIED_REMOTE if remote else _APPLIED_LOCAL).inc()
 
 
 def update_refused(reason: str) -> None:

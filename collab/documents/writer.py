@@ -80,9 +80,14 @@ class BatchWriter:
         self._task: asyncio.Task[None] | None = None
         self._closing = False
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
+        self._used = 0.0  # the loop's time when the connection was last used
+        self._idle_timer: asyncio.TimerHandle | None = None
+        self._release_due = False
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run(), name="documents:writer")
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="documents:writer")
 
     async def stop(self) -> None:
         """Commit what is queued, then end."""
@@ -90,6 +95,8 @@ class BatchWriter:
         self._wake.set()
         if self._task is not None:
             await self._task
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         await self._release()
 
     async def _acquire(self) -> asyncpg.pool.PoolConnectionProxy:
@@ -140,19 +147,44 @@ class BatchWriter:
                 except TimeoutError:
                     await self._commit([])
                     continue
-            if self._conn is not None and not self._wake.is_set():
-                try:  # a quiet process gives its connection back
-                    async with asyncio.timeout(IDLE_RELEASE_SECONDS):
-                        await self._wake.wait()
-                except TimeoutError:
-                    await self._release()
             await self._wake.wait()
             self._wake.clear()
+            committed = bool(self._queue)
             while self._queue:
                 batch, self._queue = self._queue[:MAX_BATCH], self._queue[MAX_BATCH:]
                 await self._commit(batch)
             if self._closing:
                 return
+            if self._conn is None:
+                continue
+            if committed:
+                self._note_used()
+            elif self._release_due:  # a quiet process gives its connection back
+                await self._release()
+
+    # A quiet writer hands its connection back after IDLE_RELEASE_SECONDS. One timer a second
+    # at most while busy, not one per batch: an `asyncio.timeout` around each wait cost about
+    # 5 µs of every edit's CPU at N=10 (docs/performance.md).
+
+    def _note_used(self) -> None:
+        assert self._loop is not None
+        self._used = self._loop.time()
+        self._release_due = False
+        if self._idle_timer is None:
+            self._idle_timer = self._loop.call_at(
+                self._used + IDLE_RELEASE_SECONDS, self._idle_check
+            )
+
+    def _idle_check(self) -> None:
+        self._idle_timer = None
+        if self._conn is None or self._loop is None:
+            return
+        due = self._used + IDLE_RELEASE_SECONDS
+        if self._loop.time() < due:  # used since: look again when it may be idle
+            self._idle_timer = self._loop.call_at(due, self._idle_check)
+            return
+        self._release_due = True
+        self._wake.set()
 
     async def _commit(self, batch: list[tuple[PendingUpdate, asyncio.Future[bool]]]) -> None:
         updates = [update for update, _ in batch]

@@ -3,13 +3,14 @@ document deleted meanwhile still gets its row back rather than failing the whole
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 import asyncpg
 import pytest
 
 from collab.documents.store import DocumentStore, PendingUpdate
-from collab.documents.writer import BatchWriter
+from collab.documents.writer import IDLE_RELEASE_SECONDS, BatchWriter
 from collab.model import DocumentKey
 from tests.documents.typing_support import typed_updates
 from tests.live_support import LiveSession
@@ -83,6 +84,36 @@ async def test_an_update_for_a_deleted_session_fails_alone_in_its_batch(
         )
         assert rows == 2
         assert not writer.in_doubt  # a refused row is no reason to store documents again
+    finally:
+        await writer.stop()
+        await pool.close()
+
+
+async def test_the_writer_keeps_its_connection_while_busy_and_hands_it_back_when_quiet(
+    client: Client, live: LiveSession, database_url: str
+) -> None:
+    """Handing the connection back after every batch cost a reset round trip per edit;
+    keeping it forever would pin one of the pool's connections on a quiet server."""
+    updates, _ = typed_updates(20)
+    key = DocumentKey(uuid.UUID(live.session_id), "idle.py")
+    pool = await asyncpg.create_pool(database_url, min_size=2, max_size=2)
+    writer = BatchWriter(pool, DocumentStore())
+    writer.start()
+    try:
+        await writer.write(PendingUpdate(key, updates[0]))
+        assert pool.get_idle_size() == 1, "the writer should hold a connection while it works"
+        for update in updates[1:12]:  # typing for 2.2 s, past the 1 s idle limit
+            await asyncio.sleep(0.2)
+            await writer.write(PendingUpdate(key, update, exists=True))
+            assert pool.get_idle_size() == 1, "handed back while still busy"
+        await asyncio.sleep(IDLE_RELEASE_SECONDS + 0.6)
+        assert pool.get_idle_size() == 2, "a quiet writer should hand its connection back"
+        await writer.write(PendingUpdate(key, updates[12], exists=True))  # takes one again
+        assert pool.get_idle_size() == 1
+        rows = await pool.fetchval(
+            "SELECT count(*) FROM document_updates WHERE path = $1", key.path
+        )
+        assert rows == 13
     finally:
         await writer.stop()
         await pool.close()
