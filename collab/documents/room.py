@@ -51,6 +51,15 @@ def check_update(update: bytes) -> UpdateShape:
     return shape
 
 
+def placed(update: bytes, state_vector: bytes) -> bool:
+    """Whether a document whose state vector this is holds every struct of `update`: what
+    of the update it lacks (yrs computes it) then starts with a struct count of zero. yrs
+    leaves out of the state vector what it holds as pending, so this is false for an update
+    it could not place. (Decoding the state vector in Python instead, to compare clocks,
+    cost O(clients) per edit: 64 µs at 50 editors, 263 µs at 200.)"""
+    return pycrdt.get_update(update, state_vector)[:1] == b"\x00"
+
+
 @dataclass
 class Structure:
     """What admission needs to know of a document beyond its clocks (see admit_structure)."""
@@ -219,9 +228,8 @@ class DocumentRoom:
         except Exception:
             log.exception("an admitted update of %s does not apply", self.key)
             return False
-        state = scan_state_vector(self.doc.get_state())
         self._advance(shape)  # after a `retract`, what was admitted before it catches up here
-        return all(state.get(client, 0) >= end for client, (_, end) in shape.writes.items())
+        return placed(update, self.doc.get_state())
 
     def reload(self, stored: list[bytes]) -> None:
         """Start over from what is stored (the sockets stay)."""
