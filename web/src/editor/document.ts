@@ -11,7 +11,7 @@ export type DocStatus = "connecting" | "connected" | "disconnected";
 
 // How long an answer to the server's ask may go unrefused before its edits count as stored
 // (a refusal comes back within milliseconds; collab/realtime/resync.py).
-const UNAVAILABLE_CLEARS_AFTER_MS = 3000;
+const REFUSAL_CLEARS_AFTER_MS = 3000;
 
 export interface SyncError {
   code: string;
@@ -148,17 +148,17 @@ export class OpenDocument {
       this.error = { code: String(error?.code ?? "error"), message: String(error?.message ?? "The edit was refused.") };
       this.notify();
     });
-    // After an edit storage refused, the server asks for our diff again once storage answers
-    // (the provider answers it). If that answer is not refused in turn, the edits are stored:
-    // the "could not be stored" notice no longer holds.
+    // After an edit storage refused (or one over the socket's budget), the server asks for
+    // our diff again once storage answers (a second later); the provider answers it. If that
+    // answer is not refused in turn, the edits are stored: the notice no longer holds.
     socket.on("sync-step-1", () => {
       const shown = this.error;
-      if (shown?.code !== "unavailable") return;
+      if (shown?.code !== "unavailable" && shown?.code !== "rate_limited") return;
       setTimeout(() => {
         if (this.error !== shown || this.destroyed) return;
         this.error = null;
         this.notify();
-      }, UNAVAILABLE_CLEARS_AFTER_MS);
+      }, REFUSAL_CLEARS_AFTER_MS);
     });
     if (!this.paused) provider.connect();
   }
