@@ -167,15 +167,22 @@ class FastPath:
                 return None
         return None
 
-    def dispatch(self, eio_sid: str, taken: tuple[str, FastHandler], data: bytes) -> None:
-        """Start the handler of a document event read by `CoalescingWebSocket.wait`."""
+    def dispatch(
+        self,
+        eio_sid: str,
+        taken: tuple[str, FastHandler],
+        data: bytes,
+        loop: asyncio.AbstractEventLoop,
+    ) -> None:
+        """Start the handler of a document event read by `CoalescingWebSocket.wait` (on its
+        loop: `ensure_future` would look the loop up, a getpid() system call, per edit)."""
         namespace, handler = taken
         manager = self._sio.manager
         sid = manager.sid_from_eio_sid(eio_sid, namespace)
         if sid is None or not manager.is_connected(sid, namespace):
             return  # as python-socketio: an event for a namespace not connected is dropped
         self.taken += 1
-        task = asyncio.ensure_future(self._run(handler, namespace, sid, data))
+        task = loop.create_task(self._run(handler, namespace, sid, data))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -336,7 +343,7 @@ class CoalescingWebSocket(engineio_aiohttp.WebSocket):  # type: ignore[misc]
             if not isinstance(attachment, bytes):
                 self._pushback = attachment  # not the event we expected: the normal path
                 return data
-            fast.dispatch(sid, taken, attachment)
+            fast.dispatch(sid, taken, attachment, self._loop)
 
     async def send(self, message: str | bytes) -> None:
         self.write_framed(frame(message))
