@@ -14,7 +14,8 @@ one Node process, alternating servers round by round, and prints the medians:
   is not editing: each newcomer's awareness still reaches everyone); this measures what
   the server carries under load.
 CPU is each server process's user + sys time (/proc/<pid>/stat) while the clients edit, per
-1,000 deliveries; for collab, `+db` adds its PostgreSQL and Redis child processes. Needs
+1,000 deliveries; for collab, `+db` adds its PostgreSQL and Redis child processes; `clients`
+is the Node process running every client (what the client side costs a delivery). Needs
 `npm ci` in tests/js. Absolute numbers on a shared machine are noisy: compare the two
 columns of one run; the CPU ratio moves least.
 """
@@ -212,14 +213,17 @@ def drive(script: str, args: dict[str, Any], server: Server) -> dict[str, Any]:
         text=True,
     )
     before = after = cpu_sample(*server)
+    clients_before = clients_after = cpu_seconds(proc.pid)
     last = ""
     assert proc.stdout is not None
     for line in proc.stdout:
         line = line.strip()
         if line == "start":
             before = cpu_sample(*server)
+            clients_before = cpu_seconds(proc.pid)
         elif line == "end":
             after = cpu_sample(*server)
+            clients_after = cpu_seconds(proc.pid)
         elif line:
             last = line
     stderr = proc.stderr.read() if proc.stderr else ""
@@ -235,6 +239,10 @@ def drive(script: str, args: dict[str, Any], server: Server) -> dict[str, Any]:
     if result.get("deliveries"):
         result["cpu_ms_per_1k"] = own * 1e6 / result["deliveries"]
         result["cpu_all_ms_per_1k"] = (own + children) * 1e6 / result["deliveries"]
+        # The Node process of all the clients: what one delivery costs the client side.
+        result["clients_cpu_ms_per_1k"] = (
+            (clients_after - clients_before) * 1e6 / result["deliveries"]
+        )
     return result
 
 
@@ -304,9 +312,9 @@ def main() -> None:
     print(f"mode: {args.mode}, median of {args.rounds} alternating rounds")
     print(
         f"{'N':>4} | {'server':<9} | {'p50 ms':>7} | {'p99 ms':>7} | {'deliveries/s':>12} |"
-        f" {'CPU ms/1k':>9} | {'+db':>7} | {'delivered':>15}"
+        f" {'CPU ms/1k':>9} | {'+db':>7} | {'clients':>7} | {'delivered':>15}"
     )
-    print("-" * 90)
+    print("-" * 100)
     for n in args.clients:
         for label, index in (("collab", 1), ("reference", 2)):
             results = [row[index] for row in rows if row[0] == n and "error" not in row[index]]
@@ -321,6 +329,7 @@ def main() -> None:
                 f" {fmt(median(results, 'deliveries_per_s'), 0):>12} |"
                 f" {fmt(median(results, 'cpu_ms_per_1k'), 0):>9} |"
                 f" {fmt(median(results, 'cpu_all_ms_per_1k'), 0) if label == 'collab' else '':>7} |"
+                f" {fmt(median(results, 'clients_cpu_ms_per_1k'), 0):>7} |"
                 f" {got_}/{want}"
             )
 
