@@ -18,10 +18,10 @@ client) on uvloop:
   async commit (both lose up to about a second if the store itself crashes);
 - **pg batch of 20 / redis pipeline of 20**: what N=50-200 look like (many edits share one
   commit, or one pipelined round trip).
-Per variant: the server process's CPU time per append (user + sys, `time.process_time`) and
-the wall time per append (a round trip, one at a time). The variants alternate round by
-round; the table shows medians. The database servers' own CPU is not counted (it is the
-`+db` column of bench/sync_latency.py).
+Per variant, per append: the server process's CPU time (user + sys, `time.process_time`),
+the store's own CPU time (the PostgreSQL backend serving the connection, or redis-server;
+/proc, 10 ms ticks over thousands of appends), and the wall time (a round trip, one at a
+time). The variants alternate round by round; the table shows medians.
 """
 
 from __future__ import annotations
@@ -59,16 +59,28 @@ BATCH = 20
 Op = Callable[[], Awaitable[Any]]
 
 
-async def measure(op: Op, ops: int, per_call: int) -> tuple[float, float]:
-    """CPU and wall microseconds per append."""
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu(pid: int) -> float:
+    """User + sys seconds of another process (fields 14 and 15 of /proc/<pid>/stat)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+async def measure(op: Op, ops: int, per_call: int, store_pid: int) -> tuple[float, float, float]:
+    """Microseconds per append: this process's CPU, the store's server process's CPU (the
+    PostgreSQL backend or redis-server), and wall time."""
     for _ in range(min(200, ops)):  # warm: statement cache, connection buffers
         await op()
-    cpu, wall = time.process_time(), time.perf_counter()
+    cpu, store, wall = time.process_time(), process_cpu(store_pid), time.perf_counter()
     for _ in range(ops):
         await op()
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+    store = process_cpu(store_pid) - store
     appends = ops * per_call
-    return cpu / appends * 1e6, wall / appends * 1e6
+    return cpu / appends * 1e6, store / appends * 1e6, wall / appends * 1e6
 
 
 async def run(ops: int, rounds: int) -> None:
@@ -99,21 +111,28 @@ async def run(ops: int, rounds: int) -> None:
                     pipe.xadd(stream, {"u": KEYSTROKE})
                 await pipe.execute()
 
-        variants: dict[str, tuple[Op, int]] = {
-            "pg append, async commit": (lambda: store.append(fast, one), 1),
-            "pg append, sync commit": (lambda: store.append(durable, one), 1),
-            "redis XADD (everysec)": (lambda: redis.xadd(stream, {"u": KEYSTROKE}), 1),
-            f"pg batch of {BATCH}, async": (lambda: store.append(fast, many), BATCH),
-            f"redis pipeline of {BATCH} XADD": (pipelined, BATCH),
+        fast_pid = await fast.fetchval("SELECT pg_backend_pid()")
+        durable_pid = await durable.fetchval("SELECT pg_backend_pid()")
+        redis_pid = int((await redis.info("server"))["process_id"])
+        variants: dict[str, tuple[Op, int, int]] = {
+            "pg append, async commit": (lambda: store.append(fast, one), 1, fast_pid),
+            "pg append, sync commit": (lambda: store.append(durable, one), 1, durable_pid),
+            "redis XADD (everysec)": (
+                lambda: redis.xadd(stream, {"u": KEYSTROKE}),
+                1,
+                redis_pid,
+            ),
+            f"pg batch of {BATCH}, async": (lambda: store.append(fast, many), BATCH, fast_pid),
+            f"redis pipeline of {BATCH} XADD": (pipelined, BATCH, redis_pid),
         }
-        results: dict[str, list[tuple[float, float]]] = {name: [] for name in variants}
+        results: dict[str, list[tuple[float, float, float]]] = {name: [] for name in variants}
         for round_ in range(rounds):
             names = list(variants)
             if round_ % 2:
                 names.reverse()
             for name in names:
-                op, per_call = variants[name]
-                results[name].append(await measure(op, ops, per_call))
+                op, per_call, store_pid = variants[name]
+                results[name].append(await measure(op, ops, per_call, store_pid))
                 await redis.delete(stream)
             print(f"# round {round_ + 1} done", file=sys.stderr)
         await fast.close()
@@ -123,14 +142,18 @@ async def run(ops: int, rounds: int) -> None:
         await client.close()
         redis_server.stop()
         postgres.stop()
-    base_cpu = statistics.median(cpu for cpu, _ in results["pg append, async commit"])
+    base_cpu = statistics.median(cpu for cpu, _, _ in results["pg append, async commit"])
     print(f"per append, median of {rounds} alternating rounds of {ops} calls")
-    print(f"{'variant':34} | {'CPU µs':>8} | {'vs pg':>6} | {'wall µs':>8}")
-    print("-" * 66)
+    print(
+        f"{'variant':34} | {'server CPU µs':>13} | {'vs pg':>6} | {'store CPU µs':>12}"
+        f" | {'wall µs':>8}"
+    )
+    print("-" * 88)
     for name, values in results.items():
-        cpu = statistics.median(c for c, _ in values)
-        wall = statistics.median(w for _, w in values)
-        print(f"{name:34} | {cpu:8.1f} | {cpu / base_cpu:5.2f}x | {wall:8.1f}")
+        cpu = statistics.median(c for c, _, _ in values)
+        store_cpu = statistics.median(s for _, s, _ in values)
+        wall = statistics.median(w for _, _, w in values)
+        print(f"{name:34} | {cpu:13.1f} | {cpu / base_cpu:5.2f}x | {store_cpu:12.1f} | {wall:8.1f}")
 
 
 def main() -> None:
