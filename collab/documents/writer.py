@@ -146,6 +146,8 @@ class BatchWriter:
                         await self._wake.wait()
                 except TimeoutError:
                     await self._commit([])
+                    if self._conn is not None:
+                        self._note_used()  # handed back once quiet, as after a batch
                     continue
             await self._wake.wait()
             self._wake.clear()
@@ -160,6 +162,7 @@ class BatchWriter:
             if committed:
                 self._note_used()
             elif self._release_due:  # a quiet process gives its connection back
+                self._release_due = False
                 await self._release()
 
     # A quiet writer hands its connection back after IDLE_RELEASE_SECONDS. One timer a second
