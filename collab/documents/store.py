@@ -232,13 +232,24 @@ class DocumentStore:
         refuses it and the batch goes again with the upsert, as before."""
         if all(u.exists for u in updates):
             try:
-                await db.execute(
-                    """INSERT INTO document_updates (scope_id, path, data)
-                       SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::bytea[])""",
-                    [u.key.scope_id for u in updates],
-                    [u.key.path for u in updates],
-                    [u.data for u in updates],
-                )
+                if len(updates) == 1:
+                    # Most batches hold one keystroke: three values bind and plan cheaper
+                    # than three arrays (about 7 µs of ours and 5-20 of PostgreSQL's).
+                    await db.execute(
+                        """INSERT INTO document_updates (scope_id, path, data)
+                           VALUES ($1, $2, $3)""",
+                        updates[0].key.scope_id,
+                        updates[0].key.path,
+                        updates[0].data,
+                    )
+                else:
+                    await db.execute(
+                        """INSERT INTO document_updates (scope_id, path, data)
+                           SELECT * FROM unnest($1::uuid[], $2::varchar[], $3::bytea[])""",
+                        [u.key.scope_id for u in updates],
+                        [u.key.path for u in updates],
+                        [u.data for u in updates],
+                    )
                 return set()
             except asyncpg.ForeignKeyViolationError:
                 pass

@@ -57,6 +57,18 @@ async def test_appending_to_existing_documents_leaves_their_row_alone(
             key.scope_id,
         )
         assert {r["path"]: r["n"] for r in counts} == {"keys.py": 3, "gone.py": 1}
+
+        # The same for a batch of one (the usual keystroke, appended with scalar values).
+        await conn.execute(
+            "DELETE FROM documents WHERE scope_id = $1 AND path = $2", other.scope_id, other.path
+        )
+        assert await store.append(conn, [PendingUpdate(other, updates[1], True)]) == {other}
+        stored = await conn.fetch(
+            "SELECT data FROM document_updates WHERE scope_id = $1 AND path = $2",
+            other.scope_id,
+            other.path,
+        )
+        assert [bytes(r["data"]) for r in stored] == [updates[1]]
     finally:
         await conn.close()
 
