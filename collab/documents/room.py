@@ -57,7 +57,12 @@ def placed(update: bytes, state_vector: bytes) -> bool:
     leaves out of the state vector what it holds as pending, so this is false for an update
     it could not place. (Decoding the state vector in Python instead, to compare clocks,
     cost O(clients) per edit: 64 µs at 50 editors, 263 µs at 200.)"""
-    return pycrdt.get_update(update, state_vector)[:1] == b"\x00"
+    try:
+        return pycrdt.get_update(update, state_vector)[:1] == b"\x00"
+    except BaseException as exc:  # not expected: the update was just applied
+        if not isinstance(exc, ValueError) and type(exc).__name__ != "PanicException":
+            raise
+        return False  # then it is taken back out and the room reloads, as for unplaced
 
 
 @dataclass

@@ -25,8 +25,8 @@ Per socket, one of two states:
 If storing the answer fails too, the socket is waiting for storage again, with the next
 delay. An answer refused for another reason (over the byte budget, say) or none within
 10 s counts as a strike and the socket is asked again later; after three strikes it is left
-alone (its edits then come back when it reconnects, whose state-vector exchange carries
-them).
+alone for as long as it stays connected, unless one of its edits is stored again (its edits
+then come back when it reconnects, whose state-vector exchange carries them).
 """
 
 from __future__ import annotations
@@ -67,6 +67,9 @@ class Resyncs:
         self._pending: dict[str, _Pending] = {}
         self._delays: dict[str, float] = {}  # the next delay of sockets refused again
         self._strikes: dict[str, int] = {}
+        # Sockets whose answers failed MAX_STRIKES times: not asked again while connected
+        # (every unanswered ask holds a callback in python-socketio until the disconnect).
+        self._given_up: set[str] = set()
 
     def pending(self, sid: str) -> bool:
         return sid in self._pending
@@ -78,7 +81,7 @@ class Resyncs:
 
     def refused(self, sid: str) -> None:
         """Storage refused an edit of this socket: ask it for its diff later."""
-        if self._already(sid):
+        if sid in self._given_up or self._already(sid):
             return
         delay = self._delays.get(sid, FIRST_DELAY)
         self._delays[sid] = min(delay * 2, MAX_DELAY)
@@ -87,7 +90,7 @@ class Resyncs:
     def limited(self, sid: str) -> None:
         """An edit of this socket came over its budget: ask it for its diff once the budget
         has refilled a little. An asked socket's answer carries the edit already."""
-        if sid in self._pending:
+        if sid in self._pending or sid in self._given_up:
             return
         delay = LIMITED_DELAY * 2 ** self._strikes.get(sid, 0)
         self._wait(sid, _Pending(RATE_LIMITED, delay, delay))
@@ -110,6 +113,7 @@ class Resyncs:
         if strikes >= MAX_STRIKES:
             log.info("giving up taking back %s's refused edits; they wait for its reconnect", sid)
             self.forget(sid)
+            self._given_up.add(sid)
             return
         self._strikes[sid] = strikes
         if code == RATE_LIMITED:
@@ -120,9 +124,10 @@ class Resyncs:
     def stored(self, sid: str) -> None:
         """An edit of this socket was stored: storage answers again, so every socket waiting
         for storage is asked now (one waiting for its budget keeps its own delay)."""
-        if self._delays or self._strikes:
+        if self._delays or self._strikes or self._given_up:
             self._delays.pop(sid, None)
             self._strikes.pop(sid, None)
+            self._given_up.discard(sid)  # in step again: a later refusal is taken back
         if self._pending:
             for entry in self._pending.values():
                 entry.poke.set()
@@ -131,6 +136,7 @@ class Resyncs:
         self._drop(sid)
         self._delays.pop(sid, None)
         self._strikes.pop(sid, None)
+        self._given_up.discard(sid)
 
     def _already(self, sid: str) -> bool:
         """Waiting already (keep that wait); an asked socket's ask is dropped."""

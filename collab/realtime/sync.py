@@ -222,6 +222,8 @@ class DocumentSync:
             return None
         if not member.limiter.take() or not member.byte_budget.take(len(data)):
             if edit and member.role.can_write:
+                if self.resyncs.pending(sid) and self.resyncs.waiting(sid) is None:
+                    return None  # asked already: its answer carries this edit
                 # Later edits continue this one: ask for it back (collab.realtime.resync).
                 self.resyncs.limited(sid)
                 await self._refuse(sid, namespace, RATE_LIMITED, LIMITED_EDIT)
@@ -279,14 +281,14 @@ class DocumentSync:
         )
         return True
 
-    async def _resync_answer(self, sid: str, data: Any = None) -> None:
+    async def _resync_answer(self, sid: str, data: Any = None, *_extra: Any) -> None:
         asked = self.resyncs.answered(sid)  # what the socket's edits had been refused with
         refused = await self._client_diff(sid, data)
         if asked is not None and refused not in (None, UNAVAILABLE):
             # Asked again later, a few times at most; over the byte budget: once it refilled.
             self.resyncs.unusable(sid, RATE_LIMITED if refused == RATE_LIMITED else asked)
 
-    async def _sync_update(self, namespace: str, sid: str, data: Any = None) -> None:
+    async def _sync_update(self, namespace: str, sid: str, data: Any = None, *_extra: Any) -> None:
         admitted = await self._admit(sid, namespace, data, edit=True)
         if admitted is None:
             return
@@ -298,7 +300,7 @@ class DocumentSync:
             return
         await self._write(sid, namespace, *admitted)
 
-    async def _client_diff(self, sid: str, data: Any = None) -> str | None:
+    async def _client_diff(self, sid: str, data: Any = None, *_extra: Any) -> str | None:
         """The client's answer to our sync-step-1: what it has that we do not. Returns the
         code it was refused with, if it was."""
         entry = self._sockets.get(sid)
@@ -320,7 +322,9 @@ class DocumentSync:
             return RATE_LIMITED
         return await self._write(sid, member.namespace, room, member, bytes(data), live=False)
 
-    async def _client_sync_step_1(self, namespace: str, sid: str, data: Any = None) -> bytes:
+    async def _client_sync_step_1(
+        self, namespace: str, sid: str, data: Any = None, *_extra: Any
+    ) -> bytes:
         entry = self._sockets.get(sid)
         if entry is None:
             return b"\x00\x00"
@@ -328,7 +332,9 @@ class DocumentSync:
         state_vector = bytes(data) if isinstance(data, bytes | bytearray) else b""
         return room.diff_since(state_vector)
 
-    async def _awareness_update(self, namespace: str, sid: str, data: Any = None) -> None:
+    async def _awareness_update(
+        self, namespace: str, sid: str, data: Any = None, *_extra: Any
+    ) -> None:
         admitted = await self._admit(sid, namespace, data)
         if admitted is None:
             return

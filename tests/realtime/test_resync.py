@@ -112,6 +112,30 @@ async def test_an_answer_refused_otherwise_is_asked_again_a_few_times_only() -> 
     await resyncs.close()
 
 
+async def test_a_socket_given_up_on_is_not_asked_again_while_connected() -> None:
+    """Every unanswered ask holds a callback in python-socketio until the disconnect: a
+    client that never answers must not be asked again and again by refusing edits."""
+    asked = Asked()
+    resyncs = Resyncs(asked)
+    resyncs.limited("s")
+    for _ in range(MAX_STRIKES):
+        while not asked.times.get("s") or resyncs.waiting("s"):
+            await asyncio.sleep(0.05)
+        assert resyncs.answered("s") == RATE_LIMITED
+        resyncs.unusable("s", RATE_LIMITED)
+    assert len(asked.times["s"]) == MAX_STRIKES
+    resyncs.limited("s")
+    resyncs.refused("s")
+    assert not resyncs.pending("s")  # neither refusal asks it again
+    resyncs.stored("s")  # one of its edits is stored: in step again
+    resyncs.refused("s")
+    assert resyncs.waiting("s") == UNAVAILABLE
+    resyncs.forget("s")  # a new connection of the same sid (a reconnect) starts afresh
+    resyncs.limited("s")
+    assert resyncs.waiting("s") == RATE_LIMITED
+    await resyncs.close()
+
+
 async def test_a_socket_over_its_budget_is_asked_once_the_budget_refilled() -> None:
     asked = Asked()
     resyncs = Resyncs(asked)

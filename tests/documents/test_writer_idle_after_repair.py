@@ -1,10 +1,10 @@
-"""Review V1 (a confirmed regression of ce0aa67): after the writer repairs what a broken
-connection left in doubt while no edit comes (its retry, a commit of nothing), it keeps the
-connection it took for that for good. Before ce0aa67 it handed it back after a quiet second,
-and that release is also where a connection that broke again (PostgreSQL crashing again
-right after the repair, whose commit did not wait for the flush) is noticed and the repair
-put in doubt again; now nothing notices it until the next edit, by which time the idle
-document may have been unloaded and its state with it."""
+"""After the writer repairs what a broken connection left in doubt while no edit comes (its
+retry, a commit of nothing), it hands the connection it took for that back once quiet, as
+after any batch. That release is also where a connection that broke again (PostgreSQL
+crashing again right after the repair, whose commit did not wait for the flush) is noticed
+and the repair put in doubt again; kept for good, nothing would notice it until the next
+edit, by which time the idle document may have been unloaded and its state with it.
+(Found by a review of the single idle timer, commit ce0aa67; fixed in bd9d587.)"""
 
 from __future__ import annotations
 
