@@ -308,11 +308,15 @@ async def test_forgot_answers_alike_for_known_and_unknown_addresses(client: Clie
         response = await client.post("/api/auth/password/forgot", json={"email": email})
         return time.perf_counter() - start, (response.status, await response.json())
 
-    known = [await timed("rita@example.org") for _ in range(3)]
-    unknown = [await timed(f"ghost{i}@example.org") for i in range(3)]
+    # Interleaved, and the fastest of each compared: a loaded machine only adds time, so the
+    # minimum is what the work itself takes (three each: the account's hourly limit).
+    known, unknown = [], []
+    for i in range(3):
+        known.append(await timed("rita@example.org"))
+        unknown.append(await timed(f"ghost{i}@example.org"))
     assert {k[1][0] for k in known + unknown} == {202}
     assert known[0][1] == unknown[0][1]
-    ratio = statistics.median(k[0] for k in known) / statistics.median(u[0] for u in unknown)
+    ratio = min(k[0] for k in known) / min(u[0] for u in unknown)
     assert 0.33 < ratio < 3.0
 
 
