@@ -239,10 +239,10 @@ def drive(script: str, args: dict[str, Any], server: Server) -> dict[str, Any]:
     if result.get("deliveries"):
         result["cpu_ms_per_1k"] = own * 1e6 / result["deliveries"]
         result["cpu_all_ms_per_1k"] = (own + children) * 1e6 / result["deliveries"]
-        # The Node process of all the clients: what one delivery costs the client side.
-        result["clients_cpu_ms_per_1k"] = (
-            (clients_after - clients_before) * 1e6 / result["deliveries"]
-        )
+        if clients_after > clients_before:  # sampled between `start` and `end` only
+            # The Node process of all the clients: what one delivery costs the client side.
+            clients = clients_after - clients_before
+            result["clients_cpu_ms_per_1k"] = clients * 1e6 / result["deliveries"]
     return result
 
 
