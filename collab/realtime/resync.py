@@ -87,13 +87,16 @@ class Resyncs:
         self._delays[sid] = min(delay * 2, MAX_DELAY)
         self._wait(sid, _Pending(UNAVAILABLE, min(delay, FIRST_DELAY), delay))
 
-    def limited(self, sid: str) -> None:
+    def limited(self, sid: str) -> bool:
         """An edit of this socket came over its budget: ask it for its diff once the budget
-        has refilled a little. An asked socket's answer carries the edit already."""
-        if sid in self._pending or sid in self._given_up:
-            return
-        delay = LIMITED_DELAY * 2 ** self._strikes.get(sid, 0)
-        self._wait(sid, _Pending(RATE_LIMITED, delay, delay))
+        has refilled a little. An asked socket's answer carries the edit already. False if
+        the edit will not be taken back (the socket was given up on)."""
+        if sid in self._given_up:
+            return False
+        if sid not in self._pending:
+            delay = LIMITED_DELAY * 2 ** self._strikes.get(sid, 0)
+            self._wait(sid, _Pending(RATE_LIMITED, delay, delay))
+        return True
 
     def answered(self, sid: str) -> str | None:
         """The socket's answer arrived (it is submitted next; a failure calls `refused` or

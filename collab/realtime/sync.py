@@ -225,8 +225,10 @@ class DocumentSync:
                 if self.resyncs.pending(sid) and self.resyncs.waiting(sid) is None:
                     return None  # asked already: its answer carries this edit
                 # Later edits continue this one: ask for it back (collab.realtime.resync).
-                self.resyncs.limited(sid)
-                await self._refuse(sid, namespace, RATE_LIMITED, LIMITED_EDIT)
+                taken_back = self.resyncs.limited(sid)
+                await self._refuse(
+                    sid, namespace, RATE_LIMITED, LIMITED_EDIT if taken_back else LIMITED
+                )
             else:
                 await self._refuse(sid, namespace, RATE_LIMITED, LIMITED)
             return None

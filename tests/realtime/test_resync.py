@@ -124,14 +124,14 @@ async def test_a_socket_given_up_on_is_not_asked_again_while_connected() -> None
         assert resyncs.answered("s") == RATE_LIMITED
         resyncs.unusable("s", RATE_LIMITED)
     assert len(asked.times["s"]) == MAX_STRIKES
-    resyncs.limited("s")
+    assert resyncs.limited("s") is False  # not taken back: the refusal must not promise it
     resyncs.refused("s")
     assert not resyncs.pending("s")  # neither refusal asks it again
     resyncs.stored("s")  # one of its edits is stored: in step again
     resyncs.refused("s")
     assert resyncs.waiting("s") == UNAVAILABLE
     resyncs.forget("s")  # a new connection of the same sid (a reconnect) starts afresh
-    resyncs.limited("s")
+    assert resyncs.limited("s") is True
     assert resyncs.waiting("s") == RATE_LIMITED
     await resyncs.close()
 
