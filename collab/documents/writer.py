@@ -82,7 +82,6 @@ class BatchWriter:
         self._conn: asyncpg.pool.PoolConnectionProxy | None = None
         self._used = 0.0  # the loop's time when the connection was last used
         self._idle_timer: asyncio.TimerHandle | None = None
-        self._release_due = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def start(self) -> None:
@@ -161,8 +160,7 @@ class BatchWriter:
                 continue
             if committed:
                 self._note_used()
-            elif self._release_due:  # a quiet process gives its connection back
-                self._release_due = False
+            elif self._quiet():  # a quiet process gives its connection back
                 await self._release()
 
     # A quiet writer hands its connection back after IDLE_RELEASE_SECONDS. One timer a second
@@ -172,22 +170,25 @@ class BatchWriter:
     def _note_used(self) -> None:
         assert self._loop is not None
         self._used = self._loop.time()
-        self._release_due = False
         if self._idle_timer is None:
             self._idle_timer = self._loop.call_at(
                 self._used + IDLE_RELEASE_SECONDS, self._idle_check
             )
 
+    def _quiet(self) -> bool:
+        assert self._loop is not None
+        return self._loop.time() - self._used >= IDLE_RELEASE_SECONDS
+
     def _idle_check(self) -> None:
         self._idle_timer = None
         if self._conn is None or self._loop is None:
             return
-        due = self._used + IDLE_RELEASE_SECONDS
-        if self._loop.time() < due:  # used since: look again when it may be idle
-            self._idle_timer = self._loop.call_at(due, self._idle_check)
+        if not self._quiet():  # used since: look again when it may be idle
+            self._idle_timer = self._loop.call_at(
+                self._used + IDLE_RELEASE_SECONDS, self._idle_check
+            )
             return
-        self._release_due = True
-        self._wake.set()
+        self._wake.set()  # the writer's loop hands the connection back
 
     async def _commit(self, batch: list[tuple[PendingUpdate, asyncio.Future[bool]]]) -> None:
         updates = [update for update, _ in batch]

@@ -74,6 +74,11 @@ class Resyncs:
     def pending(self, sid: str) -> bool:
         return sid in self._pending
 
+    def asked(self, sid: str) -> bool:
+        """Its `sync-step-1` is out: the answer carries whatever it edits meanwhile."""
+        entry = self._pending.get(sid)
+        return entry is not None and entry.asked
+
     def waiting(self, sid: str) -> str | None:
         """Refused and not asked yet: the code an edit now is refused with as well."""
         entry = self._pending.get(sid)

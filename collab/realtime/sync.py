@@ -222,8 +222,8 @@ class DocumentSync:
             return None
         if not member.limiter.take() or not member.byte_budget.take(len(data)):
             if edit and member.role.can_write:
-                if self.resyncs.pending(sid) and self.resyncs.waiting(sid) is None:
-                    return None  # asked already: its answer carries this edit
+                if self.resyncs.asked(sid):
+                    return None  # its answer carries this edit
                 # Later edits continue this one: ask for it back (collab.realtime.resync).
                 taken_back = self.resyncs.limited(sid)
                 await self._refuse(
