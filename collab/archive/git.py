@@ -113,6 +113,9 @@ class Git:
         return env
 
     async def _run(self, cwd: Path, env: dict[str, str], *args: str) -> str:
+        return (await self._run_bytes(cwd, env, *args)).decode(errors="replace")
+
+    async def _run_bytes(self, cwd: Path, env: dict[str, str], *args: str) -> bytes:
         process = await asyncio.create_subprocess_exec(
             "git",
             *args,
@@ -134,7 +137,7 @@ class Git:
             if args[0] == "push" and ("[rejected]" in message or "non-fast-forward" in message):
                 raise PushRejected(message)
             raise GitFailed(f"git {args[0]} failed: {message}")
-        return out.decode(errors="replace")
+        return out
 
     @contextlib.asynccontextmanager
     async def _checkout(
@@ -175,11 +178,18 @@ class Git:
 
     async def _read_tree(self, work: Path, env: dict[str, str], limits: Limits) -> Tree:
         tree = Tree({})
-        listing = await self._run(work, env, "ls-files", "-s", "-z")
+        listing = await self._run_bytes(work, env, "ls-files", "-s", "-z")
         total = 0
-        for entry in filter(None, listing.split("\0")):
-            meta, name = entry.split("\t", 1)
-            mode = meta.split(" ", 1)[0]
+        for entry in filter(None, listing.split(b"\0")):
+            raw_meta, raw_name = entry.split(b"\t", 1)
+            mode = raw_meta.decode("ascii", errors="replace").split(" ", 1)[0]
+            try:
+                name = raw_name.decode()
+            except UnicodeDecodeError:
+                # Its bytes are no file name of ours (and, decoded with replacements, no
+                # name on disk either): listed, never read.
+                tree.skipped[raw_name.decode(errors="replace")] = "a name that is not UTF-8"
+                continue
             if mode == "120000":
                 tree.skipped[name] = "a symbolic link"
                 continue

@@ -1,0 +1,57 @@
+"""Review: a remote branch whose tree holds odd file names (found in review)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.archive.git_server import TOKEN, git, serve
+from tests.workspace_support import person, workspace
+
+
+@pytest.fixture
+async def odd_remote(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
+    """A repository whose one commit holds a file named with bytes that are not UTF-8."""
+    root, seed = tmp_path / "repos", tmp_path / "seed"
+    root.mkdir()
+    seed.mkdir()
+    git(root, "init", "--quiet", "--bare", "-b", "main", "repo.git")
+    git(seed, "init", "--quiet", "-b", "main")
+    (seed / "README.md").write_text("# Repo\n")
+    (seed / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name\n")
+    git(seed, "add", "-A")
+    git(seed, "commit", "--quiet", "-m", "first")
+    git(seed, "push", "--quiet", str(root / "repo.git"), "main")
+    runner, base, ca_file = await serve(root, tmp_path)
+    yield f"{base}/repo.git", ca_file
+    await runner.cleanup()
+
+
+async def test_a_file_name_that_is_not_utf8_is_skipped_not_a_500(
+    make_client: Any, odd_remote: tuple[str, Path]
+) -> None:
+    url, ca_file = odd_remote
+    client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
+    owner = await person(client, "gitodd")
+    ws = await workspace(owner)
+    status, body = await owner.call(
+        "patch",
+        f"/api/workspaces/{ws}/document",
+        {
+            "git": {"remote_url": url, "branch": "main"},
+            "environment": {"variables": [{"name": "GIT_TOKEN", "value": TOKEN, "secret": True}]},
+        },
+    )
+    assert status == 200, body
+    status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
+    assert status == 200, pulled
+    assert pulled["created"] == ["README.md"]
+    assert len(pulled["skipped"]) == 1, pulled
+
+    # And a push keeps that file as it is (it is not the workspace's to delete or mangle).
+    status, pushed = await owner.call("post", f"/api/workspaces/{ws}/git/push", {"message": "m"})
+    assert status == 200 and pushed == {"pushed": False, "commit": None}, pushed
