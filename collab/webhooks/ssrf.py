@@ -6,14 +6,23 @@ address, or a cloud metadata address — unless the operator listed the host in
 `COLLAB_WEBHOOK_ALLOWED_HOSTS`. The check is made at registration and again on each
 delivery against the addresses actually dialled (see `delivery.GuardedResolver`), so a
 name that later resolves elsewhere (DNS rebinding) is still refused.
+
+The host judged is the one the HTTP client dials: yarl's, which folds Unicode spellings
+(full-width digits, ideographic full stops) onto ASCII, so such a spelling of 127.0.0.1 is
+judged as 127.0.0.1. A host whose last label is a number is an IPv4 address in some
+spelling, and only the canonical dotted quad is accepted (`2130706433`, `0x7f.1`, `127.1`
+are not).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from urllib.parse import urlsplit
+
+from yarl import URL
 
 # Metadata services that sit on ordinary-looking addresses or names.
 METADATA_HOSTS = frozenset(
@@ -28,6 +37,8 @@ METADATA_ADDRESSES = frozenset(
     }
 )
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
+# A last label no top-level domain can be: the host is an IPv4 address, however spelt.
+_NUMERIC_LABEL = re.compile(r"(0x[0-9a-f]*|[0-9]+)")
 
 
 class RefusedUrl(ValueError):
@@ -48,13 +59,14 @@ def parse_url(url: str) -> Target:
     try:
         parts = urlsplit(url)
         port = parts.port
+        dialled = URL(url)  # what aiohttp connects to (UnicodeError is a ValueError)
     except ValueError as exc:
         raise RefusedUrl("The URL is not valid.") from exc
     if parts.scheme not in ("http", "https"):
         raise RefusedUrl("The URL must start with http:// or https://.")
-    if parts.username is not None or parts.password is not None:
+    if parts.username is not None or parts.password is not None or dialled.user is not None:
         raise RefusedUrl("The URL must not carry a user name or password.")
-    host = (parts.hostname or "").rstrip(".").lower()
+    host = (dialled.host or "").rstrip(".").lower()
     if not host:
         raise RefusedUrl("The URL has no host.")
     return Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80))
@@ -98,6 +110,8 @@ def host_refusal(host: str, allowed: Collection[str]) -> str | None:
     try:
         ipaddress.ip_address(host)
     except ValueError:
+        if _NUMERIC_LABEL.fullmatch(host.rsplit(".", 1)[-1]):
+            return "it is not a canonical IP address"
         return None
     return address_refusal(host)
 

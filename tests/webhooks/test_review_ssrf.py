@@ -1,0 +1,64 @@
+"""Review: URL spellings that reach loopback once the HTTP client normalises them.
+
+Only loopback traffic: the receiver listens on 127.0.0.1 and no host is allowed, so a POST
+arriving there is the guard letting an internal address through."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from collab.webhooks import ssrf
+from tests.webhooks.receiver import Receiver
+from tests.workspace_support import person, workspace
+
+GUARDED = {"webhook_allowed_hosts": (), "webhook_poll_seconds": 0.1}
+
+# Spellings of 127.0.0.1 that Python's urlsplit keeps as they are but yarl (what aiohttp
+# dials) folds to the canonical address: full-width digits, ideographic full stops.
+FOLDED = ["\u2460\u2461\u2466.0.0.1", "127\u30020\u30020\u30021", "\uff11\uff12\uff17.0.0.1"]
+# Numeric forms the socket layer maps onto 127.0.0.1.
+LEGACY = ["2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0x7f000001"]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    made = await Receiver().start()
+    yield made
+    await made.stop()
+
+
+@pytest.mark.parametrize("host", FOLDED + LEGACY)
+def test_the_guard_refuses_every_spelling_of_loopback(host: str) -> None:
+    target = ssrf.parse_url(f"http://{host}:8080/hook")
+    assert ssrf.host_refusal(target.host, frozenset()) is not None, target
+
+
+def test_public_names_and_the_allowed_loopback_still_pass() -> None:
+    for url in ("https://hooks.example.com/x", "http://example.com:8080/", "http://1.1.1.1/"):
+        assert ssrf.host_refusal(ssrf.parse_url(url).host, frozenset()) is None, url
+    target = ssrf.parse_url("http://127.0.0.1:9/hook")
+    assert ssrf.host_refusal(target.host, frozenset({"127.0.0.1"})) is None
+
+
+@pytest.mark.parametrize("host", FOLDED)
+async def test_a_folded_loopback_url_is_refused_and_never_dialled(
+    make_client: Any, receiver: Receiver, host: str
+) -> None:
+    client = await make_client(**GUARDED)
+    ann = await person(client, "ssrffold")
+    ws = await workspace(ann)
+    port = receiver.url.split(":")[2].split("/")[0]
+    url = f"http://{host}:{port}/hook"
+    status, body = await ann.call(
+        "post", f"/api/workspaces/{ws}/webhooks", {"url": url, "events": ["session.created"]}
+    )
+    if status == 201:
+        hook = f"/api/workspaces/{ws}/webhooks/{body['webhook_id']}"
+        assert (await ann.call("post", hook + "/test"))[0] == 202
+        await asyncio.sleep(1.5)
+        assert receiver.received == [], "a delivery reached loopback"
+    assert status == 422 and "url" in body["error"]["details"], body
