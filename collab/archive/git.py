@@ -25,7 +25,7 @@ from collections.abc import AsyncIterator, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from collab.archive.zips import BadArchive, Limits
+from collab.archive.zips import BadArchive, Limits, folder_clash
 from collab.documents.paths import InvalidPath, normalise_path
 from collab.webhooks.ssrf import RefusedUrl, host_refusal, parse_url, resolved_refusal
 
@@ -242,6 +242,10 @@ class Git:
         when the branch exists and its head is not `base` (the commit last pulled or
         pushed): someone else's work would be overwritten. A text file of the branch that
         is not among `files` is deleted; files a pull would skip (binary...) are kept."""
+        clash = folder_clash(files)
+        if clash is not None:
+            folder, inside = clash
+            raise BadArchive(f"{folder!r} is both a file and the folder of {inside!r}", folder)
         async with self._checkout(remote, may_be_new=True) as (work, env, head):
             if head is not None and head != base:
                 raise PushRejected("the branch has commits this workspace has not pulled")

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import Any
 
-from collab.archive.zips import BadArchive, Limits, ZipWriter, read_archive
+from collab.archive.zips import BadArchive, Limits, ZipWriter, folder_clash, read_archive
 from collab.documents.bulk import write_text
 from collab.documents.service import DocumentService
 from collab.model import DocumentKey
@@ -61,6 +61,13 @@ class Archives:
 
     async def check_quota(self, scope: DocumentKey, paths: set[str]) -> None:
         existing = {info["path"] for info in await self._documents.files(scope)}
+        clash = folder_clash(existing | paths, paths)
+        if clash is not None:
+            folder, inside = clash
+            raise BadArchive(
+                f"{folder!r} would be both a file and the folder of {inside!r}",
+                folder if folder in paths else inside,
+            )
         total = len(existing | paths)
         if total > self._max_files:
             raise BadArchive(

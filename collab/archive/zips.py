@@ -14,6 +14,7 @@ import io
 import stat
 import time
 import zipfile
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 
 from collab.documents.paths import InvalidPath, normalise_path
@@ -99,6 +100,22 @@ def _check_name(name: str) -> str:
         raise BadArchive(str(exc), name) from None
 
 
+def folder_clash(
+    paths: Iterable[str], new: Collection[str] | None = None
+) -> tuple[str, str] | None:
+    """(a file, a path inside it) when a path is both a file and a folder of others: no
+    file system (a checkout, a container's /app) can hold both. With `new`, only a clash
+    that one of those paths takes part in."""
+    files = set(paths)
+    for path in sorted(files):
+        parts = path.split("/")
+        for end in range(1, len(parts)):
+            folder = "/".join(parts[:end])
+            if folder in files and (new is None or folder in new or path in new):
+                return folder, path
+    return None
+
+
 def read_archive(data: bytes, limits: Limits) -> dict[str, str]:
     """Every file of the archive by normalised path, or BadArchive for the first fault."""
     try:
@@ -147,6 +164,9 @@ def read_archive(data: bytes, limits: Limits) -> dict[str, str]:
                     too_large=True,
                 )
             entries.append((info, path))
+        clash = folder_clash(seen)
+        if clash is not None:
+            raise BadArchive(f"a file named like the folder of {clash[1]!r}", seen[clash[0]])
 
         files: dict[str, str] = {}
         unpacked = 0

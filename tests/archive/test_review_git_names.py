@@ -55,3 +55,43 @@ async def test_a_file_name_that_is_not_utf8_is_skipped_not_a_500(
     # And a push keeps that file as it is (it is not the workspace's to delete or mangle).
     status, pushed = await owner.call("post", f"/api/workspaces/{ws}/git/push", {"message": "m"})
     assert status == 200 and pushed == {"pushed": False, "commit": None}, pushed
+
+
+async def test_a_file_and_a_folder_of_the_same_name_is_refused_not_a_500(
+    make_client: Any, odd_remote: tuple[str, Path]
+) -> None:
+    from tests.archive.zip_support import import_zip, make_zip
+
+    url, ca_file = odd_remote
+    client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
+    owner = await person(client, "gitclash")
+    ws = await workspace(owner)
+    status, body = await owner.call(
+        "patch",
+        f"/api/workspaces/{ws}/document",
+        {
+            "git": {"remote_url": url, "branch": "fresh"},
+            "environment": {"variables": [{"name": "GIT_TOKEN", "value": TOKEN, "secret": True}]},
+        },
+    )
+    assert status == 200, body
+    status, session = await owner.call(
+        "post", "/api/sessions", {"name": "S", "language": "python", "ws_id": ws}
+    )
+    headers = {"Authorization": f"Bearer {owner.pair['access_token']}"}
+    status, body = await import_zip(
+        client, session["session_id"], headers, make_zip({"a": "file\n", "a/b": "nested\n"})
+    )
+    if status == 200:  # taken: then the push must refuse it cleanly
+        status, body = await owner.call("post", f"/api/workspaces/{ws}/git/push", {"message": "m"})
+    assert status == 422 and body["error"]["code"] == "invalid_archive", body
+
+
+def test_folder_clash() -> None:
+    from collab.archive.zips import folder_clash
+
+    assert folder_clash(["a", "a/b"]) == ("a", "a/b")
+    assert folder_clash(["a/b/c", "a/b", "x"]) == ("a/b", "a/b/c")
+    assert folder_clash(["a", "ab/c", "a.b/c"]) is None
+    assert folder_clash(["a", "a/b", "z"], new={"z"}) is None  # an old clash is not z's
+    assert folder_clash(["a", "a/b", "a/b/c"], new={"a/b/c"}) == ("a", "a/b/c")
