@@ -2,8 +2,10 @@
 
 Owners and admins of a workspace register, list, change, test and delete its endpoints and
 read their delivery attempts. The signing secret is answered once, at creation, and kept
-sealed. `emit` is what the other services are given (as an `EmitWebhook`): it queues one
-delivery per enabled endpoint that subscribed to the event, and never raises.
+sealed (and never audited). Registering, changing, testing and deleting an endpoint are in
+the workspace's audit log (`webhook.*`): an endpoint is where the workspace's events go.
+`emit` is what the other services are given (as an `EmitWebhook`): it queues one delivery
+per enabled endpoint that subscribed to the event, and never raises.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from auth.workspaces import WorkspaceAccess
 from collab.webhooks import signing, ssrf
 from collab.webhooks.events import EVENTS
 from collab.webhooks.store import WebhookStore
+from kernel.audit import AuditEntry, AuditLog
 from kernel.context import Actor
 from kernel.errors import Conflict, NotFound, ValidationFailed
 from kernel.validation import Input, Text
@@ -76,6 +79,12 @@ def public(row: asyncpg.Record) -> dict[str, Any]:
     }
 
 
+def _audited(row: asyncpg.Record, names: Collection[str]) -> dict[str, Any]:
+    """These columns of a webhook, as its audit entry keeps them (never the secret)."""
+    kept = (n for n in names if n in ("url", "events", "description", "enabled"))
+    return {n: list(row[n]) if n == "events" else row[n] for n in kept}
+
+
 def attempt(row: asyncpg.Record) -> dict[str, Any]:
     return {
         "attempt_id": row["attempt_id"],
@@ -113,6 +122,32 @@ class WebhookService:
         self._allowed = frozenset(h.rstrip(".").lower() for h in allowed_hosts)
         self._wake = wake
         self._debounce_seconds = debounce_seconds
+        self._audit = AuditLog()
+
+    async def _record(
+        self,
+        db: Any,
+        actor: Actor,
+        action: str,
+        ws_id: uuid.UUID,
+        webhook_id: uuid.UUID,
+        *,
+        old_value: dict[str, Any] | None = None,
+        new_value: dict[str, Any] | None = None,
+    ) -> None:
+        await self._audit.record(
+            db,
+            AuditEntry(
+                action,
+                actor.user_id,
+                ws_id,
+                "webhook",
+                str(webhook_id),
+                old_value=old_value,
+                new_value=new_value,
+            ),
+            actor.client,
+        )
 
     def _check_url(self, url: str) -> None:
         try:
@@ -144,6 +179,14 @@ class WebhookService:
                 data.description,
                 self._seal(secret),
                 actor.user_id,
+            )
+            await self._record(
+                conn,
+                actor,
+                "webhook.created",
+                ws_id,
+                row["webhook_id"],
+                new_value=_audited(row, ("url", "events", "description")),
             )
         return public(row) | {"secret": secret}
 
@@ -178,13 +221,33 @@ class WebhookService:
             await self._require(conn, actor, ws_id)
             row = await self._one(conn, ws_id, webhook_id)
             if changes:
+                old_value = _audited(row, changes)
                 row = await self._store.update(conn, webhook_id, changes)
+                await self._record(
+                    conn,
+                    actor,
+                    "webhook.updated",
+                    ws_id,
+                    webhook_id,
+                    old_value=old_value,
+                    new_value=_audited(row, changes),
+                )
         return public(row)
 
     async def delete(self, actor: Actor, ws_id: uuid.UUID, webhook_id: uuid.UUID) -> None:
-        await self._require(self._pool, actor, ws_id)
-        if not await self._store.delete(self._pool, ws_id, webhook_id):
-            raise NotFound("No such webhook.")
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._require(conn, actor, ws_id)
+            row = await self._one(conn, ws_id, webhook_id)
+            if not await self._store.delete(conn, ws_id, webhook_id):
+                raise NotFound("No such webhook.")
+            await self._record(
+                conn,
+                actor,
+                "webhook.deleted",
+                ws_id,
+                webhook_id,
+                old_value=_audited(row, ("url", "events", "description", "enabled")),
+            )
 
     async def test(self, actor: Actor, ws_id: uuid.UUID, webhook_id: uuid.UUID) -> dict[str, Any]:
         """Queue a `webhook.test` delivery to this endpoint now."""
@@ -193,7 +256,9 @@ class WebhookService:
         if not row["enabled"]:
             raise Conflict("This webhook is disabled; enable it first.")
         data = {"webhook_id": str(webhook_id), "requested_by": str(actor.user_id)}
-        await self._store.enqueue(self._pool, [webhook_id], TEST_EVENT, data, None, 0)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await self._store.enqueue(conn, [webhook_id], TEST_EVENT, data, None, 0)
+            await self._record(conn, actor, "webhook.tested", ws_id, webhook_id)
         self._wake()
         return {"queued": True, "event": TEST_EVENT}
 
