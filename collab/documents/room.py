@@ -20,6 +20,7 @@ from collab.documents.update_scan import (
     InvalidUpdate,
     ItemId,
     UpdateShape,
+    names_unsafe_client,
     scan_state_vector,
     scan_update,
 )
@@ -40,6 +41,8 @@ REMEMBERED_REMOVALS = 1000  # client ids whose departure is remembered, to know 
 def check_update(update: bytes) -> UpdateShape:
     """Scan, then decode without applying (a few microseconds for a keystroke)."""
     shape = scan_update(update)
+    if names_unsafe_client(shape):
+        raise InvalidUpdate("a client id is beyond what Yjs clients read exactly (2**53 - 1)")
     try:
         pycrdt.merge_updates(update)
     except (ValueError, TypeError) as exc:

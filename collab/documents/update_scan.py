@@ -36,7 +36,11 @@ class InvalidUpdate(ValueError):
 
 MAX_VALUE_DEPTH = 64  # JSON-like values nested deeper are refused
 MAX_CLOCK = 2**32 - 1  # yrs keeps clocks, lengths and counts in 32 bits
-MAX_CLIENT_ID = 2**64 - 1
+MAX_CLIENT_ID = 2**64 - 1  # as yrs reads them (documents already stored may hold any)
+# What a client may name: Yjs (lib0) reads a client id into a JavaScript number, exact only
+# up to Number.MAX_SAFE_INTEGER. Text under a larger id has another id in every browser,
+# whose edits next to it or deletions of it then name items the server does not have.
+MAX_SAFE_CLIENT_ID = 2**53 - 1
 
 _HAS_ORIGIN, _HAS_RIGHT_ORIGIN, _HAS_PARENT_SUB = 0x80, 0x40, 0x20
 _GC, _SKIP = 0, 10
@@ -494,6 +498,19 @@ def scan_full_update(data: bytes) -> UpdateShape:
         frozenset(lefts),
         frozenset(rights),
         frozenset(halves),
+    )
+
+
+def names_unsafe_client(shape: UpdateShape) -> bool:
+    """Whether an update writes, refers to or deletes under a client id JavaScript clients
+    cannot hold exactly (above MAX_SAFE_CLIENT_ID): `refs` and `types` are among these."""
+    limit = MAX_SAFE_CLIENT_ID
+    return (
+        any(client > limit for client in shape.writes)
+        or any(client > limit for client, _ in shape.lefts)
+        or any(client > limit for client, _ in shape.rights)
+        or any(client > limit for client, _ in shape.parents)
+        or any(client > limit for client, _, _ in shape.deletes)
     )
 
 
