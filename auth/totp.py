@@ -23,7 +23,9 @@ STEP_SECONDS = 30
 DIGITS = 6
 WINDOW = 1  # steps accepted either side of now
 RECOVERY_CODES = 10
-_CODE = re.compile(r"\d{6}")
+# ASCII digits only: `\d` also matches other scripts' digits, which `hmac.compare_digest`
+# refuses with TypeError (a str it compares must be ASCII).
+_CODE = re.compile(r"[0-9]{6}")
 
 
 def new_secret() -> str:
