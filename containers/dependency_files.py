@@ -2,7 +2,8 @@
 
 - python: `requirements.txt`, one requirement a line (`name[extras] specifiers ; marker`).
   Options (`-r`, `--index-url`, `-e`, ...), direct references (`name @ url`), paths and
-  URLs are refused: packages come from the operator's index only.
+  URLs are refused: packages come from the operator's index only. So is `$` (pip would
+  expand `${NAME}` from the server's environment, and quote it back in its errors).
 - javascript: `package.json` with its `package-lock.json` (lockfile version 2 or 3, as npm
   7+ writes). Every dependency of package.json is a version or range (no `file:`, `git`,
   URLs, `user/repo`, aliases); every package of the lockfile is a tarball (`resolved`
@@ -31,7 +32,8 @@ _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _SPEC = r"(?:===|==|!=|~=|<=|>=|<|>)\s*[A-Za-z0-9.*+!_-]+"
 _REQUIREMENT = re.compile(
     rf"^{_NAME}\s*(?:\[\s*{_NAME}(?:\s*,\s*{_NAME})*\s*\])?\s*"
-    rf"(?:\(?\s*{_SPEC}(?:\s*,\s*{_SPEC})*\s*\)?)?\s*(?:;[^@\\]*)?$"
+    # A marker has no `$`: pip expands `${NAME}` from its (the server's) environment.
+    rf"(?:\(?\s*{_SPEC}(?:\s*,\s*{_SPEC})*\s*\)?)?\s*(?:;[^@\\$]*)?$"
 )
 # A version, range or dist-tag: no `:` (URLs, file:, git+, npm: aliases) and no `/` (paths,
 # user/repo).
