@@ -257,6 +257,13 @@ class Git:
                 if any(part.lower() == ".git" for part in path.split("/")):
                     continue  # never git's own files (the path rules refuse them too)
                 target = work / path
+                kept = _file_above(work, path)
+                if kept is not None:
+                    raise BadArchive(
+                        f"{kept!r} is a file of the branch that the workspace does not hold "
+                        "(binary, a link or a submodule): it cannot also be a folder",
+                        path,
+                    )
                 await asyncio.to_thread(_write, target, text)
                 await self._run(work, env, "add", "--", path)
             if not (await self._run(work, env, "status", "--porcelain")).strip():
@@ -271,6 +278,18 @@ class Git:
             )
             commit = (await self._run(work, env, "rev-parse", "HEAD")).strip()
             return commit, commit
+
+
+def _file_above(work: Path, path: str) -> str | None:
+    """The folder of `path` (or one above it) that is something else than a folder in the
+    checkout: a file of the branch the workspace files do not include (they cannot clash
+    among themselves, `folder_clash`)."""
+    parts = path.split("/")
+    for end in range(1, len(parts)):
+        above = work.joinpath(*parts[:end])
+        if above.is_symlink() or (above.exists() and not above.is_dir()):
+            return "/".join(parts[:end])
+    return None
 
 
 def _write(target: Path, text: str) -> None:

@@ -23,6 +23,7 @@ async def odd_remote(tmp_path: Path) -> AsyncIterator[tuple[str, Path]]:
     git(seed, "init", "--quiet", "-b", "main")
     (seed / "README.md").write_text("# Repo\n")
     (seed / os.fsdecode(b"caf\xe9.txt")).write_text("latin-1 name\n")
+    (seed / "logo.png").write_bytes(b"\x89PNG\r\n\x1a\n\xff\xfe")
     git(seed, "add", "-A")
     git(seed, "commit", "--quiet", "-m", "first")
     git(seed, "push", "--quiet", str(root / "repo.git"), "main")
@@ -50,7 +51,7 @@ async def test_a_file_name_that_is_not_utf8_is_skipped_not_a_500(
     status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
     assert status == 200, pulled
     assert pulled["created"] == ["README.md"]
-    assert len(pulled["skipped"]) == 1, pulled
+    assert len(pulled["skipped"]) == 2, pulled
 
     # And a push keeps that file as it is (it is not the workspace's to delete or mangle).
     status, pushed = await owner.call("post", f"/api/workspaces/{ws}/git/push", {"message": "m"})
@@ -95,3 +96,38 @@ def test_folder_clash() -> None:
     assert folder_clash(["a", "ab/c", "a.b/c"]) is None
     assert folder_clash(["a", "a/b", "z"], new={"z"}) is None  # an old clash is not z's
     assert folder_clash(["a", "a/b", "a/b/c"], new={"a/b/c"}) == ("a", "a/b/c")
+
+
+async def test_a_workspace_file_inside_a_kept_file_of_the_branch_is_refused_not_a_500(
+    make_client: Any, odd_remote: tuple[str, Path]
+) -> None:
+    """`logo.png` is binary: a pull skips it and a push keeps it. A workspace file
+    `logo.png/notes.txt` cannot be written under it (that answered 500)."""
+    from tests.archive.zip_support import import_zip, make_zip
+
+    url, ca_file = odd_remote
+    client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
+    owner = await person(client, "gitkept")
+    ws = await workspace(owner)
+    status, body = await owner.call(
+        "patch",
+        f"/api/workspaces/{ws}/document",
+        {
+            "git": {"remote_url": url, "branch": "main"},
+            "environment": {"variables": [{"name": "GIT_TOKEN", "value": TOKEN, "secret": True}]},
+        },
+    )
+    assert status == 200, body
+    status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
+    assert status == 200, pulled
+    status, session = await owner.call(
+        "post", "/api/sessions", {"name": "S", "language": "python", "ws_id": ws}
+    )
+    headers = {"Authorization": f"Bearer {owner.pair['access_token']}"}
+    status, body = await import_zip(
+        client, session["session_id"], headers, make_zip({"logo.png/notes.txt": "n\n"})
+    )
+    assert status == 200, body
+    status, body = await owner.call("post", f"/api/workspaces/{ws}/git/push", {"message": "m"})
+    assert status == 422 and body["error"]["code"] == "invalid_archive", body
+    assert body["error"]["details"]["entry"] == "logo.png/notes.txt"
