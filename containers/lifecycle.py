@@ -260,6 +260,13 @@ class Deployments:
             await self._store.set_container(
                 self._pool, deployment_id, started.container_id, started.address
             )
+            now = await self._store.get(self._pool, deployment_id)
+            if now is None or now["status"] != Status.STARTING:
+                # Stopped while its container was being made: the stop removed what existed
+                # then, and archived it; what was made since is removed here. A stop from now
+                # on finds the container (its id is recorded) and removes it itself.
+                await self._containers.remove_deployment(str(deployment_id))
+                return
             self.follow_logs(row["session_id"], deployment_id, started.container_id)
             reason = await self._wait_until_answering(
                 started.container_id, started.address, runtime.port, masker
@@ -267,9 +274,10 @@ class Deployments:
         except DockerUnavailable as exc:
             reason = f"the Docker Engine failed: {exc}"[:500]
         if reason is None:
-            await self._store.mark_running(self._pool, deployment_id)
-            metrics.deployment_started(time.monotonic() - began)
-            await self._status(row["session_id"], deployment_id, Status.RUNNING)
+            # Not when it was stopped meanwhile: its sockets were told so already.
+            if await self._store.mark_running(self._pool, deployment_id):
+                metrics.deployment_started(time.monotonic() - began)
+                await self._status(row["session_id"], deployment_id, Status.RUNNING)
         else:
             await self.finish(deployment_id, Status.FAILED, masker(reason))
 

@@ -170,13 +170,16 @@ class DeploymentStore:
         )
         return text
 
-    async def mark_running(self, db: Executor, deployment_id: uuid.UUID) -> None:
-        """starting → running, once the app answered (no-op if it was stopped meanwhile)."""
-        await db.execute(
+    async def mark_running(self, db: Executor, deployment_id: uuid.UUID) -> bool:
+        """starting → running, once the app answered; False (and no change) when it was
+        stopped meanwhile."""
+        moved = await db.fetchval(
             f"UPDATE deployments SET status = '{Status.RUNNING.value}', started_at = now(), "
-            f"last_active = now() WHERE deployment_id = $1 AND {_TO_RUNNING}",
+            f"last_active = now() WHERE deployment_id = $1 AND {_TO_RUNNING} "
+            "RETURNING true",
             deployment_id,
         )
+        return moved is True
 
     # -- stopping and archiving ------------------------------------------------------------
 
