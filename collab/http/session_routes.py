@@ -29,12 +29,23 @@ routes = web.RouteTableDef()
 # Invitation look-ups need no login: the 256-bit token is the secret, and this budget per
 # client network keeps anyone from trying tokens in bulk (a person opens a link or two).
 LOOKUP_LIMITS = {"invitation_lookup:ip": Limit(60, 60)}
+# An addressed invitation (session or workspace) mails its address, with the inviter's words
+# in it: one budget per inviting account, so no account is an open mail relay. A person
+# inviting their team never meets it; links addressed to nobody mail nobody and are not
+# counted.
+INVITATION_MAIL_LIMIT = Limit(50, 3600)
+_MAIL_LIMITS = {"invitation_mail:account": INVITATION_MAIL_LIMIT}
 
 
 async def limit_lookups(request: web.Request) -> None:
     """Count one invitation look-up from this client's network (429 beyond the budget)."""
     client = client_info(request, request.app[SETTINGS].trusted_proxies)
     await RateLimiter(request.app[REDIS], LOOKUP_LIMITS).hit_ip("invitation_lookup", client.ip)
+
+
+async def limit_invitation_mail(request: web.Request, inviter: uuid.UUID) -> None:
+    """Count one mailed invitation of this account (429 beyond the budget)."""
+    await RateLimiter(request.app[REDIS], _MAIL_LIMITS).hit_account("invitation_mail", str(inviter))
 
 
 def _token(request: web.Request) -> str:
@@ -111,6 +122,8 @@ async def remove_participant(request: web.Request) -> web.Response:
 async def invite(request: web.Request) -> web.Response:
     who = await actor(request)
     data = parse(SessionInvitationInput, await read_json(request))
+    if data.email is not None:
+        await limit_invitation_mail(request, who.user_id)
     invitation = await request.app[SESSIONS].invite(
         who, path_uuid(request, "session_id", "session"), data
     )

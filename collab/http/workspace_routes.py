@@ -9,7 +9,7 @@ from auth.workspace_inputs import InvitationInput, RoleInput, WorkspaceInput, Wo
 from collab.http.authn import actor
 from collab.http.errors import read_json
 from collab.http.params import int_query, path_uuid
-from collab.http.session_routes import limit_lookups
+from collab.http.session_routes import limit_invitation_mail, limit_lookups
 from collab.state import INVITATIONS, SESSIONS, WORKSPACE_DOCUMENTS, WORKSPACES
 from kernel.validation import parse
 
@@ -95,6 +95,7 @@ async def remove_member(request: web.Request) -> web.Response:
 async def invite(request: web.Request) -> web.Response:
     who = await actor(request)
     data = parse(InvitationInput, await read_json(request))
+    await limit_invitation_mail(request, who.user_id)  # always addressed, always mailed
     invitation = await request.app[INVITATIONS].invite(
         who, path_uuid(request, "ws_id", "workspace"), data
     )
