@@ -16,7 +16,7 @@ from collab.http.authn import actor
 from collab.http.errors import ApiError
 from collab.http.params import path_uuid
 from collab.model import DocumentKey, SessionRole
-from collab.state import DB_POOL, DOCUMENTS, SESSIONS, SETTINGS, WORKSPACES
+from collab.state import DB_POOL, DOCUMENTS, SESSIONS, SETTINGS, WORKSPACE_ACCESS, WORKSPACES
 from kernel.audit import AuditEntry, AuditLog
 from kernel.context import Actor
 
@@ -85,9 +85,10 @@ async def session_archive(request: web.Request) -> web.StreamResponse:
 )
 async def workspace_archive(request: web.Request) -> web.StreamResponse:
     ws_id = path_uuid(request, "ws_id", "workspace")
-    await request.app[WORKSPACES].require(
-        request.app[DB_POOL], await actor(request), ws_id, Role.VIEWER
-    )
+    who = await actor(request)
+    await request.app[WORKSPACES].require(request.app[DB_POOL], who, ws_id, Role.VIEWER)
+    # Its files are refused, as on every other route, to a member without a required TOTP.
+    await request.app[WORKSPACE_ACCESS].check_mfa(ws_id, who.user_id)
     return await _stream(request, DocumentKey(ws_id, "", in_workspace=True), f"workspace-{ws_id}")
 
 
