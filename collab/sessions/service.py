@@ -451,6 +451,16 @@ class SessionService:
             await self._store.delete(conn, session_id)
         await self._events.removed(session_id, None)
 
+    async def of_workspace(self, ws_id: uuid.UUID) -> list[uuid.UUID]:
+        """The workspace's sessions (asked before the workspace is deleted: they go with it)."""
+        return await self._store.of_workspace(self._pool, ws_id)
+
+    async def deleted_with_workspace(self, session_ids: Collection[uuid.UUID]) -> None:
+        """These sessions were deleted with their workspace: cut off every socket in them, on
+        every process, as deleting one session does."""
+        for session_id in session_ids:
+            await self._events.removed(session_id, None)
+
     # -- participants -----------------------------------------------------------------------
 
     async def _participants(self, db: Executor, session_id: uuid.UUID) -> list[Participant]:
