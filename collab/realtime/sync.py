@@ -49,6 +49,17 @@ LIMITED_EDIT = "Too many messages; slow down. The update is taken again in a mom
 # What an edit is refused with while its socket waits to be asked (collab.realtime.resync).
 WAITING = {UNAVAILABLE: UNSTORED, RATE_LIMITED: LIMITED_EDIT}
 
+# Document namespaces are connected over an Engine.IO connection, as many as a client asks
+# for, out of the handshake limit's sight; each loads a room, costs the connect's database
+# queries and may hold MAX_CLIENTS_PER_SOCKET awareness states of up to 16 KiB. So one
+# person holds at most MAX_DOCUMENTS_PER_USER document sockets on this process (a browser
+# tab holds one per open file), and one connection connects at most CONNECT_BURST at once,
+# CONNECTS_PER_SECOND after that (refused `too_many_documents`, `rate_limited`).
+MAX_DOCUMENTS_PER_USER = 256
+CONNECT_BURST = 64
+CONNECTS_PER_SECOND = 8.0
+_CONNECTS = "collab.document_connects"  # the connection's budget, in its environ
+
 
 def parse_namespace(namespace: str) -> tuple[uuid.UUID, str] | None:
     """`/yjs|{session_id}/{path}` → (session id, normalised path)."""
@@ -78,6 +89,7 @@ class DocumentSync:
         self._rate = messages_per_second
         self._byte_rate = bytes_per_second
         self._sockets: dict[str, tuple[DocumentRoom, Member]] = {}
+        self._held: dict[uuid.UUID, int] = {}  # user → document sockets, connected or connecting
         self.credentials = SocketCredentials()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rooms = rooms
@@ -103,16 +115,30 @@ class DocumentSync:
         parsed = parse_namespace(namespace)
         if parsed is None:
             raise socketio.exceptions.ConnectionRefusedError("not_found")
+        connects = environ.get(_CONNECTS)
+        if not isinstance(connects, TokenBucket):
+            connects = environ[_CONNECTS] = TokenBucket(CONNECTS_PER_SECOND, CONNECT_BURST)
+        if not connects.take():
+            raise socketio.exceptions.ConnectionRefusedError(RATE_LIMITED)
         session_id, path = parsed
         token = auth.get("token") if isinstance(auth, dict) else None
         try:
             user = await self.authenticate(token if isinstance(token, str) else "")
         except ServiceError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
-        role = await self._role_of(session_id, user.user_id)
-        if role is None:
-            raise socketio.exceptions.ConnectionRefusedError("forbidden")
-        room = await self.rooms.open(await self.sessions.document_key(session_id, path))
+        if self._held.get(user.user_id, 0) >= MAX_DOCUMENTS_PER_USER:
+            raise socketio.exceptions.ConnectionRefusedError("too_many_documents")
+        # Taken now, as the awaits below let this person's other connects in; given back
+        # if this one is refused, else when the socket goes (`_forget`, `_disconnect`).
+        self._held[user.user_id] = self._held.get(user.user_id, 0) + 1
+        try:
+            role = await self._role_of(session_id, user.user_id)
+            if role is None:
+                raise socketio.exceptions.ConnectionRefusedError("forbidden")
+            room = await self.rooms.open(await self.sessions.document_key(session_id, path))
+        except BaseException:
+            self._release(user.user_id)
+            raise
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
         member = Member(
             sid,
@@ -151,8 +177,17 @@ class DocumentSync:
         except Forbidden as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
 
+    def _release(self, user_id: uuid.UUID) -> None:
+        held = self._held.get(user_id, 0) - 1
+        if held > 0:
+            self._held[user_id] = held
+        else:
+            self._held.pop(user_id, None)
+
     def _forget(self, sid: str, room: DocumentRoom) -> None:
-        self._sockets.pop(sid, None)
+        entry = self._sockets.pop(sid, None)
+        if entry is not None:
+            self._release(entry[1].user_id)
         self.credentials.forget(sid)
         self.resyncs.forget(sid)
         room.remove(sid)
@@ -186,7 +221,8 @@ class DocumentSync:
         self.resyncs.forget(sid)
         if entry is None:
             return
-        room, _ = entry
+        room, member = entry
+        self._release(member.user_id)
         removal = room.remove(sid)
         if removal is not None:
             await self.rooms.relay_awareness(room, removal, None)
