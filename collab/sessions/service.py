@@ -401,6 +401,12 @@ class SessionService:
             touched = set(changes) | ({"environment"} if patch.environment is not None else set())
             if row["status"] == "archived" and not unarchiving and touched - {"status"}:
                 raise Conflict(ARCHIVED)
+            if row["status"] == "archived" and unarchiving:
+                # Active again counts against its owner's quota, as a new session does
+                # (under the same lock), or archive-create-unarchive would have no end.
+                live = await self._store.owned_live_count(conn, row["owner_id"])
+                if live >= self._max_sessions:
+                    raise _quota_reached(self._max_sessions)
             environment = await self._store.environment(conn, session_id)
             old_value = {k: row[k] for k in changes}
             new_value = dict(changes)
