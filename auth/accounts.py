@@ -45,6 +45,15 @@ VERIFY_TTL = timedelta(hours=24)
 RESET_TTL = timedelta(minutes=15)
 
 
+def _spellings(login: str, user: User | None) -> list[str]:
+    """The names a login's failures count under: the one typed, then (for an account) its
+    email and username, each once (the limiter compares them case-insensitively)."""
+    names: dict[str, str] = {}
+    for name in [login] + ([user.email, user.username] if user is not None else []):
+        names.setdefault(name.strip().lower(), name)
+    return list(names.values())
+
+
 @dataclass(frozen=True)
 class Links:
     """Where mailed links point: the configured public (or front-end) URL, never Host."""
@@ -186,9 +195,15 @@ class AccountService:
         await self._d.limiter.hit_account("login", data.login)
         await self._d.limiter.check_login_delay(data.login)
         user = await self._d.users.by_login(self._d.pool, data.login)
+        # The slow-down is the account's, whichever name it was typed with: its email and
+        # its username share it (as wrong two-factor codes do, auth/mfa.py).
+        spellings = _spellings(data.login, user)
+        for spelling in spellings[1:]:
+            await self._d.limiter.check_login_delay(spelling)
         verdict = await self._d.hashing.verify(user.password_hash if user else None, data.password)
         if user is None or not verdict.ok or not user.is_active:
-            await self._d.limiter.record_login_failure(data.login)
+            for spelling in spellings:
+                await self._d.limiter.record_login_failure(spelling)
             await self._d.audit.record(
                 self._d.pool,
                 AuditEntry(
@@ -220,7 +235,8 @@ class AccountService:
                 client,
             )
             return step
-        await self._d.limiter.clear_login_failures(data.login)
+        for spelling in spellings:
+            await self._d.limiter.clear_login_failures(spelling)
         async with self._d.pool.acquire() as conn, conn.transaction():
             fresh = await self._d.users.update(conn, user.user_id, **updates)
             assert fresh is not None
