@@ -473,6 +473,10 @@ class PreviewProxy:
             sink: aiohttp.ClientWebSocketResponse | web.WebSocketResponse,
         ) -> None:
             async for message in source:
+                # Messages are the preview's traffic too: a live app used only over its
+                # WebSocket is not idle (recorded at most every ACTIVITY_EVERY seconds).
+                with contextlib.suppress(asyncpg.PostgresError, OSError):
+                    await self._record(row, viewer.user_id if viewer else None)
                 if message.type == aiohttp.WSMsgType.TEXT:
                     await sink.send_str(message.data)
                 elif message.type == aiohttp.WSMsgType.BINARY:
