@@ -92,7 +92,7 @@ class OAuthService:
             self._http, code, row["code_verifier"], row["redirect_uri"]
         )
         async with self._pool.acquire() as conn, conn.transaction():
-            user, created = await self._find_or_create(conn, identity)
+            user, created = await self._find_or_create(conn, identity, client)
             if not user.is_active:
                 raise InvalidCredentials()
             step = await self._accounts.mfa_step(conn, user, name)
@@ -128,7 +128,7 @@ class OAuthService:
         return pair
 
     async def _find_or_create(
-        self, conn: asyncpg.Connection, identity: Identity
+        self, conn: asyncpg.Connection, identity: Identity, client: ClientInfo
     ) -> tuple[User, bool]:
         user = await self._users.by_oauth(conn, identity.provider, identity.provider_id)
         if user is not None:
@@ -151,6 +151,22 @@ class OAuthService:
                     email_verified=True,
                 )
                 assert linked is not None
+                # A new way into the account: its owner sees it among their security events.
+                await self._audit.record(
+                    conn,
+                    AuditEntry(
+                        "auth.oauth_linked",
+                        linked.user_id,
+                        resource_type="user",
+                        resource_id=str(linked.user_id),
+                        old_value={
+                            "oauth_provider": None,
+                            "email_verified": existing.email_verified,
+                        },
+                        new_value={"oauth_provider": identity.provider, "email_verified": True},
+                    ),
+                    client,
+                )
                 return linked, False
             return existing, False
         created = await self._users.create(
