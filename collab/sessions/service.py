@@ -293,9 +293,12 @@ class SessionService:
     async def _audit_session(
         self, conn: Any, actor: Actor, action: str, session_id: uuid.UUID, **values: Any
     ) -> None:
+        """About the session; a workspace's session is also in the workspace's log (its files
+        are the workspace's, and its owners and admins read that log)."""
+        ws_id = await self._store.ws_id_of(conn, session_id)
         await self._audit.record(
             conn,
-            AuditEntry(action, actor.user_id, None, "session", str(session_id), **values),
+            AuditEntry(action, actor.user_id, ws_id, "session", str(session_id), **values),
             actor.client,
         )
 
