@@ -60,8 +60,10 @@ class OAuthService:
     def redirect_uri(self, name: str) -> str:
         return f"{self._callback_base}/api/auth/oauth/{name}/callback"
 
-    async def start(self, name: str) -> str:
+    async def start(self, name: str, client: ClientInfo | None = None) -> str:
         provider = self._provider(name)
+        # Per client network: each start stores a state row (and may call the provider).
+        await self._accounts.dependencies.limiter.hit_ip("oauth", client.ip if client else None)
         state = secrets.token_urlsafe(32)
         verifier, challenge = pkce_pair()
         redirect_uri = self.redirect_uri(name)

@@ -42,6 +42,8 @@ LIMITS: dict[str, Limit] = {
     "refresh:account": Limit(30, 60),
     "verify:ip": Limit(30, 3600),
     "reset:ip": Limit(20, 3600),
+    # Each provider login started stores a state row for 10 minutes.
+    "oauth:ip": Limit(30, 60),
     # Two-factor login and account changes (auth/mfa.py, auth/account_changes.py).
     "mfa:ip": Limit(30, 60),
     "mfa_enrol:account": Limit(10, 3600),

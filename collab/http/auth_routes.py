@@ -167,7 +167,7 @@ OAUTH_STATE_COOKIE = "collab_oauth_state"
 
 @routes.get("/api/auth/oauth/{provider}/authorize")
 async def oauth_authorize(request: web.Request) -> web.Response:
-    url = await request.app[OAUTH].start(request.match_info["provider"])
+    url = await request.app[OAUTH].start(request.match_info["provider"], client(request))
     # The state is bound to this browser: the callback is honoured only where the login
     # started, so nobody can hand a victim a callback URL that logs them into another
     # account (login CSRF). Lax: the provider's redirect back is a top-level navigation.
