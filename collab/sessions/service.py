@@ -322,6 +322,7 @@ class SessionService:
                 raise NotFound("No such workspace.")
             if not ws_role.at_least(Role.EDITOR):
                 raise Forbidden("Opening a session on a workspace needs its editor role.")
+            await self._workspaces.check_mfa(data.ws_id, actor.user_id)
         async with self._pool.acquire() as conn, conn.transaction():
             if await self._store.owned_live_count(conn, actor.user_id) >= self._max_sessions:
                 raise _quota_reached(self._max_sessions)
@@ -367,6 +368,7 @@ class SessionService:
         workspace_role = await self._workspaces.role_of(ws_id, actor.user_id)
         if workspace_role is None:
             raise NotFound("No such workspace.")
+        await self._workspaces.check_mfa(ws_id, actor.user_id)  # as each session would
         listed = []
         for row in await self._store.in_workspace(self._pool, ws_id, actor.user_id):
             role = effective_role(
