@@ -138,10 +138,15 @@ async def _upload(request: web.Request, limit: int) -> bytes:
     if request.content_length is not None and request.content_length > limit:
         raise _too_large(limit)
     if request.content_type == "multipart/form-data":
-        reader = await request.multipart()
-        async for part in reader:
-            if isinstance(part, BodyPartReader) and part.filename is not None:
-                return await _read_limited(part, limit)
+        try:
+            reader = await request.multipart()
+            async for part in reader:
+                if isinstance(part, BodyPartReader) and part.filename is not None:
+                    return await _read_limited(part, limit)
+        except ValueError as exc:  # aiohttp's word for a malformed form (no boundary...)
+            raise ApiError(
+                422, "invalid_archive", f"The form is not valid multipart/form-data: {exc}."
+            ) from None
         raise ApiError(422, "invalid_archive", "The form holds no file.")
     if request.content_type not in (
         "application/zip",
