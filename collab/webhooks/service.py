@@ -161,14 +161,19 @@ class WebhookService:
                 "This URL points inside the server's network.",
             )
 
-    async def _require(self, db: Any, actor: Actor, ws_id: uuid.UUID) -> None:
-        await self._access.require(db, actor, ws_id, Role.ADMIN)
+    async def _require(
+        self, db: Any, actor: Actor, ws_id: uuid.UUID, *, lock: bool = False
+    ) -> None:
+        await self._access.require(db, actor, ws_id, Role.ADMIN, lock=lock)
+        # Endpoints carry the workspace's sessions and its files' paths anywhere: refused, as
+        # its sessions and documents are, to someone without the two-factor login it requires.
+        await self._access.check_mfa(ws_id, actor.user_id, db)
 
     async def create(self, actor: Actor, ws_id: uuid.UUID, data: WebhookInput) -> dict[str, Any]:
         self._check_url(data.url)
         secret = signing.new_secret()
         async with self._pool.acquire() as conn, conn.transaction():
-            await self._access.require(conn, actor, ws_id, Role.ADMIN, lock=True)
+            await self._require(conn, actor, ws_id, lock=True)
             if len(await self._store.of_workspace(conn, ws_id)) >= MAX_WEBHOOKS_PER_WORKSPACE:
                 raise Conflict(f"A workspace holds at most {MAX_WEBHOOKS_PER_WORKSPACE} webhooks.")
             row = await self._store.create(
