@@ -218,6 +218,11 @@ class AccountLifecycle:
             "purge_after": row["purge_after"].isoformat(),
         }
 
+    async def prune_credentials(self) -> int:
+        """Delete refresh tokens and logins past any use (`RefreshTokens.prune`); how many
+        tokens went. Run with the purge, so the tables do not grow with every refresh."""
+        return await self._d.accounts.dependencies.refresh.prune(self._d.pool)
+
     async def purge(self) -> list[uuid.UUID]:
         """Remove, for good, every account whose grace period is over; the ids purged.
 
@@ -291,6 +296,9 @@ class PurgeSchedule:
                 purged = await self._lifecycle.purge()
                 if purged:
                     log.info("purged %d deleted account(s)", len(purged))
+                pruned = await self._lifecycle.prune_credentials()
+                if pruned:
+                    log.info("pruned %d refresh token(s) past their login's expiry", pruned)
             except Exception:
                 log.exception("the account purge failed; retrying later")
             await asyncio.sleep(self._interval)

@@ -15,10 +15,12 @@ access tokens at once (they carry its id). Every way of revoking a family ends i
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import hashlib
 import os
 import uuid
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -40,6 +42,19 @@ def _seal(spent_token: str, successor: str) -> bytes:
 
 def _unseal(spent_token: str, sealed: bytes) -> str:
     return AESGCM(_seal_key(spent_token)).decrypt(sealed[:12], sealed[12:], None).decode()
+
+
+@contextlib.asynccontextmanager
+async def _maybe_transaction(
+    db: asyncpg.Connection | asyncpg.Pool,
+) -> AsyncIterator[asyncpg.Connection]:
+    """A connection in a transaction, from a pool or the connection given."""
+    if isinstance(db, asyncpg.Pool):
+        async with db.acquire() as conn, conn.transaction():
+            yield conn
+    else:
+        async with db.transaction():
+            yield db
 
 
 class Outcome(enum.Enum):
@@ -211,6 +226,35 @@ class RefreshTokens:
             "UPDATE logins SET ended_at = now() WHERE login_id = $1 AND ended_at IS NULL",
             family_id,
         )
+
+    async def prune(
+        self, conn: asyncpg.Connection | asyncpg.Pool, after: timedelta = timedelta(days=1)
+    ) -> int:
+        """Delete what can never be used again: every token of a family whose absolute expiry
+        passed (`after` ago), then logins left without tokens. Spent tokens of a live
+        family stay (a replay of one must still end it). The number of tokens deleted."""
+        async with _maybe_transaction(conn) as db:
+            # expires_at never passes absolute_expires_at: its index finds the candidates.
+            deleted: int = await db.fetchval(
+                """WITH gone AS (
+                       DELETE FROM refresh_tokens
+                       WHERE expires_at < now() - $1::interval
+                         AND absolute_expires_at < now() - $1::interval
+                       RETURNING 1)
+                   SELECT count(*) FROM gone""",
+                after,
+            )
+            # A login row is written with its first token in one transaction, so a login
+            # without tokens that old is a pruned (or never completed) one.
+            await db.execute(
+                """DELETE FROM logins l
+                   WHERE l.created_at < now() - $1::interval - $2::interval
+                     AND NOT EXISTS (SELECT 1 FROM refresh_tokens rt
+                                     WHERE rt.family_id = l.login_id)""",
+                after,
+                self.absolute_ttl,
+            )
+        return deleted
 
     async def family_of(
         self, conn: asyncpg.Connection | asyncpg.Pool, token: str
