@@ -591,6 +591,12 @@ class SessionService:
                 raise Forbidden("Only the owner removes participants.")
             if target["role"] == SessionRole.OWNER:
                 raise Conflict("The owner cannot leave their own session; delete it instead.")
+            if access.in_workspace and await self._row_restricts(conn, access, target):
+                raise Conflict(
+                    "A workspace member has a place in its sessions without this one, with "
+                    "more than the role this session gives them: removing it would raise "
+                    "their role. Change their role in the workspace instead."
+                )
             await self._store.remove_participant(conn, participant_id)
             await self._store.revoke_links_of(conn, session_id, target["user_id"])
             await self._audit_session(
@@ -610,6 +616,19 @@ class SessionService:
                 left | {"session_id": str(session_id)},
                 None,
             )
+
+    async def _row_restricts(
+        self, db: Executor, access: SessionAccess, target: asyncpg.Record
+    ) -> bool:
+        """Whether this participant row of a workspace session holds its person below what
+        their workspace membership alone would give them (an owner's demotion to viewer):
+        without the row they would be back with more."""
+        workspace_role = await self._workspaces.role_of(access.row["ws_id"], target["user_id"], db)
+        with_row = effective_role(
+            target["role"], target["joined_via"], workspace_role, in_workspace=True
+        )
+        without = effective_role(None, None, workspace_role, in_workspace=True)
+        return with_row is not None and without is not None and without.rank > with_row.rank
 
     # -- when a workspace membership changes ---------------------------------------------------
 
