@@ -82,8 +82,14 @@ def address_refusal(address: str) -> str | None:
         ip = ipaddress.ip_address(address.split("%", 1)[0])
     except ValueError:
         return "it is not an IP address"
-    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
-        ip = ip.ipv4_mapped
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        elif ip.sixtofour is not None:  # 2002::/16 carries an IPv4 address: judge that one
+            inner = address_refusal(str(ip.sixtofour))
+            return f"it is a 6to4 address of one refused: {inner}" if inner else None
+        elif ip.is_site_local:
+            return "it is a site-local address"
     if ip in METADATA_ADDRESSES:
         return "it is a cloud metadata address"
     if ip.is_loopback:

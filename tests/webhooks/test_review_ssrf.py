@@ -37,6 +37,24 @@ def test_the_guard_refuses_every_spelling_of_loopback(host: str) -> None:
     assert ssrf.host_refusal(target.host, frozenset()) is not None, target
 
 
+@pytest.mark.parametrize(
+    "address",
+    [
+        "fec0::1",  # IPv6 site-local (deprecated, still routed inside some networks)
+        "2002:7f00:1::",  # 6to4 of 127.0.0.1
+        "2002:a00:1::1",  # 6to4 of 10.0.0.1
+        "2002:a9fe:a9fe::",  # 6to4 of the metadata address
+    ],
+)
+def test_ipv6_forms_of_internal_addresses_are_refused(address: str) -> None:
+    assert ssrf.address_refusal(address) is not None
+    assert ssrf.host_refusal(ssrf.parse_url(f"http://[{address}]/").host, frozenset())
+
+
+def test_a_6to4_address_of_a_public_one_is_public() -> None:
+    assert ssrf.address_refusal("2002:101:101::1") is None  # 1.1.1.1
+
+
 def test_public_names_and_the_allowed_loopback_still_pass() -> None:
     for url in ("https://hooks.example.com/x", "http://example.com:8080/", "http://1.1.1.1/"):
         assert ssrf.host_refusal(ssrf.parse_url(url).host, frozenset()) is None, url
