@@ -87,5 +87,21 @@ class Masker:
                 text = text.replace(piece, MASKED)
         return text
 
+    def safe_end(self, text: str) -> int:
+        """How much of `text`, the start of a line whose end has not come yet, may be shown
+        (masked) now: no secret found in it is cut at that point, and none can start before
+        it and end in what is still to come."""
+        if not self._pieces:
+            return len(text)
+        end = len(text) - (len(self._pieces[0]) - 1)  # the longest first
+        moved = True
+        while moved and end > 0:
+            moved = False
+            for piece in self._pieces:
+                found = text.find(piece, max(end - len(piece) + 1, 0), end + len(piece) - 1)
+                if found != -1 and found < end:
+                    end, moved = found, True
+        return max(end, 0)
+
 
 NO_SECRETS = Masker(())

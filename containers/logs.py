@@ -32,6 +32,9 @@ log = logging.getLogger(__name__)
 
 Announce = Callable[[uuid.UUID, str, dict[str, Any]], Awaitable[None]]
 BATCH_SECONDS = 0.5
+# A line is sent in pieces of at most this many bytes; an unfinished one once it is this
+# long (an app that never prints a newline must not grow the server's buffer).
+MAX_LINE_BYTES = 16 * 1024
 # Between asking an engine that does not answer, and between streams that ended without
 # a record (an engine that ends them at once must not be asked in a busy loop).
 RETRY_SECONDS = 0.25
@@ -170,14 +173,17 @@ class LogFollowers:
             pending = b"" if ended else rest
             if ended and rest:
                 lines.append(rest)
-            if lines:
+            shown = [
+                piece for line in lines for piece in _pieces(masker(line.decode(errors="replace")))
+            ]
+            if len(pending) >= MAX_LINE_BYTES:
+                start, pending = _unfinished(pending, masker)
+                shown += start
+            if shown:
                 await self._announce(
                     session_id,
                     "deployment:log",
-                    {
-                        "deployment_id": str(deployment_id),
-                        "lines": [masker(line.decode(errors="replace")) for line in lines],
-                    },
+                    {"deployment_id": str(deployment_id), "lines": shown},
                 )
             if ended:
                 return
@@ -187,6 +193,41 @@ class LogFollowers:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+
+
+def _pieces(text: str) -> list[str]:
+    """`text` in pieces of at most MAX_LINE_BYTES of UTF-8 (one piece when it fits)."""
+    data = text.encode()
+    if len(data) <= MAX_LINE_BYTES:
+        return [text]
+    pieces = []
+    while data:
+        cut = min(MAX_LINE_BYTES, len(data))
+        while cut < len(data) and (data[cut] & 0xC0) == 0x80:  # inside a character
+            cut -= 1
+        pieces.append(data[:cut].decode(errors="replace"))
+        data = data[cut:]
+    return pieces
+
+
+def _unfinished(pending: bytes, masker: Masker) -> tuple[list[str], bytes]:
+    """The start of a line too long to wait for its end: the pieces to show now (masked,
+    never cutting a secret), and the bytes kept for later."""
+    complete = len(pending)
+    for back in range(1, min(4, len(pending)) + 1):  # a character still arriving
+        lead = pending[-back]
+        if lead & 0xC0 == 0xC0:
+            needs = 2 if lead < 0xE0 else 3 if lead < 0xF0 else 4
+            if needs > back:
+                complete = len(pending) - back
+            break
+        if lead & 0x80 == 0:
+            break
+    text = pending[:complete].decode(errors="replace")
+    end = masker.safe_end(text)
+    if end <= 0:
+        return [], pending
+    return _pieces(masker(text[:end])), text[end:].encode() + pending[complete:]
 
 
 def _settle(future: asyncio.Future[int], value: int) -> None:
