@@ -299,7 +299,12 @@ class PreviewProxy:
             # A page must never be shown with the token in its URL (the app would read it,
             # and the browser would send it on as a Referer): drop it from the URL, and
             # trade it for a cookie scoped to this preview when it names a participant.
-            response = web.HTTPFound(request.rel_url.raw_path + (f"?{query}" if query else ""))
+            path = request.rel_url.raw_path
+            if path.startswith(("//", "/\\")):
+                # A browser reads `//host/...` (and `/\host`) as another origin; `/.//host/...`
+                # is this one's path `//host/...`, as asked.
+                path = "/." + path
+            response = web.HTTPFound(path + (f"?{query}" if query else ""))
             if viewer is not None:
                 response.set_cookie(
                     COOKIE,
