@@ -204,6 +204,9 @@ def location_in_preview(
     path = target.raw_path or "/"
     if path != prefix and not path.startswith(f"{prefix}/"):
         path = prefix + path
+    if path.startswith("//"):
+        # The path `//host/...` of this origin: written so, a browser would go to `host`.
+        path = "/." + path
     if target.raw_query_string:
         path += f"?{target.raw_query_string}"
     if target.raw_fragment:
