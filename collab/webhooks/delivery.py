@@ -211,7 +211,9 @@ class DeliveryWorker:
             return Outcome(None, f"timed out after {self._timing.timeout_seconds:g} s")
         except aiohttp.ClientConnectorError as exc:
             return Outcome(None, f"could not connect: {exc.os_error}")
-        except (aiohttp.ClientError, OSError) as exc:
+        except (aiohttp.ClientError, OSError, ValueError) as exc:
+            # ValueError: a host the resolver cannot encode (UnicodeError), stored before
+            # `ssrf.parse_url` refused such names; an attempt that failed, like any other.
             return Outcome(None, f"{type(exc).__name__}: {exc}"[:500])
 
     async def _deliver(self, claimed: Claimed) -> None:

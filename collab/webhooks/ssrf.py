@@ -60,13 +60,14 @@ def parse_url(url: str) -> Target:
         parts = urlsplit(url)
         port = parts.port
         dialled = URL(url)  # what aiohttp connects to (UnicodeError is a ValueError)
+        host = (dialled.host or "").rstrip(".").lower()  # decoded lazily: may raise too
+        host.encode("idna")  # as the resolver will: an empty or overlong label fails
     except ValueError as exc:
         raise RefusedUrl("The URL is not valid.") from exc
     if parts.scheme not in ("http", "https"):
         raise RefusedUrl("The URL must start with http:// or https://.")
     if parts.username is not None or parts.password is not None or dialled.user is not None:
         raise RefusedUrl("The URL must not carry a user name or password.")
-    host = (dialled.host or "").rstrip(".").lower()
     if not host:
         raise RefusedUrl("The URL has no host.")
     return Target(parts.scheme, host, port or (443 if parts.scheme == "https" else 80))

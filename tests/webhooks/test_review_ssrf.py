@@ -80,3 +80,51 @@ async def test_a_folded_loopback_url_is_refused_and_never_dialled(
         await asyncio.sleep(1.5)
         assert receiver.received == [], "a delivery reached loopback"
     assert status == 422 and "url" in body["error"]["details"], body
+
+
+# Hosts no resolver takes: an empty label, a label over 63 characters, a bad A-label.
+UNRESOLVABLE = ["a..b.example.com", "a" * 70 + ".example.com", "xn--zz.example.com"]
+
+
+@pytest.mark.parametrize("host", UNRESOLVABLE)
+async def test_an_unresolvable_host_is_a_422_not_a_500(make_client: Any, host: str) -> None:
+    client = await make_client(**GUARDED)
+    ann = await person(client, "ssrfidna")
+    ws = await workspace(ann)
+    status, body = await ann.call(
+        "post",
+        f"/api/workspaces/{ws}/webhooks",
+        {"url": f"http://{host}/hook", "events": ["session.created"]},
+    )
+    assert status == 422 and "url" in body["error"]["details"], body
+
+
+@pytest.mark.parametrize("host", UNRESOLVABLE)
+async def test_a_stored_unresolvable_url_is_an_attempt_that_failed(
+    make_client: Any, db: Any, host: str
+) -> None:
+    """A URL stored before the check (or by an older version) fails its attempts, recorded,
+    instead of raising out of the worker and being claimed again every lease, for ever."""
+    client = await make_client(**GUARDED)
+    ann = await person(client, "ssrfstored")
+    ws = await workspace(ann)
+    status, made = await ann.call(
+        "post",
+        f"/api/workspaces/{ws}/webhooks",
+        {"url": "https://hooks.example.com/x", "events": ["session.created"]},
+    )
+    assert status == 201, made
+    await db.execute(
+        "UPDATE webhooks SET url = $2 WHERE webhook_id = $1::uuid",
+        made["webhook_id"],
+        f"http://{host}/hook",
+    )
+    hook = f"/api/workspaces/{ws}/webhooks/{made['webhook_id']}"
+    assert (await ann.call("post", hook + "/test"))[0] == 202
+    items: list[Any] = []
+    for _ in range(50):
+        items = (await ann.call("get", hook + "/deliveries"))[1]["items"]
+        if items:
+            break
+        await asyncio.sleep(0.1)
+    assert items and items[0]["status_code"] is None and items[0]["error"], items
