@@ -9,8 +9,10 @@ import asyncio
 from typing import Any
 
 import docker
+import pytest
 
 from containers.engine import LABEL_DEPLOYMENT
+from tests.containers.conftest import ENGINES
 from tests.deploy_support import deploy, session_with_files, wait_status
 from tests.node_agent import NodeAgent
 
@@ -23,18 +25,20 @@ http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever(
 """
 
 
+@pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_a_deployment_stopped_while_starting_leaves_no_container(
-    make_client: Any, agent: NodeAgent, runtime_images: str
+    make_client: Any, agent: NodeAgent, runtime_images: str, engine: str
 ) -> None:
     # No reaper sweep during the test: what is left is what the stop left.
     client = await make_client(
         docker_host=runtime_images,
+        deploy_engine=engine,
         deploy_start_timeout_seconds=15,
         deploy_check_interval_seconds=3600,
         deploy_max_per_user=1,
     )
     live = await session_with_files(client, agent, "python", {"main.py": APP}, "sws")
-    engine = docker.DockerClient(base_url=runtime_images)
+    docker_engine = docker.DockerClient(base_url=runtime_images)
     ids = []
     try:
         for delay in (0.0, 0.05, 0.15, 0.3):
@@ -53,9 +57,17 @@ async def test_a_deployment_stopped_while_starting_leaves_no_container(
         await asyncio.sleep(6)
         left = [
             c.labels.get(LABEL_DEPLOYMENT)
-            for c in engine.containers.list(all=True, filters={"label": "collab.managed=true"})
+            for c in docker_engine.containers.list(
+                all=True, filters={"label": "collab.managed=true"}
+            )
             if c.labels.get(LABEL_DEPLOYMENT) in ids
         ]
+        if engine == "swarm":
+            left += [
+                s.attrs["Spec"]["Labels"].get(LABEL_DEPLOYMENT)
+                for s in docker_engine.services.list()
+                if s.attrs["Spec"]["Labels"].get(LABEL_DEPLOYMENT) in ids
+            ]
         assert left == [], f"containers of stopped deployments still exist: {left}"
         for deployment_id in ids:
             response = await client.get(
@@ -63,7 +75,7 @@ async def test_a_deployment_stopped_while_starting_leaves_no_container(
             )
             assert (await response.json())["status"] == "stopped"
     finally:
-        for c in engine.containers.list(all=True, filters={"label": "collab.managed=true"}):
+        for c in docker_engine.containers.list(all=True, filters={"label": "collab.managed=true"}):
             if c.labels.get(LABEL_DEPLOYMENT) in ids:
                 c.remove(force=True)
-        engine.close()
+        docker_engine.close()
