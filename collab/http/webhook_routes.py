@@ -8,9 +8,11 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from auth.rate_limit import Limit, RateLimiter
 from collab.http.authn import actor
 from collab.http.errors import read_json
 from collab.http.params import int_query, path_uuid
+from collab.state import REDIS
 from collab.webhooks.service import WebhookInput, WebhookPatch, WebhookService
 from kernel.validation import parse
 
@@ -19,6 +21,12 @@ WEBHOOKS = web.AppKey("webhooks", WebhookService)
 routes = web.RouteTableDef()
 
 _BASE = "/api/workspaces/{ws_id}/webhooks"
+
+# Each test is one more POST to a URL of the caller's choosing (and its rows): a budget per
+# account keeps the server from being anyone's free request sender. A person checking their
+# endpoint never meets it.
+TEST_LIMIT = Limit(20, 60)
+_TEST_LIMITS = {"webhook_test:account": TEST_LIMIT}
 
 
 @routes.post(_BASE)
@@ -65,7 +73,11 @@ async def delete_webhook(request: web.Request) -> web.Response:
 async def test_webhook(request: web.Request) -> web.Response:
     ws_id = path_uuid(request, "ws_id", "workspace")
     webhook_id = path_uuid(request, "webhook_id", "webhook")
-    queued = await request.app[WEBHOOKS].test(await actor(request), ws_id, webhook_id)
+    who = await actor(request)
+    await RateLimiter(request.app[REDIS], _TEST_LIMITS).hit_account(
+        "webhook_test", str(who.user_id)
+    )
+    queued = await request.app[WEBHOOKS].test(who, ws_id, webhook_id)
     return web.json_response(queued, status=202)
 
 
