@@ -2,7 +2,9 @@
 API key), and what that credential lets the socket do.
 
 A socket opened with an API key lacking the `write` scope is read-only in every document,
-whatever its user's role (`capped`). Each socket is remembered with its credential, so
+whatever its user's role (`capped`); one lacking `read` too (a key for deploying or
+administering only) connects to no namespace (`connect_error` "forbidden"), as REST refuses
+it every read. Each socket is remembered with its credential, so
 ending one login or revoking one key closes exactly its sockets (`SocketCredentials`).
 """
 

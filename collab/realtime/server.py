@@ -174,6 +174,10 @@ class RealtimeServer:
             user = await self._authenticate(token)
         except ServiceError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        if not user.has_scope("read"):
+            # A key for deploying or administering only: everything on `/` reads a session
+            # (or, for the terminal, writes), as REST refuses it (403 insufficient_scope).
+            raise socketio.exceptions.ConnectionRefusedError("forbidden")
         await self.sio.save_session(sid, {"user_id": user.user_id})
         self._users[sid] = user.user_id
         self._credentials.remember(sid, "/", user)

@@ -126,6 +126,8 @@ class DocumentSync:
             user = await self.authenticate(token if isinstance(token, str) else "")
         except ServiceError:
             raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+        if not user.has_scope("read"):  # a key for deploying or administering only
+            raise socketio.exceptions.ConnectionRefusedError("forbidden")
         if self._held.get(user.user_id, 0) >= MAX_DOCUMENTS_PER_USER:
             raise socketio.exceptions.ConnectionRefusedError("too_many_documents")
         # Taken now, as the awaits below let this person's other connects in; given back
