@@ -37,6 +37,7 @@ from containers import dependency_images
 from containers.dependency_fetch import FetchFailed, build_job, fetch
 from containers.dependency_files import DependencyFilesInvalid, InstallFailed, Plan, plan_for
 from containers.engine_seam import DockerUnavailable
+from containers.logs import MAX_LINE_BYTES
 
 if TYPE_CHECKING:
     from containers.engine import DockerEngine
@@ -85,8 +86,16 @@ class _Output:
         self._task: asyncio.Task[None] | None = None
 
     def feed(self, chunk: bytes) -> None:
-        """On the loop: new output."""
+        """On the loop: new output. A line longer than MAX_LINE_BYTES comes in pieces (an
+        install printing no newline must not grow the buffer)."""
         *lines, self._pending = (self._pending + chunk).split(b"\n")
+        while len(self._pending) > MAX_LINE_BYTES:
+            cut = MAX_LINE_BYTES
+            # Not inside a character (UTF-8 continues one for 3 bytes at most).
+            while cut > MAX_LINE_BYTES - 3 and (self._pending[cut] & 0xC0) == 0x80:
+                cut -= 1
+            lines.append(self._pending[:cut])
+            self._pending = self._pending[cut:]
         for raw in lines:
             line = raw.decode(errors="replace").rstrip("\r")
             if line.strip():
