@@ -394,7 +394,7 @@ class SessionService:
         changes = {
             k: v
             for k, v in patch.model_dump(exclude_unset=True, exclude={"environment"}).items()
-            if not (k in ("name", "language", "is_dynamic") and v is None)
+            if not (k in ("name", "language", "is_dynamic", "status") and v is None)
         }
         async with self._pool.acquire() as conn, conn.transaction():
             row, _ = await self.require(
