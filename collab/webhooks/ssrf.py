@@ -131,5 +131,7 @@ def resolved_refusal(host: str, addresses: Iterable[str], allowed: Collection[st
     for address in addresses:
         reason = address_refusal(address)
         if reason is not None:
-            return f"{host} resolves to {address}: {reason}"
+            # Without the address: this is recorded where workspace admins read it, and
+            # naming it would map the server's network by DNS.
+            return f"{host} resolves to {reason.removeprefix('it is ')}"
     return None

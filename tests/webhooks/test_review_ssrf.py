@@ -128,3 +128,21 @@ async def test_a_stored_unresolvable_url_is_an_attempt_that_failed(
             break
         await asyncio.sleep(0.1)
     assert items and items[0]["status_code"] is None and items[0]["error"], items
+
+
+async def test_a_refused_name_does_not_tell_the_address_it_resolves_to() -> None:
+    """The refusal is recorded in the deliveries any workspace admin reads (and any account
+    can make a workspace): naming the address would map the server's network by DNS."""
+    from collab.webhooks.delivery import GuardedResolver
+
+    resolver = GuardedResolver(frozenset())
+    try:
+        with pytest.raises(OSError) as refused:
+            await resolver.resolve("localhost", 80)
+    finally:
+        await resolver.close()
+    message = str(refused.value)
+    assert "loopback" in message and "localhost" in message
+    assert "127.0.0.1" not in message and "::1" not in message
+    reason = ssrf.resolved_refusal("db.internal", ["93.184.216.34", "10.1.2.3"], ())
+    assert reason is not None and "10.1.2.3" not in reason and "private" in reason
