@@ -269,9 +269,12 @@ class DocumentRoom:
             if end > self.clocks.get(client, 0):
                 self.clocks[client] = end
 
-    def diff_since(self, state_vector: bytes) -> bytes:
+    def diff_since(self, state_vector: bytes, *, scanned: bool = False) -> bytes:
+        """What this document has that a client with this state vector lacks. `scanned`:
+        the caller already checked it scans (`update_scan.state_vector_scans`)."""
         try:
-            scan_state_vector(state_vector)
+            if not scanned:
+                scan_state_vector(state_vector)
             return self.doc.get_update(state_vector)
         except ValueError:
             return self.doc.get_update()  # a broken state vector gets everything

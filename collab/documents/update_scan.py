@@ -524,3 +524,12 @@ def scan_state_vector(data: bytes) -> dict[int, int]:
     if reader.pos != reader.end:
         raise InvalidUpdate("trailing bytes")
     return clocks
+
+
+def state_vector_scans(data: bytes) -> bool:
+    """Whether these bytes read as a state vector (`scan_state_vector` does not refuse them)."""
+    try:
+        scan_state_vector(data)
+    except InvalidUpdate:
+        return False
+    return True

@@ -29,8 +29,13 @@ import socketio
 from collab.documents.awareness import MalformedAwareness
 from collab.documents.paths import InvalidPath, normalise_path
 from collab.documents.room import DocumentRoom, Member, TokenBucket
-from collab.documents.rooms import DocumentRooms, QuotaExceeded
-from collab.documents.update_scan import InvalidUpdate
+from collab.documents.rooms import (
+    EMPTY_UPDATE,
+    SCAN_IN_THREAD_BYTES,
+    DocumentRooms,
+    QuotaExceeded,
+)
+from collab.documents.update_scan import InvalidUpdate, state_vector_scans
 from collab.model import DocumentKey, SessionRole
 from collab.realtime.identity import Authenticate, SocketCredentials, capped
 from collab.realtime.renewals import RenewalRelay, held_states, is_renewal
@@ -365,12 +370,27 @@ class DocumentSync:
     async def _client_sync_step_1(
         self, namespace: str, sid: str, data: Any = None, *_extra: Any
     ) -> bytes:
+        """Our diff against the client's state vector. Checked as every document message is
+        (size cap, message and byte budgets: scanning a state vector costs time in
+        proportion to its size); a refused one is answered with an empty update and a
+        `sync-error`. A big one is scanned off the event loop, as big updates are."""
         entry = self._sockets.get(sid)
         if entry is None:
-            return b"\x00\x00"
-        room, _ = entry
+            return EMPTY_UPDATE
+        room, member = entry
         state_vector = bytes(data) if isinstance(data, bytes | bytearray) else b""
-        return room.diff_since(state_vector)
+        if len(state_vector) > self._max_bytes:
+            await self._refuse(
+                sid, namespace, "too_large", f"Messages are limited to {self._max_bytes} bytes."
+            )
+            return EMPTY_UPDATE
+        if not member.limiter.take() or not member.byte_budget.take(len(state_vector)):
+            await self._refuse(sid, namespace, RATE_LIMITED, LIMITED)
+            return EMPTY_UPDATE
+        if len(state_vector) < SCAN_IN_THREAD_BYTES:
+            return room.diff_since(state_vector)
+        scans = await asyncio.to_thread(state_vector_scans, state_vector)
+        return room.diff_since(state_vector if scans else b"", scanned=True)
 
     async def _awareness_update(
         self, namespace: str, sid: str, data: Any = None, *_extra: Any
