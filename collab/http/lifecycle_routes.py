@@ -7,6 +7,7 @@ from typing import Annotated
 from aiohttp import web
 from pydantic import Field
 
+from auth.account_inputs import Password
 from collab.http.authn import client, current_user
 from collab.http.errors import read_json
 from collab.lifecycle_wiring import LIFECYCLE
@@ -16,7 +17,8 @@ routes = web.RouteTableDef()
 
 
 class DeleteAccountInput(Input):
-    password: Annotated[str, Field(min_length=1, max_length=1000)]
+    # The same rule as everywhere a password is typed: a long one registration took works.
+    password: Annotated[Password, Field(min_length=1)]
     code: Annotated[str, Field(max_length=64)] | None = None
 
 
