@@ -3,8 +3,9 @@
 `start` stores the state (hashed) with its PKCE verifier for 10 minutes; `finish` spends
 it once, exchanges the code, and finds the user by (provider, provider id). An account with
 TOTP on gets the MFA step (`{mfa_required, mfa_token}`) instead of tokens. An existing
-account with the same email is linked only when the provider says the email is verified;
-otherwise a new account is made (or, if the email is taken, the login is refused).
+account with the same email is linked only when the provider says the email is verified; a
+new account is made only from a verified email (else the login is refused: an unproved
+address would be squatted by whoever holds the provider identity).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from auth.tokens import pkce_pair, token_digest
 from auth.users import User, UserStore
 from kernel.audit import AuditEntry, AuditLog
 from kernel.context import ClientInfo
-from kernel.errors import Conflict, InvalidCredentials, NotFound, Unauthenticated
+from kernel.errors import Conflict, Forbidden, InvalidCredentials, NotFound, Unauthenticated
 
 STATE_TTL_SECONDS = 600
 
@@ -171,6 +172,14 @@ class OAuthService:
                 )
                 return linked, False
             return existing, False
+        if not identity.email_verified:
+            # An account made from an address nobody proved would squat it: its owner could
+            # not sign up, and after taking it over by a password reset the holder of this
+            # provider identity would still log in to it (pre-hijacking).
+            raise Forbidden(
+                "The provider has not verified this email address; verify it there, then "
+                "log in again."
+            )
         created = await self._users.create(
             conn,
             email=identity.email.lower(),
