@@ -204,6 +204,14 @@ class DependencyInstaller:
                             self._engine.client(), job, remaining, on_output, 2 * limit
                         ),
                     )
+                except asyncio.CancelledError:
+                    # Its deployment stopped: the build ends with it (the thread then sees
+                    # its container gone).
+                    with contextlib.suppress(Exception):
+                        await self._engine.run(
+                            lambda c: dependency_images.remove_build(c, deployment_id)
+                        )
+                    raise
                 except dependency_images.BuildFailed as exc:
                     why = (
                         f"not done within {limit:g}s"

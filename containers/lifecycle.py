@@ -40,6 +40,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# How often an install asks whether its deployment was stopped meanwhile.
+INSTALL_CHECK_SECONDS = 1.0
+
 
 # What the lifecycle needs to know of a session, asked through the session service.
 SessionFiles = Callable[[uuid.UUID], Awaitable[dict[str, str]]]
@@ -297,13 +300,30 @@ class Deployments:
                 {"deployment_id": str(deployment_id), "lines": lines},
             )
 
+        install = asyncio.ensure_future(
+            self._dependencies.image_for(runtime, files, str(deployment_id), send)
+        )
         try:
-            installed = await self._dependencies.image_for(runtime, files, str(deployment_id), send)
+            # A stop (by any process) frees the quota at once: the install ends with it,
+            # rather than going on for up to its time limit.
+            while not (await asyncio.wait({install}, timeout=INSTALL_CHECK_SECONDS))[0]:
+                if not await self._still_starting(deployment_id):
+                    install.cancel()
+                    with contextlib.suppress(asyncio.CancelledError, InstallFailed):
+                        await install
+                    return None
+            installed = install.result()
         except InstallFailed as exc:
             await self.finish(deployment_id, Status.FAILED, str(exc))
             return None
+        finally:
+            if not install.done():  # this task itself was cancelled
+                install.cancel()
+        return installed if await self._still_starting(deployment_id) else None
+
+    async def _still_starting(self, deployment_id: uuid.UUID) -> bool:
         now = await self._store.get(self._pool, deployment_id)
-        return installed if now is not None and now["status"] == Status.STARTING else None
+        return now is not None and now["status"] == Status.STARTING
 
     async def _wait_until_answering(
         self, container_id: str, address: str, port: int, masker: Masker

@@ -25,6 +25,22 @@ http.server.ThreadingHTTPServer(("", int(os.environ["PORT"])), H).serve_forever(
 """
 
 
+def _left(docker_engine: docker.DockerClient, ids: list[str], engine: str) -> list[str | None]:
+    """The deployments of `ids` that still have a container (or a Swarm service)."""
+    left = [
+        c.labels.get(LABEL_DEPLOYMENT)
+        for c in docker_engine.containers.list(all=True, filters={"label": "collab.managed=true"})
+        if c.labels.get(LABEL_DEPLOYMENT) in ids
+    ]
+    if engine == "swarm":
+        left += [
+            s.attrs["Spec"]["Labels"].get(LABEL_DEPLOYMENT)
+            for s in docker_engine.services.list()
+            if s.attrs["Spec"]["Labels"].get(LABEL_DEPLOYMENT) in ids
+        ]
+    return left
+
+
 @pytest.mark.parametrize("engine", ENGINES, indirect=True)
 async def test_a_deployment_stopped_while_starting_leaves_no_container(
     make_client: Any, agent: NodeAgent, runtime_images: str, engine: str
@@ -53,21 +69,14 @@ async def test_a_deployment_stopped_while_starting_leaves_no_container(
                 client, live.owner, started["deployment_id"], "stopped", "failed"
             )
             assert done["status"] == "stopped", done
-        # Every start that was under way has ended by now (the app answers in well under this).
-        await asyncio.sleep(6)
-        left = [
-            c.labels.get(LABEL_DEPLOYMENT)
-            for c in docker_engine.containers.list(
-                all=True, filters={"label": "collab.managed=true"}
-            )
-            if c.labels.get(LABEL_DEPLOYMENT) in ids
-        ]
-        if engine == "swarm":
-            left += [
-                s.attrs["Spec"]["Labels"].get(LABEL_DEPLOYMENT)
-                for s in docker_engine.services.list()
-                if s.attrs["Spec"]["Labels"].get(LABEL_DEPLOYMENT) in ids
-            ]
+        # Once every start that was under way has ended (before the fix what it made
+        # stayed: no reaper sweeps here; now it removes that itself), nothing is left.
+        starts = {f"deploy:{deployment_id}" for deployment_id in ids}
+        for _ in range(120):
+            if not any(t.get_name() in starts for t in asyncio.all_tasks()):
+                break
+            await asyncio.sleep(0.5)
+        left = _left(docker_engine, ids, engine)
         assert left == [], f"containers of stopped deployments still exist: {left}"
         for deployment_id in ids:
             response = await client.get(
