@@ -36,6 +36,8 @@ MAX_SHARED_TYPES = 10_000
 # One provider announces one client id; a few leave room for several editors in one tab.
 MAX_CLIENTS_PER_SOCKET = 8
 REMEMBERED_REMOVALS = 1000  # client ids whose departure is remembered, to know its echoes
+# Entries an awareness update may hold beyond one per client the room knows or knew.
+AWARENESS_ENTRIES_SPARE = 1024
 
 
 def check_update(update: bytes) -> UpdateShape:
@@ -342,7 +344,11 @@ class DocumentRoom:
         (Yjs ignores it too), so it is dropped before anything is counted or refused; with
         N editors joining, refusing them cost N² error events."""
         user_id = str(member.user_id)
-        entries = [entry for entry in awareness.decode(update) if not self._echo(entry, member)]
+        # An entry for each client the room knows (an echo) or knew (an echoed removal),
+        # and the socket's own: with room to spare, a few milliseconds of decoding at most.
+        most = len(self.awareness) + len(self.removed) + AWARENESS_ENTRIES_SPARE
+        decoded = awareness.decode(update, max_entries=most)
+        entries = [entry for entry in decoded if not self._echo(entry, member)]
         if not entries:
             return None
         claimed = member.client_clocks.keys() | {entry.client_id for entry in entries}
