@@ -493,7 +493,10 @@ class AccountService:
             if user is None or not user.is_active:
                 raise Forbidden("This account is not active.")
             await self._d.users.update(
-                conn, user_id, password_hash=await self._d.hashing.hash(password)
+                conn,
+                user_id,
+                password_hash=await self._d.hashing.hash(password),
+                email_verified=True,  # the mailed link proves the address too
             )
             await self._end_every_session(conn, user_id)
             await self._d.audit.record(

@@ -146,6 +146,17 @@ class OAuthService:
                     "the address; log in with your password instead."
                 )
             if existing.oauth_provider is None:
+                if not existing.email_verified:
+                    # Nobody proved this address when the account was made: whoever did may
+                    # hold its password, and linking would hand them the provider user's
+                    # account (pre-hijacking). The mailed reset link proves the address (and
+                    # ends every other login); the link is made at the next provider login.
+                    raise Conflict(
+                        "An account with this email exists but its address was never "
+                        "confirmed; reset its password with the mailed link, then log in "
+                        "with the provider again.",
+                        {"email": "is not confirmed"},
+                    )
                 linked = await self._users.update(
                     conn,
                     existing.user_id,

@@ -39,6 +39,14 @@ async def outbox(client: Client, data_dir: Path) -> list[dict[str, str]]:
     return mails
 
 
+async def confirm_email(client: Client, data_dir: Path, address: str) -> None:
+    """Open the verification link mailed to `address`, as its owner does."""
+    [mail] = [m for m in await outbox(client, data_dir) if m["to"] == address][-1:]
+    token = link_token(mail["body"], "/verify-email")
+    confirmed = await client.post("/api/auth/verify-email", json={"token": token})
+    assert confirmed.status == 200, await confirmed.text()
+
+
 def link_token(body: str, path: str) -> str:
     match = re.search(rf"{re.escape(path)}\?token=([A-Za-z0-9_-]+)", body)
     assert match, body

@@ -4,6 +4,7 @@ brute force of codes, a spent MFA token, and provider logins that must take the 
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -14,7 +15,7 @@ import socketio
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from tests.accounts_support import STRONG_PASSWORD, bearer, register
+from tests.accounts_support import STRONG_PASSWORD, bearer, confirm_email, register
 from tests.auth.test_oauth import at_provider
 from tests.mfa_support import Authenticator, enable_totp, password_login
 from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
@@ -319,9 +320,10 @@ async def provider_callback(client: Client, who: str) -> str:
 
 
 async def test_a_provider_login_goes_through_the_step(
-    oauth_client: Client, standin: StandIn
+    oauth_client: Client, standin: StandIn, tmp_path: Path
 ) -> None:
     pair = await register(oauth_client, "octo")
+    await confirm_email(oauth_client, tmp_path, "octo@example.org")
     standin.accounts["octo"] = Account("77", "octo", "octo@example.org", verified=True)
     app, _ = await enable_totp(oauth_client, pair)
 
@@ -349,7 +351,7 @@ async def test_a_provider_login_goes_through_the_step(
 
 
 async def test_a_provider_login_with_a_front_end_redirects_to_its_login_page(
-    make_client: Any, standin: StandIn
+    make_client: Any, standin: StandIn, tmp_path: Path
 ) -> None:
     client = await make_client(
         github_client_id=CLIENT_ID,
@@ -359,6 +361,7 @@ async def test_a_provider_login_with_a_front_end_redirects_to_its_login_page(
         frontend_url="https://ide.example.com",
     )
     pair = await register(client, "front")
+    await confirm_email(client, tmp_path, "front@example.org")
     standin.accounts["front"] = Account("78", "front", "front@example.org", verified=True)
     await enable_totp(client, pair)
     async with ClientSession():

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 from urllib.parse import SplitResult, parse_qs, urlsplit
 
@@ -10,7 +11,7 @@ import pytest
 from aiohttp import ClientSession
 from aiohttp.test_utils import TestServer
 
-from tests.accounts_support import STRONG_PASSWORD, bearer, register
+from tests.accounts_support import STRONG_PASSWORD, bearer, confirm_email, register
 from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
 from tests.support import Client
 
@@ -79,9 +80,10 @@ async def test_first_login_creates_an_account_and_second_finds_it(
 
 
 async def test_verified_email_links_to_the_existing_account(
-    oauth_client: Client, standin: StandIn
+    oauth_client: Client, standin: StandIn, tmp_path: Path
 ) -> None:
     existing = await register(oauth_client, "octo")
+    await confirm_email(oauth_client, tmp_path, "octo@example.org")
     standin.accounts["octo"] = Account("7", "octo", "octo@example.org", verified=True)
     status, pair = await login_with(oauth_client, "github", "octo")
     assert status == 200

@@ -1,0 +1,82 @@
+"""An account whose email was never confirmed is not linked to a provider login of that
+address (account pre-hijacking): its owner proves the address with the mailed reset link
+first, which also shuts out whoever registered it."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from aiohttp.test_utils import TestServer
+
+from tests.accounts_support import link_token, outbox
+from tests.auth.test_oauth import login_with
+from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
+from tests.support import Client
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    provider = StandIn()
+    server = TestServer(provider.app(), host="127.0.0.1")
+    await server.start_server()
+    provider.base_url = str(server.make_url("")).rstrip("/")
+    yield provider
+    await server.close()
+
+
+@pytest.fixture
+async def oauth_client(make_client: Any, standin: StandIn) -> Client:
+    client: Client = await make_client(
+        github_client_id=CLIENT_ID,
+        github_client_secret=CLIENT_SECRET,
+        github_url=standin.base_url,
+        github_api_url=f"{standin.base_url}/api",
+    )
+    return client
+
+
+async def test_a_squatted_unconfirmed_account_is_not_handed_to_the_address_owner(
+    oauth_client: Client, standin: StandIn, tmp_path: Path
+) -> None:
+    # Mallory registers Victoria's address with a password of his own; it is never confirmed.
+    squat = await oauth_client.post(
+        "/api/auth/register",
+        json={"email": "victoria@example.org", "username": "vic", "password": "Mallory-Knows-1"},
+    )
+    assert squat.status == 201
+    mallory_pair = await squat.json()
+    # Victoria, who owns the address (GitHub verified it), logs in with GitHub: refused, not
+    # handed Mallory's account.
+    standin.accounts["victoria"] = Account("31", "victoria", "victoria@example.org", verified=True)
+    status, body = await login_with(oauth_client, "github", "victoria")
+    assert status == 409, body
+    assert body["error"]["details"] == {"email": "is not confirmed"}
+
+    # The mailed reset link proves the address: Mallory's password and login end with it.
+    forgot = await oauth_client.post(
+        "/api/auth/password/forgot", json={"email": "victoria@example.org"}
+    )
+    assert forgot.status == 202, await forgot.text()
+    mails = [m for m in await outbox(oauth_client, tmp_path) if "reset-password" in m["body"]]
+    token = link_token(mails[-1]["body"], "/reset-password")
+    reset = await oauth_client.post(
+        "/api/auth/password/reset", json={"token": token, "password": "Victoria-Owns-2"}
+    )
+    assert reset.status in (200, 204), await reset.text()
+    mallory = await oauth_client.post(
+        "/api/auth/login", json={"login": "vic", "password": "Mallory-Knows-1"}
+    )
+    assert mallory.status == 401
+    me = await oauth_client.get(
+        "/api/auth/me", headers={"Authorization": f"Bearer {mallory_pair['access_token']}"}
+    )
+    assert me.status == 401
+
+    # Now GitHub links to the account, whose address is confirmed.
+    status, pair = await login_with(oauth_client, "github", "victoria")
+    assert status == 200, pair
+    assert pair["user"]["user_id"] == mallory_pair["user"]["user_id"]
+    assert pair["user"]["email_verified"] is True
