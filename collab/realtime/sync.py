@@ -56,13 +56,14 @@ WAITING = {UNAVAILABLE: UNSTORED, RATE_LIMITED: LIMITED_EDIT}
 
 # Document namespaces are connected over an Engine.IO connection, as many as a client asks
 # for, out of the handshake limit's sight; each loads a room, costs the connect's database
-# queries and may hold MAX_CLIENTS_PER_SOCKET awareness states of up to 16 KiB. So one
-# person holds at most MAX_DOCUMENTS_PER_USER document sockets on this process (a browser
-# tab holds one per open file), and one connection connects at most CONNECT_BURST at once,
-# CONNECTS_PER_SECOND after that (refused `too_many_documents`, `rate_limited`).
-MAX_DOCUMENTS_PER_USER = 256
-CONNECT_BURST = 64
-CONNECTS_PER_SECOND = 8.0
+# queries and may hold MAX_CLIENTS_PER_SOCKET awareness states of up to 16 KiB. The
+# y-socket.io client (and so the browser IDE) opens a connection of its own for each
+# document, so one connection holds at most MAX_DOCUMENTS_PER_CONNECTION document sockets
+# and connects at most CONNECT_BURST at once, CONNECTS_PER_SECOND after that (refused
+# `too_many_documents`, `rate_limited`): the handshake limit per address then bounds them.
+MAX_DOCUMENTS_PER_CONNECTION = 16
+CONNECT_BURST = 16
+CONNECTS_PER_SECOND = 2.0
 _CONNECTS = "collab.document_connects"  # the connection's budget, in its environ
 
 
@@ -94,7 +95,8 @@ class DocumentSync:
         self._rate = messages_per_second
         self._byte_rate = bytes_per_second
         self._sockets: dict[str, tuple[DocumentRoom, Member]] = {}
-        self._held: dict[uuid.UUID, int] = {}  # user → document sockets, connected or connecting
+        # Engine.IO sid → its document sockets, connected or connecting.
+        self._held: dict[str, int] = {}
         self.credentials = SocketCredentials()
         self._tasks: set[asyncio.Task[Any]] = set()
         self.rooms = rooms
@@ -120,33 +122,33 @@ class DocumentSync:
         parsed = parse_namespace(namespace)
         if parsed is None:
             raise socketio.exceptions.ConnectionRefusedError("not_found")
+        eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
+        if self._held.get(eio_sid, 0) >= MAX_DOCUMENTS_PER_CONNECTION:
+            raise socketio.exceptions.ConnectionRefusedError("too_many_documents")
         connects = environ.get(_CONNECTS)
         if not isinstance(connects, TokenBucket):
             connects = environ[_CONNECTS] = TokenBucket(CONNECTS_PER_SECOND, CONNECT_BURST)
         if not connects.take():
             raise socketio.exceptions.ConnectionRefusedError(RATE_LIMITED)
-        session_id, path = parsed
-        token = auth.get("token") if isinstance(auth, dict) else None
+        # Taken now, given back if this connect is refused, else when the socket goes
+        # (`_forget`, `_disconnect`).
+        self._held[eio_sid] = self._held.get(eio_sid, 0) + 1
         try:
-            user = await self.authenticate(token if isinstance(token, str) else "")
-        except ServiceError:
-            raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
-        if not user.has_scope("read"):  # a key for deploying or administering only
-            raise socketio.exceptions.ConnectionRefusedError("forbidden")
-        if self._held.get(user.user_id, 0) >= MAX_DOCUMENTS_PER_USER:
-            raise socketio.exceptions.ConnectionRefusedError("too_many_documents")
-        # Taken now, as the awaits below let this person's other connects in; given back
-        # if this one is refused, else when the socket goes (`_forget`, `_disconnect`).
-        self._held[user.user_id] = self._held.get(user.user_id, 0) + 1
-        try:
+            session_id, path = parsed
+            token = auth.get("token") if isinstance(auth, dict) else None
+            try:
+                user = await self.authenticate(token if isinstance(token, str) else "")
+            except ServiceError:
+                raise socketio.exceptions.ConnectionRefusedError("unauthorized") from None
+            if not user.has_scope("read"):  # a key for deploying or administering only
+                raise socketio.exceptions.ConnectionRefusedError("forbidden")
             role = await self._role_of(session_id, user.user_id)
             if role is None:
                 raise socketio.exceptions.ConnectionRefusedError("forbidden")
             room = await self.rooms.open(await self.sessions.document_key(session_id, path))
         except BaseException:
-            self._release(user.user_id)
+            self._release(eio_sid)
             raise
-        eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
         member = Member(
             sid,
             eio_sid,
@@ -184,17 +186,17 @@ class DocumentSync:
         except Forbidden as exc:
             raise socketio.exceptions.ConnectionRefusedError(exc.code) from None
 
-    def _release(self, user_id: uuid.UUID) -> None:
-        held = self._held.get(user_id, 0) - 1
+    def _release(self, eio_sid: str) -> None:
+        held = self._held.get(eio_sid, 0) - 1
         if held > 0:
-            self._held[user_id] = held
+            self._held[eio_sid] = held
         else:
-            self._held.pop(user_id, None)
+            self._held.pop(eio_sid, None)
 
     def _forget(self, sid: str, room: DocumentRoom) -> None:
         entry = self._sockets.pop(sid, None)
         if entry is not None:
-            self._release(entry[1].user_id)
+            self._release(entry[1].eio_sid)
         self.credentials.forget(sid)
         self.resyncs.forget(sid)
         room.remove(sid)
@@ -229,7 +231,7 @@ class DocumentSync:
         if entry is None:
             return
         room, member = entry
-        self._release(member.user_id)
+        self._release(member.eio_sid)
         removal = room.remove(sid)
         if removal is not None:
             await self.rooms.relay_awareness(room, removal, None)
