@@ -110,7 +110,14 @@ class AuditLog:
             before,
             limit,
         )
-        return [_entry(r) for r in rows]
+        # Someone else's action on the account (an admin's deactivation…) is shown, not where
+        # they were or what they used: their address and browser are theirs.
+        return [
+            _entry(r)
+            if r["user_id"] in (user_id, None)
+            else {**_entry(r), "ip_address": None, "user_agent": None}
+            for r in rows
+        ]
 
     async def about(
         self,

@@ -72,6 +72,32 @@ async def test_my_security_events_newest_first_and_paged(
     assert (await client.get("/api/auth/me/audit-logs")).status == 401
 
 
+async def test_my_events_show_what_others_did_to_my_account_not_where_they_were(
+    client: Client,
+) -> None:
+    alice = await register(client, "alice")
+    admin = await register(client, "admin")
+    await AuditLog().record(
+        client.app[DB_POOL],
+        AuditEntry(
+            "admin.user_deactivated",
+            uuid.UUID(admin["user"]["user_id"]),
+            resource_type="user",
+            resource_id=alice["user"]["user_id"],
+        ),
+        ClientInfo("198.51.100.7", "AdminBrowser/1"),
+    )
+    items = (await (await client.get("/api/auth/me/audit-logs", headers=bearer(alice))).json())[
+        "items"
+    ]
+    [by_admin] = [e for e in items if e["action"] == "admin.user_deactivated"]
+    assert by_admin["user_id"] == admin["user"]["user_id"]
+    assert (by_admin["ip_address"], by_admin["user_agent"]) == (None, None)
+    # Her own entries keep hers.
+    [registered] = [e for e in items if e["action"] == "user.registered"]
+    assert registered["ip_address"] == "127.0.0.1"
+
+
 async def test_a_session_log_is_for_its_owner(client: Client) -> None:
     owner = await person(client, "owner")
     editor = await person(client, "editor")
