@@ -17,11 +17,18 @@ import asyncpg
 import socketio
 from redis.asyncio import Redis
 
+from collab.documents.room import TokenBucket
 from collab.documents.store import DocumentStore
 from collab.sessions.service import SessionService
 from kernel.errors import Forbidden
 
 PRESENCE_KEY = "collab:presence:{}"
+# `session:join` costs a handful of database queries: a socket's joins are budgeted, as
+# every document message and terminal event is. A page joins its session once, and again
+# to check its access when the server closes one of its files (the burst covers a page
+# whose every tab was closed at once).
+JOIN_BURST = 30
+JOINS_PER_SECOND = 5.0
 
 
 def room_of(session_id: uuid.UUID) -> str:
@@ -47,6 +54,7 @@ class Presence:
     ) -> None:
         self.sio = sio
         self._joined: dict[str, set[uuid.UUID]] = defaultdict(set)
+        self._joins: dict[str, TokenBucket] = {}  # per socket
         self.sessions = sessions
         self.documents = DocumentStore()
         self.redis = redis
@@ -71,6 +79,11 @@ class Presence:
         session_id, user_id = self._session_id(data), await self._user_id(sid)
         if session_id is None:
             return _error("validation_failed", "Send {session_id: <uuid>}.")
+        budget = self._joins.get(sid)
+        if budget is None:
+            budget = self._joins[sid] = TokenBucket(JOINS_PER_SECOND, JOIN_BURST)
+        if not budget.take():
+            return _error("rate_limited", "Too many joins; wait a moment.")
         try:
             role = await self.sessions.role_of(session_id, user_id) if user_id else None
         except Forbidden as exc:  # e.g. a workspace that requires two-factor login
@@ -137,6 +150,7 @@ class Presence:
         # A closed tab says goodbye like a `session:leave` (the last of a person's sockets).
         # Sockets evicted by a removal were taken out of `_joined` first, so nothing here
         # announces a departure twice.
+        self._joins.pop(sid, None)
         for session_id in self._joined.pop(sid, set()):
             if user_id is not None:
                 await self._depart(session_id, user_id)
