@@ -430,7 +430,10 @@ class TerminalEvents:
         text = data.get("data") if isinstance(data, dict) else None
         if not isinstance(text, str):
             raise _Refused("validation_failed", "Send {terminal_id, data: <text>}.")
-        payload = text.encode()
+        try:
+            payload = text.encode()
+        except UnicodeEncodeError:  # a lone surrogate, escaped in the JSON (`"\\ud800"`)
+            raise _Refused("validation_failed", "Send the input as Unicode text.") from None
         terminal_id, record, _ = await self._terminal(sid, data)
         self._limit(sid, len(payload))
         await self._deliver(terminal_id, record, {"op": "input", "data": text})
