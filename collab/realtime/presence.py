@@ -75,7 +75,7 @@ class Presence:
         except (TypeError, KeyError, ValueError):
             return None
 
-    async def _join(self, sid: str, data: Any = None) -> dict[str, Any]:
+    async def _join(self, sid: str, data: Any = None, *_extra: Any) -> dict[str, Any]:
         session_id, user_id = self._session_id(data), await self._user_id(sid)
         if session_id is None:
             return _error("validation_failed", "Send {session_id: <uuid>}.")
@@ -136,7 +136,7 @@ class Presence:
                     room=room_of(session_id),
                 )
 
-    async def _leave(self, sid: str, data: Any = None) -> dict[str, Any]:
+    async def _leave(self, sid: str, data: Any = None, *_extra: Any) -> dict[str, Any]:
         session_id, user_id = self._session_id(data), await self._user_id(sid)
         if session_id is None:
             return _error("validation_failed", "Send {session_id: <uuid>}.")

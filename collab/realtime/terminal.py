@@ -177,7 +177,8 @@ class TerminalEvents:
     def _answering(
         handler: Callable[[str, Any], Awaitable[dict[str, Any]]],
     ) -> Callable[..., Awaitable[dict[str, Any]]]:
-        async def answer(sid: str, data: Any = None) -> dict[str, Any]:
+        async def answer(sid: str, data: Any = None, *_extra: Any) -> dict[str, Any]:
+            # Values beyond the first (a client may send any number) are ignored.
             try:
                 return await handler(sid, data)
             except _Refused as refused:
