@@ -15,8 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
-# Set by the runtime: a variable of these names never reaches the container from a session.
-RESERVED = frozenset({"PORT", "HOME", "PATH", "HOSTNAME"})
+# Never reach the container from a session: set by the runtime, or the git routes'
+# credentials (opened for the git process only: in a deployment, any editor's code could
+# read the token and serve it through the preview).
+RESERVED = frozenset({"PORT", "HOME", "PATH", "HOSTNAME", "GIT_TOKEN", "GIT_USERNAME"})
 RESERVED_PREFIX = "COLLAB_"
 # A container's whole environment from its session, in bytes of NAME=value.
 MAX_TOTAL_BYTES = 128 * 1024

@@ -38,6 +38,19 @@ def test_the_session_overrides_the_workspace_and_secrets_are_opened() -> None:
     assert merge({}, {}, _unseal).variables == {}
 
 
+def test_the_git_credentials_stay_out_of_deployments() -> None:
+    workspace = {
+        "variables": [
+            {"name": "GIT_TOKEN", "secret": True, "sealed": {"kid": "k", "ciphertext": "ghp"}},
+            {"name": "GIT_USERNAME", "value": "oauth2", "secret": False},
+            {"name": "API_URL", "value": "https://api.example.com", "secret": False},
+        ]
+    }
+    merged = merge(workspace, {}, _unseal)
+    assert merged.variables == {"API_URL": "https://api.example.com"}
+    assert merged.secret_names == frozenset()
+
+
 def test_too_large_an_environment_is_refused() -> None:
     big = {"variables": [{"name": f"V{i}", "value": "x" * 8192} for i in range(20)]}
     with pytest.raises(EnvironmentTooLarge):
