@@ -5,7 +5,8 @@ workspace's file (shared with its other sessions).
 
 On connect the server asks the client for what it is missing (`sync-step-1` with our state
 vector; the client acks with its diff, which is how offline edits merge) and sends the
-current awareness. The client's own `sync-step-1` is acked with our diff. `sync-update`
+current awareness. The client's own `sync-step-1` is acked with our diff (checked for size
+and budgets as every other message is; refused, it is acked with an empty update). `sync-update`
 and `awareness-update` flow both ways (renewals of unchanged awareness states are relayed
 together, a little later: `collab.realtime.renewals`). Viewers' updates are refused
 (`sync-error` `read_only`; so are those of a socket opened with an API key without the
