@@ -39,7 +39,7 @@ from collab.realtime.connection_guard import ConnectionGuard, is_handshake
 from collab.realtime.connections import Connections
 from collab.realtime.identity import Authenticate, SocketCredentials
 from collab.realtime.presence import Presence, room_of
-from collab.realtime.sync import DocumentSync
+from collab.realtime.sync import DocumentSync, connect_allowed
 from collab.realtime.transport import tune_websockets
 from collab.sessions.events import CHANNEL as SESSION_EVENTS
 from config import Settings
@@ -167,6 +167,8 @@ class RealtimeServer:
     # -- `/` handshake ---------------------------------------------------------------------
 
     async def _connect(self, sid: str, environ: dict[str, Any], auth: Any) -> None:
+        if not connect_allowed(environ):  # connected, left, connected again, ...
+            raise socketio.exceptions.ConnectionRefusedError("rate_limited")
         token = auth.get("token") if isinstance(auth, dict) else None
         if not isinstance(token, str):
             raise socketio.exceptions.ConnectionRefusedError("unauthorized")

@@ -60,12 +60,22 @@ WAITING = {UNAVAILABLE: UNSTORED, RATE_LIMITED: LIMITED_EDIT}
 # queries and may hold MAX_CLIENTS_PER_SOCKET awareness states of up to 16 KiB. The
 # y-socket.io client (and so the browser IDE) opens a connection of its own for each
 # document, so one connection holds at most MAX_DOCUMENTS_PER_CONNECTION document sockets
-# and connects at most CONNECT_BURST at once, CONNECTS_PER_SECOND after that (refused
-# `too_many_documents`, `rate_limited`): the handshake limit per address then bounds them.
+# and connects at most CONNECT_BURST namespaces (`/` included) at once, CONNECTS_PER_SECOND
+# after that (refused `too_many_documents`, `rate_limited`): the handshake limit per
+# address then bounds them.
 MAX_DOCUMENTS_PER_CONNECTION = 16
-CONNECT_BURST = 16
+CONNECT_BURST = MAX_DOCUMENTS_PER_CONNECTION + 4
 CONNECTS_PER_SECOND = 2.0
-_CONNECTS = "collab.document_connects"  # the connection's budget, in its environ
+_CONNECTS = "collab.namespace_connects"  # the connection's budget, in its environ
+
+
+def connect_allowed(environ: dict[str, Any]) -> bool:
+    """Take one namespace connect from its Engine.IO connection's budget (the budget lives
+    in the connection's environ, which python-socketio keeps as long as the connection)."""
+    connects = environ.get(_CONNECTS)
+    if not isinstance(connects, TokenBucket):
+        connects = environ[_CONNECTS] = TokenBucket(CONNECTS_PER_SECOND, CONNECT_BURST)
+    return connects.take()
 
 
 def parse_namespace(namespace: str) -> tuple[uuid.UUID, str] | None:
@@ -126,10 +136,7 @@ class DocumentSync:
         eio_sid = self.sio.manager.eio_sid_from_sid(sid, namespace)
         if self._held.get(eio_sid, 0) >= MAX_DOCUMENTS_PER_CONNECTION:
             raise socketio.exceptions.ConnectionRefusedError("too_many_documents")
-        connects = environ.get(_CONNECTS)
-        if not isinstance(connects, TokenBucket):
-            connects = environ[_CONNECTS] = TokenBucket(CONNECTS_PER_SECOND, CONNECT_BURST)
-        if not connects.take():
+        if not connect_allowed(environ):
             raise socketio.exceptions.ConnectionRefusedError(RATE_LIMITED)
         # Taken now, given back if this connect is refused, else when the socket goes
         # (`_forget`, `_disconnect`).
