@@ -85,7 +85,12 @@ _BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
 
 
 def _branch(name: str) -> str:
-    if not _BRANCH.match(name) or ".." in name or name.startswith("/") or name.endswith("/"):
+    if (
+        not _BRANCH.match(name)
+        or ".." in name
+        or name.startswith(("/", "-"))  # "-…" would read as an option to git
+        or name.endswith("/")
+    ):
         raise ValueError("is not a valid branch name")
     return name
 
@@ -148,6 +153,11 @@ def parse_patch(body: dict[str, Any]) -> DocumentPatch:
         raise ValidationFailed(
             {part: "is kept by the server and cannot be written" for part in server_owned}
         )
+    # A part is replaced whole; null would break its shape (tags a list, settings an
+    # object…) for every reader. To empty one, send its empty value.
+    nulls = [part for part in DocumentPatch.model_fields if part in body and body[part] is None]
+    if nulls:
+        raise ValidationFailed({part: "must not be null" for part in nulls})
     return parse(DocumentPatch, body)
 
 

@@ -78,6 +78,12 @@ async def test_patch_replaces_only_the_named_parts(client: Client) -> None:
         ({"settings": {f"k{i}": i for i in range(65)}}, "settings"),
         ({"collaboration": {"default_role": "owner"}}, "collaboration.default_role"),
         ({"owner_id": "someone"}, "owner_id"),
+        ({"git": {"branch": "--upload-pack=touch /tmp/x"}}, "git.branch"),
+        ({"tags": None}, "tags"),
+        ({"settings": None}, "settings"),
+        ({"environment": None}, "environment"),
+        ({"git": None}, "git"),
+        ({"name": None}, "name"),
     ],
 )
 async def test_each_part_is_validated(client: Client, body: dict[str, Any], field: str) -> None:
@@ -86,6 +92,10 @@ async def test_each_part_is_validated(client: Client, body: dict[str, Any], fiel
     status, answer = await doc(owner, ws, "patch", body)
     assert status == 422, answer
     assert field in answer["error"]["details"], answer
+    status, stored = await doc(owner, ws, "get")
+    assert status == 200
+    assert isinstance(stored["tags"], list) and isinstance(stored["settings"], dict)
+    assert stored["git"] == {"remote_url": None, "branch": None} and stored["name"]
 
 
 async def test_who_may_read_and_write(client: Client) -> None:
