@@ -7,7 +7,8 @@ Command-line flags override the environment by being passed as keyword arguments
 from __future__ import annotations
 
 import enum
-from ipaddress import IPv4Network
+import logging
+from ipaddress import IPv4Network, ip_network
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -157,6 +158,27 @@ class Settings(BaseSettings):
     trusted_proxies: Annotated[tuple[str, ...], NoDecode] = ()
 
     _split = field_validator("allowed_origins", "trusted_proxies", mode="before")(_split_csv)
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxy_networks(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Checked here, at start: an entry that is no address or network made every request
+        # that looks up the caller's address (authentication, rate limits) fail with a 500.
+        for entry in value:
+            try:
+                ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(
+                    f"{entry!r} is not an IP address or network (e.g. 10.0.0.0/8)"
+                ) from None
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        if not isinstance(logging.getLevelName(value.strip().upper()), int):
+            raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value.strip().upper()
 
     # Webhooks (docs/webhooks.md): hosts that may be loopback/private addresses anyway
     # (comma-separated names or literal addresses, e.g. an internal receiver, or tests).
