@@ -18,11 +18,13 @@ import threading
 from collections.abc import Iterator, Sequence
 
 import asyncpg
+import redis.exceptions
 from aiohttp import web
 from pydantic import ValidationError
 
 from auth.admins import set_admin
 from collab.app import build_app
+from collab.db import CONNECT_TIMEOUT, DatabaseUnreachable
 from collab.embedded import EmbeddedPostgres, EmbeddedServiceError
 from collab.lifecycle_wiring import LIFECYCLE
 from collab.log import configure_logging
@@ -30,7 +32,7 @@ from collab.migrate import MigrationError, Migrator
 from collab.signing_keys import InsecureConfiguration
 from collab.state import ACCOUNTS, DB_POOL
 from config import Settings, load_settings
-from config.runtimes import load_runtimes
+from config.runtimes import CATALOGUE, CatalogueError, load_runtimes
 from containers.engine import Containers, DockerEngine, DockerUnavailable
 from containers.images import ImageBuildError
 from kernel.context import ClientInfo
@@ -85,7 +87,10 @@ def _database_url(settings: Settings) -> Iterator[str]:
 
 
 async def _migrate(dsn: str, args: argparse.Namespace) -> None:
-    conn = await asyncpg.connect(dsn)
+    try:
+        conn = await asyncpg.connect(dsn, timeout=CONNECT_TIMEOUT)
+    except (OSError, TimeoutError) as exc:
+        raise DatabaseUnreachable(f"PostgreSQL does not answer: {exc}") from exc
     try:
         migrator = Migrator(conn)
         if args.direction == "up":
@@ -135,7 +140,7 @@ async def _set_active(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def _runtimes(settings: Settings, args: argparse.Namespace) -> int:
-    catalogue = load_runtimes()
+    catalogue = load_runtimes(settings.runtimes_file or CATALOGUE)
     if args.action == "list":
         for runtime in catalogue.values():
             print(f"{runtime.name:<12} {runtime.image:<32} port {runtime.port}")
@@ -224,6 +229,17 @@ def _serve(settings: Settings) -> None:
     log.info("collab stopped")
 
 
+def _configuration_errors(exc: ValidationError) -> str:
+    """Each problem under the variable the operator set (`COLLAB_PORT`, not `port`)."""
+    lines = []
+    for error in exc.errors():
+        field = ".".join(str(part) for part in error["loc"])
+        name = f"COLLAB_{field.upper()}" if field else "configuration"
+        message = str(error["msg"]).removeprefix("Value error, ")
+        lines.append(f"  {name}: {message}")
+    return "\n".join(lines)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -232,7 +248,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             overrides |= {"host": args.host, "port": args.port}
         settings = load_settings(**overrides)
     except ValidationError as exc:
-        print(f"collab: invalid configuration:\n{exc}", file=sys.stderr)
+        print(f"collab: invalid configuration:\n{_configuration_errors(exc)}", file=sys.stderr)
         return 2
     configure_logging(settings.log_format, settings.log_level)
     try:
@@ -248,8 +264,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     except InsecureConfiguration as exc:
         print(f"collab: refusing to start: {exc}", file=sys.stderr)
         return 2
-    except (EmbeddedServiceError, MigrationError) as exc:
+    except (EmbeddedServiceError, MigrationError, CatalogueError) as exc:
         print(f"collab: {exc}", file=sys.stderr)
+        return 1
+    except asyncpg.ClientConfigurationError as exc:
+        print(f"collab: COLLAB_DATABASE_URL is not usable: {exc}", file=sys.stderr)
+        return 2
+    except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as exc:
+        # PostgreSQL down, refusing the login, or the listener's port taken.
+        message = str(exc) or type(exc).__name__
+        if isinstance(exc, asyncpg.PostgresError):
+            message = f"PostgreSQL refused: {message}"
+        elif not isinstance(exc, DatabaseUnreachable):
+            message = f"{type(exc).__name__}: {message}"
+        print(f"collab: {message}", file=sys.stderr)
+        return 1
+    except redis.exceptions.RedisError as exc:
+        print(f"collab: Redis: {exc}", file=sys.stderr)
         return 1
     return 0
 

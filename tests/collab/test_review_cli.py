@@ -1,0 +1,97 @@
+"""Review (rev-ops): `collab` on bad input or a missing dependency says what is wrong in one
+line and exits non-zero; it never prints a traceback. Each case runs the real command."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.support import TEST_SECRET
+
+UNREACHABLE = "postgresql://collab:pw@127.0.0.1:1/collab"
+
+
+def collab(tmp_path: Path, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    environ = {
+        k: v for k, v in os.environ.items() if not k.startswith("COLLAB_") or k == "COLLAB_TEST"
+    }
+    environ |= {"COLLAB_DATA_DIR": str(tmp_path / "data"), "COLLAB_SECRET_KEY": TEST_SECRET}
+    environ |= env
+    return subprocess.run(
+        [sys.executable, "-m", "collab.cli", *args],
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def assert_clean_failure(result: subprocess.CompletedProcess[str], *words: str) -> None:
+    assert result.returncode != 0, result
+    assert "Traceback" not in result.stderr, result.stderr
+    for word in words:
+        assert word in result.stderr, result.stderr
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("migrate", "status"),
+        ("migrate", "up"),
+        ("users", "activate", "someone@example.com"),
+        ("serve", "--port", "0"),
+    ],
+)
+def test_postgres_down_is_one_line_not_a_traceback(tmp_path: Path, args: tuple[str, ...]) -> None:
+    result = collab(tmp_path, *args, COLLAB_DATABASE_URL=UNREACHABLE)
+    assert_clean_failure(result, "PostgreSQL")
+
+
+def test_a_malformed_database_url_is_one_line(tmp_path: Path) -> None:
+    result = collab(tmp_path, "migrate", "status", COLLAB_DATABASE_URL="not-a-url")
+    assert_clean_failure(result, "COLLAB_DATABASE_URL")
+
+
+def test_an_unknown_log_level_names_the_variable(tmp_path: Path) -> None:
+    result = collab(tmp_path, "migrate", "status", COLLAB_LOG_LEVEL="verbose")
+    assert result.returncode == 2
+    assert_clean_failure(result, "COLLAB_LOG_LEVEL")
+
+
+def test_a_bad_value_names_the_environment_variable(tmp_path: Path) -> None:
+    """Pydantic says `port`; the operator set COLLAB_PORT."""
+    result = collab(tmp_path, "migrate", "status", COLLAB_PORT="abc")
+    assert result.returncode == 2
+    assert_clean_failure(result, "COLLAB_PORT")
+
+
+def test_trusted_proxies_that_are_not_addresses_fail_at_start(tmp_path: Path) -> None:
+    """They were accepted, then every request that looked up the caller's address was a 500."""
+    result = collab(tmp_path, "migrate", "status", COLLAB_TRUSTED_PROXIES="10.0.0.0/8,proxy.lan")
+    assert result.returncode == 2
+    assert_clean_failure(result, "COLLAB_TRUSTED_PROXIES", "proxy.lan")
+
+
+def test_runtimes_use_the_configured_catalogue(tmp_path: Path) -> None:
+    """`collab runtimes` listed (and built) the built-in catalogue whatever
+    COLLAB_RUNTIMES_FILE said, so an operator's own runtimes were never built."""
+    catalogue = tmp_path / "runtimes.toml"
+    catalogue.write_text(
+        '[ruby]\nimage = "acme-ruby:1"\nport = 4567\ncommand = ["ruby", "app.rb"]\n'
+        'memory = "256m"\ncpus = 0.5\npids = 64\n'
+    )
+    result = collab(tmp_path, "runtimes", "list", COLLAB_RUNTIMES_FILE=str(catalogue))
+    assert result.returncode == 0, result.stderr
+    assert "acme-ruby:1" in result.stdout
+    assert "python" not in result.stdout
+
+
+def test_a_broken_runtime_catalogue_is_one_line(tmp_path: Path) -> None:
+    catalogue = tmp_path / "runtimes.toml"
+    catalogue.write_text('[bad]\nimage = "x"\n')
+    result = collab(tmp_path, "runtimes", "list", COLLAB_RUNTIMES_FILE=str(catalogue))
+    assert_clean_failure(result, "bad")
