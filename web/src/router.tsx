@@ -72,9 +72,18 @@ export function matchPath(pattern: string, path: string): Record<string, string>
 }
 
 // Only a path on this site: "//evil.example" and "/\evil.example" are other sites to a browser.
+// So is "/<TAB>/evil.example": the URL parser drops tabs and newlines anywhere. The path is
+// read the way the browser will read it, and kept only when it stays on this origin.
 export function safeNext(next: string | null | undefined, fallback = "/"): string {
-  if (!next || !next.startsWith("/") || next.startsWith("//") || next.startsWith("/\\")) return fallback;
-  return next;
+  if (!next || !next.startsWith("/")) return fallback;
+  let url: URL;
+  try {
+    url = new URL(next, window.location.origin);
+  } catch {
+    return fallback;
+  }
+  if (url.origin !== window.location.origin) return fallback;
+  return url.pathname + url.search + url.hash;
 }
 
 // "/login?next=/sessions/1" for the page the visitor is on now.
