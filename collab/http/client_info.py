@@ -46,5 +46,13 @@ def client_info(request: web.Request, trusted_proxies: tuple[str, ...]) -> Clien
             address = hop_ip
             if not _is_trusted(hop_ip, networks):
                 break
-    user_agent = request.headers.get("User-Agent")
+    user_agent = _text(request.headers.get("User-Agent"))
     return ClientInfo(ip=address, user_agent=user_agent[:1000] if user_agent else None)
+
+
+def _text(value: str | None) -> str | None:
+    """A header as storable text: bytes that are not UTF-8 (which aiohttp hands on as lone
+    surrogates, which PostgreSQL cannot store) become U+FFFD."""
+    if value is None or value.isascii():
+        return value
+    return value.encode("utf-8", "surrogateescape").decode("utf-8", "replace")

@@ -79,8 +79,9 @@ def metrics_middleware(
 
 def _authorised(request: web.Request, token: str) -> bool:
     scheme, _, given = request.headers.get("Authorization", "").partition(" ")
+    # Bytes that are not UTF-8 reach us as lone surrogates: kept as sent, never an error.
     return scheme.lower() == "bearer" and hmac.compare_digest(
-        given.strip().encode(), token.encode()
+        given.strip().encode("utf-8", "surrogateescape"), token.encode()
     )
 
 
