@@ -4,12 +4,14 @@ The secret is sealed at rest (`kernel.sealing`, its own derived key) and never s
 after enrolment. A wrong code anywhere counts toward the account's slow-down, the one that
 slows password guessing (`RateLimiter.record_login_failure`, under both the email and the
 username a person may log in with), and, at login, toward the MFA token's own budget. A
-code is accepted once: its time step must be later than the last one accepted.
+code is accepted once: its time step must be later than the last one accepted. Turning
+TOTP off reaches the sockets its owner holds open in workspaces that require it (`turned_off`).
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -53,6 +55,9 @@ class MfaDependencies:
     tokens: MfaTokens
     sealer: Sealer
     issuer: str  # the name authenticator apps show beside the account
+    # After someone turned TOTP off: what reaches their open sockets in the workspaces that
+    # require it (the live sessions, built after this service: look them up when called).
+    turned_off: Callable[[uuid.UUID], Awaitable[None]] | None = None
 
 
 class MfaService:
@@ -164,6 +169,10 @@ class MfaService:
         async with self._d.pool.acquire() as conn, conn.transaction():
             await self._store.disable(conn, user.user_id)
             await self._audit(conn, "auth.mfa_disabled", user.user_id, client, proof=proof)
+        if self._d.turned_off is not None:
+            # Sockets already open in a workspace that requires two-factor close now, as new
+            # ones are refused.
+            await self._d.turned_off(user.user_id)
 
     async def regenerate_recovery_codes(
         self, user: User, code: str, client: ClientInfo

@@ -10,7 +10,8 @@ Rules:
   what else follows the membership (the workspace's live sessions and their open sockets).
 - A workspace may require two-factor login (`require_mfa`): whoever has not turned TOTP on
   is refused its sessions and documents (403 `mfa_required`, `WorkspaceAccess.check_mfa`);
-  nobody may turn the rule on without TOTP themselves (409: no locking oneself out).
+  nobody may turn the rule on without TOTP themselves (409: no locking oneself out). Turning
+  it on reaches the membership's followers too: sockets already open without TOTP close.
 """
 
 from __future__ import annotations
@@ -63,6 +64,10 @@ class MembershipFollower(Protocol):
         self, conn: asyncpg.Connection, ws_id: uuid.UUID, user_id: uuid.UUID
     ) -> AfterCommit:
         """Runs in the transaction that changed the membership; the answer runs after commit."""
+        ...
+
+    async def workspace_rule_changed(self, ws_id: uuid.UUID) -> None:
+        """After commit: the workspace now requires two-factor login of its members."""
         ...
 
 
@@ -260,6 +265,10 @@ class WorkspaceService:
         assert fresh is not None
         if "name" in changes:
             await self.lifecycle.renamed(ws_id, changes["name"])
+        if turning_on:
+            # Members without TOTP lose the sockets they hold open, as new ones are refused.
+            for follower in self._followers:
+                await follower.workspace_rule_changed(ws_id)
         return workspace_json(fresh)
 
     async def delete(self, actor: Actor, ws_id: uuid.UUID) -> None:

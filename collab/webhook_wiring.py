@@ -99,6 +99,9 @@ class MemberWebhooks:
 
         return committed
 
+    async def workspace_rule_changed(self, ws_id: uuid.UUID) -> None:
+        """Requiring two-factor login changes nobody's place: nothing to report."""
+
 
 def deployment_status(
     emit_to_session: Callable[[uuid.UUID, str, dict[str, Any]], Awaitable[None]],

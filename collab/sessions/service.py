@@ -4,8 +4,9 @@ Rules:
 - Only participants see a session; to anyone else it does not exist (404).
 - On a session opened on a workspace, the workspace role bounds the session role at every
   check: a workspace viewer only reads, and someone who is no longer a member has no access
-  (unless a join link brought them in from outside the workspace). Changes reach open
-  sockets at once.
+  (unless a join link brought them in from outside the workspace). A workspace that requires
+  two-factor login refuses whoever lacks it. Changes reach open sockets at once: a removal,
+  a demotion, and the rule turned on or TOTP turned off.
 - An archived session is read-only for everyone: every change answers 409 until its owner
   sets it active again. What only takes access away stays possible: deleting it, leaving,
   the owner removing someone, revoking a join link.
@@ -302,12 +303,23 @@ class SessionService:
             actor.client,
         )
 
+    async def _lacks_mfa(self, access: SessionAccess, user_id: uuid.UUID) -> bool:
+        """Whether the session's workspace requires two-factor login this user lacks."""
+        if not access.in_workspace:
+            return False
+        try:
+            await self._workspaces.check_mfa(access.row["ws_id"], user_id)
+        except Forbidden:
+            return True
+        return False
+
     async def _push_access(self, session_id: uuid.UUID, user_ids: list[uuid.UUID]) -> None:
         """Tell these people's open sockets in the session, on every process, what they may
-        do now: write or only read, or nothing (disconnected)."""
+        do now: write or only read, or nothing (disconnected). Lacking the two-factor login
+        the session's workspace requires is nothing, as every new connection is refused."""
         for user_id in user_ids:
             access = await self._access(self._pool, session_id, user_id)
-            if access is None or access.role is None:
+            if access is None or access.role is None or await self._lacks_mfa(access, user_id):
                 await self._events.removed(session_id, user_id)
             else:
                 role = socket_role(access.role, archived=access.archived)
@@ -653,6 +665,21 @@ class SessionService:
                 await self._announce_access(session_id, user_id, had_place.get(session_id), ws_id)
 
         return announce
+
+    async def workspace_rule_changed(self, ws_id: uuid.UUID) -> None:
+        """After commit: the workspace now requires two-factor login. Whoever lacks it is
+        cut off from its sessions' open sockets, as a removal cuts them off (their places
+        stay: they come back once TOTP is on)."""
+        for session_id in await self._store.of_workspace(self._pool, ws_id):
+            await self._push_access(session_id, await self._store.user_ids(self._pool, session_id))
+
+    async def mfa_turned_off(self, user_id: uuid.UUID) -> None:
+        """After commit: this person turned two-factor login off. Their open sockets in the
+        sessions of workspaces that require it are cut off (members, and those a join link
+        brought in from outside the workspace, alike)."""
+        for row in await self._store.for_user(self._pool, user_id):
+            if row["ws_id"] is not None:
+                await self._push_access(row["session_id"], [user_id])
 
     async def _announce_access(
         self,
