@@ -306,6 +306,8 @@ async def _account_security(app: web.Application) -> AsyncIterator[None]:
             tokens=deps.mfa_tokens,
             sealer=totp_sealer(app[SIGNING_KEYS]),
             issuer="Collab",
+            # The live sessions are built later: looked up when someone turns TOTP off.
+            turned_off=lambda user_id: app[SESSIONS].mfa_turned_off(user_id),
         )
     )
     yield

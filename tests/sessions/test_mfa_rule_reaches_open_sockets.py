@@ -12,8 +12,6 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
-import pytest
-
 from tests.accounts_support import STRONG_PASSWORD
 from tests.mfa_support import enable_totp
 from tests.node_agent import NodeAgent
@@ -80,10 +78,6 @@ async def test_turning_the_rule_on_cuts_off_open_sockets_of_members_without_totp
     await write(agent, client, "bob-again", o, shared, "bob again\n")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="needs collab/app.py to pass MfaDependencies(turned_off=...) (see the commit)",
-)
 async def test_turning_totp_off_cuts_off_open_sockets_in_workspaces_that_require_it(
     client: Client, agent: NodeAgent
 ) -> None:
