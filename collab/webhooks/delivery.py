@@ -76,6 +76,10 @@ class DeliveryTiming:
     first_retry_seconds: float = backoff.FIRST_DELAY_SECONDS
     give_up_after: timedelta = backoff.GIVE_UP_AFTER
     batch: int = 20
+    # Settled deliveries (and their attempts) are kept this long for the deliveries list,
+    # then pruned, looked at this often: every event adds rows for every endpoint.
+    keep_settled: timedelta = timedelta(days=30)
+    prune_every_seconds: float = 3600.0
 
 
 def body_of(claimed: Claimed) -> bytes:
@@ -154,7 +158,12 @@ class DeliveryWorker:
     # -- the loop ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
+        next_prune = loop.time() + self._timing.prune_every_seconds
         while True:
+            if loop.time() >= next_prune:
+                next_prune = loop.time() + self._timing.prune_every_seconds
+                await self._prune()
             try:
                 claimed = await self.run_once()
             except asyncio.CancelledError:
@@ -167,6 +176,17 @@ class DeliveryWorker:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), self._timing.poll_seconds)
             self._wake.clear()
+
+    async def _prune(self) -> None:
+        try:
+            pruned = await self._store.prune(self._pool, self._timing.keep_settled)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("pruning settled webhook deliveries failed; tried again later")
+            return
+        if pruned:
+            log.info("pruned %d settled webhook deliveries", pruned)
 
     async def run_once(self) -> int:
         """Claim what is due and deliver it; how many were claimed."""

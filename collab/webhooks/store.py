@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -212,6 +212,16 @@ class WebhookStore:
             next_attempt_at,
         )
         return result.endswith(" 1")
+
+    async def prune(self, db: Executor, older_than: timedelta) -> int:
+        """Forget settled deliveries (delivered or failed) last touched before `older_than`
+        ago, with their attempts (cascade); how many went. Pending ones always stay."""
+        result: str = await db.execute(
+            """DELETE FROM webhook_deliveries
+               WHERE status <> 'pending' AND updated_at < now() - $1::interval""",
+            older_than,
+        )
+        return int(result.split()[-1])
 
     async def disable(
         self, db: Executor, webhook_id: uuid.UUID, reason: str
