@@ -18,7 +18,9 @@ async function start(): Promise<void> {
     // the remembered page for after the code.
     const pendingMfa =
       window.location.pathname === "/login" && window.location.hash.includes("mfa_token=");
-    if (next !== null && !pendingMfa) {
+    // The callback page of a front-end-URL provider login reads it itself (and requires it).
+    const callback = window.location.pathname === "/oauth/callback";
+    if (next !== null && !pendingMfa && !callback) {
       sessionStorage.removeItem(OAUTH_NEXT_KEY);
       if (me && window.location.pathname === "/") navigate(safeNext(next), { replace: true });
     }
