@@ -437,6 +437,10 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         own = await session_store.environment(pool, session["session_id"])
         return merge_environment(workspace, own, secrets.open)
 
+    async def workspace_of(session_id: uuid.UUID) -> uuid.UUID | None:
+        scope = await scopes.document_key(session_id)
+        return scope.scope_id if scope.in_workspace else None
+
     logs = LogFollowers(containers, events.emit) if containers is not None else None
     deployments = Deployments(
         pool,
@@ -453,6 +457,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         workspace_documents.count,
         environment_of,
         DependencyInstaller(docker, Indexes.from_settings(settings)) if docker else None,
+        workspace_of=workspace_of,
     )
     sessions = SessionService(
         pool,

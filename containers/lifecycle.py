@@ -54,10 +54,16 @@ PreviewUrl = Callable[[str], str]
 # A session's environment for its deployment (workspace's and session's variables, secrets
 # opened): asked only as its container is about to start.
 EnvironmentOf = Callable[[asyncpg.Record], Awaitable[DeployEnvironment]]
+# The workspace a session's files belong to (None: a personal session), for its audit log.
+WorkspaceOf = Callable[[uuid.UUID], Awaitable[uuid.UUID | None]]
 
 
 async def _no_environment(_: asyncpg.Record) -> DeployEnvironment:
     return DeployEnvironment({}, frozenset())
+
+
+async def _no_workspace(_: uuid.UUID) -> uuid.UUID | None:
+    return None
 
 
 @dataclass(frozen=True)
@@ -120,6 +126,7 @@ class Deployments:
         count_for_workspace: WorkspaceCounter | None = None,
         environment_of: EnvironmentOf = _no_environment,
         dependencies: DependencyInstaller | None = None,
+        workspace_of: WorkspaceOf = _no_workspace,
     ) -> None:
         self._pool = pool
         self._store = store
@@ -135,6 +142,7 @@ class Deployments:
         self._count_for_workspace = count_for_workspace
         self._environment_of = environment_of
         self._dependencies = dependencies
+        self._workspace_of = workspace_of
 
     def url_of(self, deployment_id: uuid.UUID) -> str:
         return self._preview_url(str(deployment_id))
@@ -390,7 +398,8 @@ class Deployments:
             AuditEntry(
                 f"deployment.{status.value}",
                 actor.user_id if actor else None,
-                None,
+                # In the workspace's log next to its `deployment.started`.
+                await self._workspace_of(done["session_id"]),
                 "deployment",
                 str(deployment_id),
                 new_value={"reason": reason},

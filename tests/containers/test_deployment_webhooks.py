@@ -74,6 +74,11 @@ async def test_a_workspace_hears_its_deployments_statuses(
         assert body["data"]["deployment_id"] == deployment_id
         assert body["data"]["session_id"] == session["session_id"]
         assert body["data"]["deployment_url"] == started["deployment_url"]
+    # The workspace's audit log holds the stop next to the start.
+    status, log = await ann.call("get", f"/api/workspaces/{ws}/audit-logs")
+    assert status == 200, log
+    mine = [e["action"] for e in log["items"] if e["resource_id"] == deployment_id]
+    assert sorted(mine) == ["deployment.started", "deployment.stopped"], log
 
 
 async def test_a_personal_sessions_deployment_tells_no_workspace(
