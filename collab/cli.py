@@ -26,6 +26,7 @@ from auth.admins import set_admin
 from collab.app import build_app
 from collab.db import CONNECT_TIMEOUT, DatabaseUnreachable
 from collab.embedded import EmbeddedPostgres, EmbeddedServiceError
+from collab.http.errors import BODY_IDLE_TIMEOUT
 from collab.lifecycle_wiring import LIFECYCLE
 from collab.log import configure_logging
 from collab.migrate import MigrationError, Migrator
@@ -202,6 +203,8 @@ def _serve(settings: Settings) -> None:
     reconnects to another process (`collab.app._drain`), in-flight requests get a share of
     the timeout, then the cleanup chain commits queued document updates and closes pools."""
     app = build_app(settings)
+    # A request body that stops arriving is ended as a connection that sends nothing is.
+    app[BODY_IDLE_TIMEOUT] = settings.idle_connection_timeout_seconds
     timeout = settings.shutdown_timeout_seconds
     watchdog = _Watchdog(timeout)
     app.on_shutdown.insert(0, watchdog.on_shutdown)

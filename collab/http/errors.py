@@ -9,6 +9,8 @@ edge and building a second application never changes the first.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import math
@@ -66,6 +68,7 @@ _HTTP_CODES: dict[int, tuple[str, str]] = {
     403: ("forbidden", "You may not do this."),
     404: ("not_found", "No such resource."),
     405: ("method_not_allowed", "This method is not allowed on this resource."),
+    408: ("request_timeout", "The request body stopped arriving; the connection is closed."),
     413: ("payload_too_large", "The request body is too large."),
     415: ("unsupported_media_type", "Send JSON with Content-Type: application/json."),
 }
@@ -94,10 +97,39 @@ class ErrorTranslators:
 
 
 ERROR_TRANSLATORS = web.AppKey("error_translators", ErrorTranslators)
+# Seconds a handler may wait for the next byte of a request body (the composition root sets
+# COLLAB_IDLE_CONNECTION_TIMEOUT_SECONDS); past it the read fails with a 408.
+BODY_IDLE_TIMEOUT = web.AppKey("body_idle_timeout", float)
+DEFAULT_BODY_IDLE_TIMEOUT = 30.0
+
+
+async def _body_deadline(request: web.Request, seconds: float) -> None:
+    """End a body that stops arriving: aiohttp's keep-alive timeout covers a request's
+    headers, not its body, so a client declaring a length (or a chunk) it never sends held
+    the connection and the handler for ever. A stall is time during which the handler waits
+    for bytes and none come; a handler that is busy, or has stopped reading, is not one."""
+    content = request.content
+    seen = content.total_bytes
+    waiting_since: float | None = None
+    loop = asyncio.get_running_loop()
+    while not content.is_eof() and content.exception() is None:
+        await asyncio.sleep(min(seconds / 4, 1.0))
+        if content.total_bytes != seen or content._waiter is None:
+            seen, waiting_since = content.total_bytes, None
+            continue
+        if waiting_since is None:
+            waiting_since = loop.time()
+        elif loop.time() - waiting_since >= seconds:
+            content.set_exception(web.HTTPRequestTimeout())
+            return
 
 
 @web.middleware
 async def error_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
+    deadline: asyncio.Task[None] | None = None
+    if request.body_exists and not request.content.is_eof():
+        seconds = request.app.get(BODY_IDLE_TIMEOUT, DEFAULT_BODY_IDLE_TIMEOUT)
+        deadline = asyncio.create_task(_body_deadline(request, seconds))
     try:
         return await handler(request)
     except web.HTTPException as exc:
@@ -106,9 +138,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         code, message = _HTTP_CODES.get(exc.status, ("http_error", exc.reason))
         if exc.status == 413 and exc.text:
             message = exc.text  # aiohttp names the limit and the size it saw
-        return web.json_response(
+        response = web.json_response(
             error_body(code, message), status=exc.status, headers=_kept_headers(exc)
         )
+        if exc.status == 408:
+            response.force_close()  # what is left of the body will not come
+        return response
     except Exception as exc:
         api_error = request.app[ERROR_TRANSLATORS].translate(exc)
         if api_error is not None:
@@ -117,6 +152,11 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         return web.json_response(
             error_body("internal_error", "Something went wrong on our side."), status=500
         )
+    finally:
+        if deadline is not None:
+            deadline.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await deadline
 
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:
