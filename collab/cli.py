@@ -43,6 +43,17 @@ log = logging.getLogger("collab")
 CLI_CLIENT = ClientInfo(None, "collab-cli")
 
 
+def _count(text: str) -> int:
+    """A whole number of at least 1 (`migrate down -1` once reverted all but the first)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number")
+    return value
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="collab", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
@@ -56,9 +67,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate.add_argument("--data-dir", help="where embedded data lives (COLLAB_DATA_DIR)")
     steps = migrate.add_subparsers(dest="direction", required=True)
     up = steps.add_parser("up", help="apply pending migrations")
-    up.add_argument("target", nargs="?", type=int, help="stop after this version")
+    up.add_argument("target", nargs="?", type=_count, help="stop after this version")
     down = steps.add_parser("down", help="revert the newest N migrations (default 1)")
-    down.add_argument("steps", nargs="?", type=int, default=1)
+    down.add_argument("steps", nargs="?", type=_count, default=1)
     steps.add_parser("status", help="list migrations and whether each is applied")
 
     runtimes = commands.add_parser("runtimes", help="the deployment runtime catalogue")

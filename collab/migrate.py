@@ -112,6 +112,8 @@ class Migrator:
 
     async def down(self, steps: int = 1) -> list[Migration]:
         """Revert the newest `steps` applied migrations; return those reverted."""
+        if steps < 1:  # a slice `[:-1]` would revert all but the first
+            raise MigrationError(f"migrate down needs a positive number of steps, got {steps}")
         await self._locked()
         try:
             applied = await self._applied()

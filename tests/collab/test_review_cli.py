@@ -8,8 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import asyncpg
 import pytest
 
+from collab.migrate import Migrator
 from tests.support import TEST_SECRET
 
 UNREACHABLE = "postgresql://collab:pw@127.0.0.1:1/collab"
@@ -95,3 +97,28 @@ def test_a_broken_runtime_catalogue_is_one_line(tmp_path: Path) -> None:
     catalogue.write_text('[bad]\nimage = "x"\n')
     result = collab(tmp_path, "runtimes", "list", COLLAB_RUNTIMES_FILE=str(catalogue))
     assert_clean_failure(result, "bad")
+
+
+@pytest.mark.parametrize("steps", ["-1", "-29", "0"])
+async def test_migrate_down_takes_a_positive_count(
+    tmp_path: Path, database_url: str, steps: str
+) -> None:
+    """`migrate down -1` sliced the applied list as `[:-1]` and reverted every migration but
+    the first (dropping the users, sessions and documents tables) instead of refusing."""
+    conn = await asyncpg.connect(database_url)
+    try:
+        await Migrator(conn).up()
+        result = collab(tmp_path, "migrate", "down", steps, COLLAB_DATABASE_URL=database_url)
+        assert result.returncode == 2, result
+        assert "Traceback" not in result.stderr
+        assert "steps" in result.stderr or "positive" in result.stderr, result.stderr
+        statuses = await Migrator(conn).status()
+        assert all(s.applied_at is not None for s in statuses)
+    finally:
+        await conn.close()
+
+
+def test_migrate_up_refuses_a_negative_target(tmp_path: Path) -> None:
+    result = collab(tmp_path, "migrate", "up", "-3", COLLAB_DATABASE_URL=UNREACHABLE)
+    assert result.returncode == 2, result
+    assert "Traceback" not in result.stderr
