@@ -61,6 +61,17 @@ def configure_logging(log_format: LogFormat, level: str) -> None:
     logging.getLogger("pgserver").setLevel(logging.WARNING)
 
 
+# Invitation links carry their token in the path (`/join/{token}`, `/api/join/{token}`,
+# `/invitations/{token}`, `/api/invitations/workspace/{token}/accept`…): a credential that
+# lets anyone in, so never written to a log.
+_TOKEN_IN_PATH = re.compile(r"^(/(?:api/)?(?:join|invitations(?:/workspace)?)/)[^/]+")
+
+
+def loggable_path(path: str) -> str:
+    """The request path as it may be logged: an invitation token becomes `***`."""
+    return _TOKEN_IN_PATH.sub(r"\1***", path)
+
+
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     incoming = request.headers.get("X-Request-ID", "")
@@ -71,7 +82,7 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
         if not response.prepared:
             response.headers["X-Request-ID"] = request_id
         logging.getLogger("collab.request").info(
-            "%s %s -> %s", request.method, request.path, response.status
+            "%s %s -> %s", request.method, loggable_path(request.path), response.status
         )
         return response
     finally:
