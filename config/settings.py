@@ -173,6 +173,44 @@ class Settings(BaseSettings):
                 ) from None
         return value
 
+    @field_validator("public_url", "frontend_url")
+    @classmethod
+    def _absolute_url(cls, value: str | None) -> str | None:
+        # Links, token issuers and the trusted origin are built from these: without a scheme
+        # and host the origin became `://` and every browser was refused.
+        if value is not None:
+            parts = urlsplit(value.strip())
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"{value!r} is not an http(s) URL such as https://example.com")
+            return value.strip()
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Compared with a browser's `Origin` (scheme://host[:port]): anything else never matches.
+        for entry in value:
+            parts = urlsplit(entry)
+            if (
+                parts.scheme not in ("http", "https")
+                or not parts.hostname
+                or parts.path not in ("", "/")
+                or parts.query
+                or parts.fragment
+                or parts.username is not None
+            ):
+                raise ValueError(
+                    f"{entry!r} is not a browser origin such as https://ide.example.com"
+                )
+        return value
+
+    @field_validator("preview_domain")
+    @classmethod
+    def _bare_domain(cls, value: str | None) -> str | None:
+        if value is not None and ("/" in value or "@" in value or not value.strip(". ")):
+            raise ValueError(f"{value!r} is not a domain such as preview.example.net")
+        return value
+
     @field_validator("log_level")
     @classmethod
     def _known_level(cls, value: str) -> str:

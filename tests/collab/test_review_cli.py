@@ -122,3 +122,50 @@ def test_migrate_up_refuses_a_negative_target(tmp_path: Path) -> None:
     result = collab(tmp_path, "migrate", "up", "-3", COLLAB_DATABASE_URL=UNREACHABLE)
     assert result.returncode == 2, result
     assert "Traceback" not in result.stderr
+
+
+def test_redis_down_is_one_line_not_a_traceback(tmp_path: Path, database_url: str) -> None:
+    result = collab(
+        tmp_path,
+        "users",
+        "activate",
+        "someone@example.com",
+        COLLAB_DATABASE_URL=database_url,
+        COLLAB_REDIS_URL="redis://127.0.0.1:1/0",
+    )
+    assert_clean_failure(result, "Redis")
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("COLLAB_PUBLIC_URL", "collab.example.com"),
+        ("COLLAB_PUBLIC_URL", "ftp://collab.example.com"),
+        ("COLLAB_FRONTEND_URL", "app.example.com/"),
+        ("COLLAB_ALLOWED_ORIGINS", "https://ide.example.com,ide2.example.com"),
+        ("COLLAB_ALLOWED_ORIGINS", "https://ide.example.com/editor"),
+        ("COLLAB_PREVIEW_DOMAIN", "https://preview.example.net"),
+    ],
+)
+def test_urls_and_origins_that_cannot_work_fail_at_start(
+    tmp_path: Path, variable: str, value: str
+) -> None:
+    """Accepted as they were, they broke later and elsewhere: a public URL without a scheme
+    made the trusted origin `://` (every browser's Socket.IO connection refused) and mailed
+    links relative; an origin without a scheme or with a path never matches an `Origin`."""
+    result = collab(tmp_path, "migrate", "status", **{variable: value})
+    assert result.returncode == 2, result
+    assert_clean_failure(result, variable)
+
+
+def test_well_formed_urls_and_origins_are_accepted(tmp_path: Path) -> None:
+    result = collab(
+        tmp_path,
+        "runtimes",
+        "list",
+        COLLAB_PUBLIC_URL="https://collab.example.com/",
+        COLLAB_FRONTEND_URL="http://localhost:5173",
+        COLLAB_ALLOWED_ORIGINS="https://ide.example.com, http://[::1]:3000/",
+        COLLAB_PREVIEW_DOMAIN="preview.example.net:8443",
+    )
+    assert result.returncode == 0, result.stderr
