@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import difflib
 import gc
 import logging
 import os
@@ -254,8 +255,24 @@ def _configuration_errors(exc: ValidationError) -> str:
     return "\n".join(lines)
 
 
+def _unknown_variables() -> list[str]:
+    """A warning per COLLAB_* variable that is no setting (a typo in COLLAB_DATABASE_URL
+    would otherwise start the server on an empty embedded database without a word)."""
+    known = {f"COLLAB_{name.upper()}" for name in Settings.model_fields}
+    warnings = []
+    for name in sorted(os.environ):
+        if not name.startswith("COLLAB_") or name in known or name.startswith("COLLAB_TEST_"):
+            continue
+        close = difflib.get_close_matches(name, known, n=1)
+        hint = f"; did you mean {close[0]}?" if close else ""
+        warnings.append(f"collab: warning: {name} is not a setting and is ignored{hint}")
+    return warnings
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    for warning in _unknown_variables():
+        print(warning, file=sys.stderr)
     try:
         overrides = {"data_dir": getattr(args, "data_dir", None)}
         if args.command == "serve":

@@ -169,3 +169,12 @@ def test_well_formed_urls_and_origins_are_accepted(tmp_path: Path) -> None:
         COLLAB_PREVIEW_DOMAIN="preview.example.net:8443",
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_a_misspelt_variable_is_named(tmp_path: Path) -> None:
+    """COLLAB_DATABSE_URL was ignored without a word: the server then started on an empty
+    embedded PostgreSQL instead of the operator's database."""
+    result = collab(tmp_path, "runtimes", "list", COLLAB_DATABSE_URL="postgresql://x@db/collab")
+    assert result.returncode == 0, result.stderr
+    assert "COLLAB_DATABSE_URL" in result.stderr, result.stderr
+    assert "COLLAB_DATABASE_URL" in result.stderr, result.stderr
