@@ -56,12 +56,14 @@ from collab.http import (
     archive_routes,
     audit_routes,
     auth_routes,
+    cors,
     deployment_routes,
     device_routes,
     git_routes,
     health,
     lifecycle_routes,
     mfa_routes,
+    security_headers,
     service_errors,
     session_routes,
     version_routes,
@@ -642,6 +644,8 @@ def build_app(settings: Settings) -> web.Application:
         ],
         client_max_size=settings.max_body_bytes,
     )
+    # Applied as each answer is prepared, so streamed ones carry them too.
+    app.on_response_prepare.extend([security_headers.add_on_prepare, cors.add_on_prepare])
     app[SETTINGS] = settings
     app[SIGNING_KEYS] = load_signing_keys(settings)
     app[METRICS_REFRESH] = []

@@ -56,6 +56,11 @@ def _preflight(request: web.Request, origin: str) -> web.StreamResponse:
     return response
 
 
+# The request's Origin when it may read the answer, "" when not (the answer still varies by
+# Origin); `add_on_prepare` applies it to whatever answers, streamed responses included.
+_ORIGIN = web.RequestKey("collab_cors_origin", str)
+
+
 @web.middleware
 async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if not _is_api(request.path):
@@ -67,18 +72,16 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
         and hdrs.ACCESS_CONTROL_REQUEST_METHOD in request.headers
     ):
         return _preflight(request, origin)
-    granted = bool(origin) and _allowed(request, origin)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:  # redirects are raised, not returned
-        if granted:
-            _grant(exc, origin)
-        else:
-            _add_vary(exc)
-        raise
-    if not response.prepared:
-        if granted:
-            _grant(response, origin)
-        else:
-            _add_vary(response)  # the answer differs by Origin, whatever it is
-    return response
+    request[_ORIGIN] = origin if origin and _allowed(request, origin) else ""
+    return await handler(request)
+
+
+async def add_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """`app.on_response_prepare`: just before any answer's headers go out."""
+    origin = request.get(_ORIGIN)
+    if origin is None:
+        return
+    if origin:
+        _grant(response, origin)
+    else:
+        _add_vary(response)  # the answer differs by Origin, whatever it is

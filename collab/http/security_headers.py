@@ -40,15 +40,19 @@ def _add(response: web.StreamResponse) -> None:
     response.headers.setdefault("Content-Security-Policy", policy)
 
 
+# Set on requests of the app's origin; `add_on_prepare` then adds the headers to whatever
+# answers them, a response a handler streams itself (the archive download) included.
+_APPLIES = web.RequestKey("collab_security_headers", bool)
+
+
 @web.middleware
 async def security_headers_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    if request.path.startswith("/preview/"):
-        return await handler(request)
-    try:
-        response = await handler(request)
-    except web.HTTPException as exc:  # redirects are raised, not returned
-        _add(exc)
-        raise
-    if not response.prepared:
+    if not request.path.startswith("/preview/"):
+        request[_APPLIES] = True
+    return await handler(request)
+
+
+async def add_on_prepare(request: web.Request, response: web.StreamResponse) -> None:
+    """`app.on_response_prepare`: just before any answer's headers go out."""
+    if request.get(_APPLIES):
         _add(response)
-    return response
