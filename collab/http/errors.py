@@ -148,6 +148,12 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         api_error = request.app[ERROR_TRANSLATORS].translate(exc)
         if api_error is not None:
             return error_response(api_error)
+        if _undecodable_input(exc):
+            log.info("refused bytes that are not UTF-8 on %s %s", request.method, request.path)
+            return web.json_response(
+                error_body("bad_request", "The request holds bytes that are not valid UTF-8."),
+                status=400,
+            )
         log.exception("unhandled error on %s %s", request.method, request.path)
         return web.json_response(
             error_body("internal_error", "Something went wrong on our side."), status=500
@@ -157,6 +163,21 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
             deadline.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await deadline
+
+
+# aiohttp hands on header, cookie and query bytes that are not UTF-8 as U+DC80..U+DCFF
+# (surrogateescape); read_json refuses lone surrogates in bodies. Nothing of ours makes them.
+_ESCAPED_BYTE = re.compile("[\udc80-\udcff]")
+
+
+def _undecodable_input(exc: Exception) -> bool:
+    """Whether `exc` is such client text failing to encode (in a JWT library, an HMAC
+    comparison, ...): bad input, answered 400, never a 500."""
+    return (
+        isinstance(exc, UnicodeEncodeError)
+        and isinstance(exc.object, str)
+        and _ESCAPED_BYTE.search(exc.object[exc.start : exc.end]) is not None
+    )
 
 
 def _kept_headers(exc: web.HTTPException) -> dict[str, str]:

@@ -54,3 +54,20 @@ async def test_a_user_agent_that_is_not_utf8_does_not_break_login(make_client: A
     )
     agents = [s["user_agent"] for s in await sessions.json()]
     assert any(a and a.startswith("Browser ") and a.endswith("/1.0") for a in agents), agents
+
+
+async def test_header_and_query_bytes_that_are_not_utf8_are_400_not_500(
+    make_client: Any,
+) -> None:
+    """Wherever such text reaches an `.encode()` (a JWT library, an HMAC comparison), the
+    answer is the contract's 400, not a 500: a safety net at the edge, for every route."""
+    client = await make_client()
+    requests = [
+        b"GET /api/auth/me HTTP/1.1\r\nAuthorization: Bearer \xff\r\n",
+        b"GET /api/auth/oauth/github/callback?code=a&state=%ff HTTP/1.1\r\n"
+        b"Cookie: collab_oauth_state=\xff\r\n",
+    ]
+    for head in requests:
+        status, body = await raw(client, head)
+        assert status in (400, 401, 404), (head, status, body)
+        assert body["error"]["code"] != "internal_error"
