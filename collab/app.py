@@ -520,6 +520,7 @@ async def _live_sessions(app: web.Application) -> AsyncIterator[None]:
         containers.open_shell if containers is not None else None,
         sessions.authorize,
         realtime.role_cap,
+        client_of=lambda request: client_info(request, settings.trusted_proxies),
     )
     app[SESSIONS], app[DOCUMENTS], app[DEPLOYMENTS] = sessions, documents, deployments
     app[REALTIME] = realtime

@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from aiohttp import web
 
 from collab.http.errors import Handler
+from collab.http.loggable import loggable_path
 from config import LogFormat
 
 request_id_var: contextvars.ContextVar[str] = contextvars.ContextVar("request_id", default="-")
@@ -59,17 +60,6 @@ def configure_logging(log_format: LogFormat, level: str) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
     # pgserver logs every pg_ctl command line at INFO; its warnings still come through.
     logging.getLogger("pgserver").setLevel(logging.WARNING)
-
-
-# Invitation links carry their token in the path (`/join/{token}`, `/api/join/{token}`,
-# `/invitations/{token}`, `/api/invitations/workspace/{token}/accept`…): a credential that
-# lets anyone in, so never written to a log.
-_TOKEN_IN_PATH = re.compile(r"^(/(?:api/)?(?:join|invitations(?:/workspace)?)/)[^/]+")
-
-
-def loggable_path(path: str) -> str:
-    """The request path as it may be logged: an invitation token becomes `***`."""
-    return _TOKEN_IN_PATH.sub(r"\1***", path)
 
 
 @web.middleware

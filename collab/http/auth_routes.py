@@ -201,7 +201,11 @@ async def oauth_callback(request: web.Request) -> web.Response:
     if not code or not state:
         raise ValidationFailed({"code": "required", "state": "required"})
     started_here = request.cookies.get(OAUTH_STATE_COOKIE, "")
-    if not hmac.compare_digest(started_here.encode(), state[:200].encode()):
+    # surrogateescape: a state or cookie of bytes that are not UTF-8 is simply not equal.
+    if not hmac.compare_digest(
+        started_here.encode("utf-8", "surrogateescape"),
+        state[:200].encode("utf-8", "surrogateescape"),
+    ):
         raise Unauthenticated("This sign-in was not started in this browser; start it again.")
     pair = await request.app[OAUTH].finish(provider, code[:2000], state[:200], client(request))
     frontend = request.app[SETTINGS].frontend_url

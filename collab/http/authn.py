@@ -14,7 +14,7 @@ from auth.callers import Caller, InsufficientScope
 from collab.http.client_info import client_info
 from collab.state import ACCOUNTS, SETTINGS
 from kernel.context import Actor, ClientInfo
-from kernel.errors import Unauthenticated
+from kernel.errors import InvalidToken, Unauthenticated
 
 _USER = web.RequestKey("user", Caller)
 
@@ -72,6 +72,8 @@ def bearer_token(request: web.Request) -> str:
     scheme, _, token = request.headers.get("Authorization", "").partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthenticated("Send Authorization: Bearer <access_token>.")
+    if not token.strip().isascii():  # no token we make is; bytes that are not UTF-8 too
+        raise InvalidToken("The access token is malformed.")
     return token.strip()
 
 

@@ -20,6 +20,7 @@ from typing import Any
 
 from aiohttp import web
 
+from collab.http.loggable import loggable_path
 from kernel.validation import MAX_JSON_DEPTH
 
 log = logging.getLogger(__name__)
@@ -149,12 +150,16 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
         if api_error is not None:
             return error_response(api_error)
         if _undecodable_input(exc):
-            log.info("refused bytes that are not UTF-8 on %s %s", request.method, request.path)
+            log.info(
+                "refused bytes that are not UTF-8 on %s %s",
+                request.method,
+                loggable_path(request.path),
+            )
             return web.json_response(
                 error_body("bad_request", "The request holds bytes that are not valid UTF-8."),
                 status=400,
             )
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.exception("unhandled error on %s %s", request.method, loggable_path(request.path))
         return web.json_response(
             error_body("internal_error", "Something went wrong on our side."), status=500
         )

@@ -37,6 +37,7 @@ from typing import Any
 
 import asyncpg
 import socketio
+from aiohttp import web
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
@@ -148,8 +149,11 @@ class TerminalEvents:
         authorize: Authorize,
         cap_role: CapRole,
         limits: TerminalLimits = TerminalLimits(),
+        client_of: Callable[[web.Request], ClientInfo] | None = None,
     ) -> None:
         self.sio = sio
+        # Who is at the other end, as REST reads it (trusted proxies, a storable user agent).
+        self._client_of = client_of
         self._redis = redis
         self._pool = pool
         self._deployment_of = deployment_of
@@ -226,7 +230,10 @@ class TerminalEvents:
 
     def _client(self, sid: str) -> ClientInfo:
         environ = self.sio.get_environ(sid) or {}
-        return ClientInfo(environ.get("REMOTE_ADDR"), environ.get("HTTP_USER_AGENT"))
+        request = environ.get("aiohttp.request")
+        if self._client_of is not None and isinstance(request, web.Request):
+            return self._client_of(request)
+        return ClientInfo(environ.get("REMOTE_ADDR"), None)
 
     async def _may_type(self, sid: str, session_id: uuid.UUID) -> uuid.UUID:
         """The socket's user, when it joined the session and is an editor or owner there."""

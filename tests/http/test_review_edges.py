@@ -71,3 +71,6 @@ async def test_header_and_query_bytes_that_are_not_utf8_are_400_not_500(
         status, body = await raw(client, head)
         assert status in (400, 401, 404), (head, status, body)
         assert body["error"]["code"] != "internal_error"
+    # A bearer token that cannot be ours is the usual 401, before any decoding.
+    status, body = await raw(client, requests[0])
+    assert (status, body["error"]["code"]) == (401, "invalid_token"), body
