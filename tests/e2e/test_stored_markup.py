@@ -1,4 +1,4 @@
-"""Review (rev-web): what another person controls is shown as text, never run as markup.
+"""What another person controls is shown as text, never run as markup.
 
 Names (first and last), a workspace's and a session's name and description, a file's path
 (tree and tabs), an invitation's message: each is set to markup that would run script, and

@@ -1,4 +1,4 @@
-"""Review (rev-ops): `collab` on bad input or a missing dependency says what is wrong in one
+"""`collab` on bad input or a missing dependency says what is wrong in one
 line and exits non-zero; it never prints a traceback. Each case runs the real command."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review (rev-ops): bytes a client may put in a header that are not UTF-8 (aiohttp hands
+"""Bytes a client may put in a header that are not UTF-8 (aiohttp hands
 them on as lone surrogates) are bad input: never a 500. Sent on a raw socket, as an
 attacker would, since HTTP clients refuse to send them."""
 

@@ -1,4 +1,4 @@
-"""Review (rev-web): the `?next=` of the log-in page is a path on this site, however it is
+"""The `?next=` of the log-in page is a path on this site, however it is
 spelled.
 
 A browser's URL parser drops every tab and newline, so `/<TAB>/evil.example` passes a check

@@ -1,4 +1,4 @@
-"""Review (rev-web): `/oauth/callback#access_token=…` takes a token only for a provider login
+"""`/oauth/callback#access_token=…` takes a token only for a provider login
 this tab started.
 
 The page is a plain route of the app: anyone can hand a victim a link to it carrying the

@@ -1,4 +1,4 @@
-"""Review (rev-ops): a request whose body never finishes (slowloris on the body: complete
+"""A request whose body never finishes (slowloris on the body: complete
 headers, then a declared length or a chunk that never arrives) held its connection and its
 handler for ever; the idle timeout only covered headers. Against a real `collab serve`."""
 
