@@ -24,6 +24,7 @@ from containers.engine import DockerEngine
 from tests.live_support import LiveSession, live_session, start_agent
 from tests.node_agent import NodeAgent
 from tests.support import TEST_SECRET, Client, ServerProcess, database_url_with_name
+from tests.webhooks.receiver import Receiver
 
 
 @pytest.fixture(scope="session")
@@ -136,6 +137,14 @@ def runtime_images(docker_host: str) -> str:
 
 
 # -- fixtures shared by several folders (each was copied into up to six test modules) --------
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    """A loopback webhook receiver that records what it is sent."""
+    made = await Receiver().start()
+    yield made
+    await made.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Review: a remote branch whose tree holds odd file names (found in review)."""
+"""A remote branch whose tree holds odd file names (found in review)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Review: a malformed multipart/form-data import (no boundary, a body without its
+"""A malformed multipart/form-data import (no boundary, a body without its
 boundary, a form cut short) answered 500; it is a bad request (422 invalid_archive)."""
 
 from __future__ import annotations

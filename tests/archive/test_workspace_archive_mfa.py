@@ -1,4 +1,4 @@
-"""Review: a workspace that requires two-factor login refuses its files to a member without
+"""A workspace that requires two-factor login refuses its files to a member without
 TOTP (403 `mfa_required`) on every route, the workspace's archive.zip included (it was
 served to them whole)."""
 

@@ -1,4 +1,4 @@
-"""Review: a zip, or an import into existing files, that makes a path both a file and a
+"""A zip, or an import into existing files, that makes a path both a file and a
 folder was taken, and then no checkout or container could hold the files (a git push
 answered 500)."""
 

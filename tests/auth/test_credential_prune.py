@@ -1,4 +1,4 @@
-"""Review: refresh tokens and logins that can never be used again are deleted.
+"""Refresh tokens and logins that can never be used again are deleted.
 
 Every refresh stores a new row (the spent one is kept for replay detection) and every login
 a `logins` row; nothing ever removed them, so the tables grew by a row a request, forever.

@@ -1,4 +1,4 @@
-"""Review: the failed-login slow-down is the account's, whichever way it is named.
+"""The failed-login slow-down is the account's, whichever way it is named.
 
 A person logs in with their email or their username. Password failures were counted under
 the spelling typed, so an attacker alternating `alice` and `alice@example.org` had two

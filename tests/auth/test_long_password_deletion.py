@@ -1,4 +1,4 @@
-"""Review: a password registration accepts is accepted wherever the account asks for it.
+"""A password registration accepts is accepted wherever the account asks for it.
 
 Passwords may be up to 1,024 characters (long passphrases are welcome); `DELETE
 /api/auth/me` capped its `password` at 1,000, so the owner of a longer one could never

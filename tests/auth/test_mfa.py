@@ -13,7 +13,6 @@ import pyotp
 import pytest
 import socketio
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from tests.accounts_support import STRONG_PASSWORD, bearer, confirm_email, register
 from tests.auth.test_oauth import at_provider
@@ -290,27 +289,6 @@ async def test_every_change_is_audited(client: Client, database_url: str) -> Non
 
 
 # -- provider logins ------------------------------------------------------------------------
-
-
-@pytest.fixture
-async def standin() -> Any:
-    provider = StandIn()
-    server = TestServer(provider.app(), host="127.0.0.1")
-    await server.start_server()
-    provider.base_url = str(server.make_url("")).rstrip("/")
-    yield provider
-    await server.close()
-
-
-@pytest.fixture
-async def oauth_client(make_client: Any, standin: StandIn) -> Client:
-    client: Client = await make_client(
-        github_client_id=CLIENT_ID,
-        github_client_secret=CLIENT_SECRET,
-        github_url=standin.base_url,
-        github_api_url=f"{standin.base_url}/api",
-    )
-    return client
 
 
 async def provider_callback(client: Client, who: str) -> str:

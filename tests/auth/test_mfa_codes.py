@@ -1,4 +1,4 @@
-"""Review: a two-factor code written in non-ASCII digits is a wrong code, never a 500.
+"""A two-factor code written in non-ASCII digits is a wrong code, never a 500.
 
 `\\d` matches every Unicode decimal digit (Arabic-Indic, fullwidth, Devanagari...), and
 `hmac.compare_digest` raises TypeError on a non-ASCII str: each route that checks a code

@@ -9,35 +9,10 @@ from urllib.parse import SplitResult, parse_qs, urlsplit
 import asyncpg
 import pytest
 from aiohttp import ClientSession
-from aiohttp.test_utils import TestServer
 
 from tests.accounts_support import STRONG_PASSWORD, bearer, confirm_email, register
 from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
 from tests.support import Client
-
-
-@pytest.fixture
-async def standin() -> Any:
-    provider = StandIn()
-    server = TestServer(provider.app(), host="127.0.0.1")
-    await server.start_server()
-    provider.base_url = str(server.make_url("")).rstrip("/")
-    yield provider
-    await server.close()
-
-
-@pytest.fixture
-async def oauth_client(make_client: Any, standin: StandIn) -> Client:
-    client: Client = await make_client(
-        github_client_id=CLIENT_ID,
-        github_client_secret=CLIENT_SECRET,
-        github_url=standin.base_url,
-        github_api_url=f"{standin.base_url}/api",
-        google_client_id=CLIENT_ID,
-        google_client_secret=CLIENT_SECRET,
-        google_issuer=f"{standin.base_url}/oidc",
-    )
-    return client
 
 
 async def at_provider(location: str, who: str) -> SplitResult:

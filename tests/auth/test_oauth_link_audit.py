@@ -1,4 +1,4 @@
-"""Review: linking a provider identity to an existing account is audited.
+"""Linking a provider identity to an existing account is audited.
 
 The link adds a way to log in to the account (and marks its email verified); the audit
 log, which records every state change, said only `user.login`, so the account's owner could
@@ -6,43 +6,19 @@ not see in their security events that GitHub now opens their account."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
+from pathlib import Path
 
-import pytest
-from aiohttp.test_utils import TestServer
-
-from tests.accounts_support import bearer, register
+from tests.accounts_support import bearer, confirm_email, register
 from tests.auth.test_oauth import login_with
-from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
+from tests.oauth_standin import Account, StandIn
 from tests.support import Client
 
 
-@pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    provider = StandIn()
-    server = TestServer(provider.app(), host="127.0.0.1")
-    await server.start_server()
-    provider.base_url = str(server.make_url("")).rstrip("/")
-    yield provider
-    await server.close()
-
-
-@pytest.fixture
-async def oauth_client(make_client: Any, standin: StandIn) -> Client:
-    client: Client = await make_client(
-        github_client_id=CLIENT_ID,
-        github_client_secret=CLIENT_SECRET,
-        github_url=standin.base_url,
-        github_api_url=f"{standin.base_url}/api",
-    )
-    return client
-
-
 async def test_linking_github_to_an_existing_account_is_a_security_event(
-    oauth_client: Client, standin: StandIn
+    oauth_client: Client, standin: StandIn, tmp_path: Path
 ) -> None:
     existing = await register(oauth_client, "octo")
+    await confirm_email(oauth_client, tmp_path, "octo@example.org")  # else no link (409)
     standin.accounts["octo"] = Account("77", "octo", "octo@example.org", verified=True)
     status, pair = await login_with(oauth_client, "github", "octo")
     assert status == 200 and pair["user"]["user_id"] == existing["user"]["user_id"]

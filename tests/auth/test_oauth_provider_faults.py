@@ -1,4 +1,4 @@
-"""Review: a login provider that is down or answers nonsense is a dependency's failure
+"""A login provider that is down or answers nonsense is a dependency's failure
 (503 `unavailable` with Retry-After, or 401 when its answer is unusable), never a 500.
 
 The provider is a real HTTP server here: the stand-in, a port nobody listens on, and a

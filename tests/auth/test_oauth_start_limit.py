@@ -1,4 +1,4 @@
-"""Review: starting provider logins is rate limited per client network.
+"""Starting provider logins is rate limited per client network.
 
 Each `GET /api/auth/oauth/{provider}/authorize` stores a state row (10 minutes) and, for an
 OIDC issuer, may call it; nothing limited how many one client could start, so a loop grew

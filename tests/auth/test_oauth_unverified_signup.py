@@ -1,4 +1,4 @@
-"""Review: no account is made from an address the provider has not verified.
+"""No account is made from an address the provider has not verified.
 
 Otherwise whoever holds that provider identity squats the address: its owner cannot sign up
 (409), and after taking the account over with a password reset the squatter still logs in
@@ -6,37 +6,11 @@ to it through the provider (the "non-verifying identity provider" pre-hijacking)
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from typing import Any
-
 import asyncpg
-import pytest
-from aiohttp.test_utils import TestServer
 
 from tests.auth.test_oauth import login_with
-from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
+from tests.oauth_standin import Account, StandIn
 from tests.support import Client
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    provider = StandIn()
-    server = TestServer(provider.app(), host="127.0.0.1")
-    await server.start_server()
-    provider.base_url = str(server.make_url("")).rstrip("/")
-    yield provider
-    await server.close()
-
-
-@pytest.fixture
-async def oauth_client(make_client: Any, standin: StandIn) -> Client:
-    client: Client = await make_client(
-        github_client_id=CLIENT_ID,
-        github_client_secret=CLIENT_SECRET,
-        github_url=standin.base_url,
-        github_api_url=f"{standin.base_url}/api",
-    )
-    return client
 
 
 async def test_a_provider_login_with_an_unverified_address_makes_no_account(

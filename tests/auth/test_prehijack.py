@@ -4,38 +4,12 @@ first, which also shuts out whoever registered it."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
-
-import pytest
-from aiohttp.test_utils import TestServer
 
 from tests.accounts_support import link_token, outbox
 from tests.auth.test_oauth import login_with
-from tests.oauth_standin import CLIENT_ID, CLIENT_SECRET, Account, StandIn
+from tests.oauth_standin import Account, StandIn
 from tests.support import Client
-
-
-@pytest.fixture
-async def standin() -> AsyncIterator[StandIn]:
-    provider = StandIn()
-    server = TestServer(provider.app(), host="127.0.0.1")
-    await server.start_server()
-    provider.base_url = str(server.make_url("")).rstrip("/")
-    yield provider
-    await server.close()
-
-
-@pytest.fixture
-async def oauth_client(make_client: Any, standin: StandIn) -> Client:
-    client: Client = await make_client(
-        github_client_id=CLIENT_ID,
-        github_client_secret=CLIENT_SECRET,
-        github_url=standin.base_url,
-        github_api_url=f"{standin.base_url}/api",
-    )
-    return client
 
 
 async def test_a_squatted_unconfirmed_account_is_not_handed_to_the_address_owner(

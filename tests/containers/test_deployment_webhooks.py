@@ -5,10 +5,7 @@ personal session's deployments tell no workspace."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from tests.deploy_support import deploy, wait_status
 from tests.live_support import LiveSession, Member
@@ -23,13 +20,6 @@ APP = (
     "http.server.HTTPServer(('', int(os.environ['PORT'])),"
     " http.server.SimpleHTTPRequestHandler).serve_forever()\n"
 )
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    made = await Receiver().start()
-    yield made
-    await made.stop()
 
 
 async def _deploy_and_stop(

@@ -1,4 +1,4 @@
-"""Review: install output (pip's, npm's and every package's install script, in the build
+"""Install output (pip's, npm's and every package's install script, in the build
 container) was held until a newline: an install printing none (a progress bar, or a
 package's script on purpose, for the whole install time limit) grew the server's buffer
 without bound and the session saw nothing."""

@@ -1,4 +1,4 @@
-"""Review: an app's `Location` that is a path of its own preview beginning `//` after
+"""An app's `Location` that is a path of its own preview beginning `//` after
 resolution (`/.//evil.example/`, or its own absolute URL with that path) was rewritten to
 `//evil.example/`, which a browser reads as another origin: the proxy's refusal of
 redirects out of the preview was bypassed by its own rewriting."""

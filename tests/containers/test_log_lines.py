@@ -1,4 +1,4 @@
-"""Review: live logs held an app's output in memory until it printed a newline. An app
+"""Live logs held an app's output in memory until it printed a newline. An app
 that never does (a progress bar, `print(end="")`, binary noise) made the server's buffer
 grow without bound and the session saw nothing; now a line is cut at `MAX_LINE_BYTES`."""
 

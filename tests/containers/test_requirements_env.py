@@ -1,4 +1,4 @@
-"""Review: pip expands `${NAME}` in every line of a requirements file from its own
+"""Pip expands `${NAME}` in every line of a requirements file from its own
 environment, and quotes the expanded line when it cannot parse it. A marker could name the
 server's proxy variables (which pass through to pip, credentials and all), and the install
 output (the session's `deployment:log`, the failure reason) then showed their values."""

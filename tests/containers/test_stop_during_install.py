@@ -1,4 +1,4 @@
-"""Review: a deployment stopped while its dependencies were being fetched or built. The stop
+"""A deployment stopped while its dependencies were being fetched or built. The stop
 freed the per-user quota at once, but the install went on (pip or npm on the server, then a
 build container) for up to the install time limit: deploy-and-stop in a loop ran any number
 of installs at once. The install now ends with its deployment."""

@@ -1,4 +1,4 @@
-"""Review: a deployment stopped while its container was being started. The start went on
+"""A deployment stopped while its container was being started. The start went on
 after the stop had archived it: its container ran with no live deployment (outside the
 per-user quota, which the stop had freed) until a reaper sweep happened to remove it, and
 its sockets were told it was `running`."""

@@ -1,4 +1,4 @@
-"""Review: the redirect that drops `?token=` from a preview URL repeated the path as sent, so
+"""The redirect that drops `?token=` from a preview URL repeated the path as sent, so
 `//evil.example/?token=x` answered `Location: //evil.example/`: a link on a preview's origin
 that sends its visitor elsewhere (the proxy refuses exactly that from the app itself)."""
 

@@ -1,4 +1,4 @@
-"""Review: a preview used only over a WebSocket (a live app: chat, game, dashboard) was
+"""A preview used only over a WebSocket (a live app: chat, game, dashboard) was
 stopped as `idle` while messages flowed: only the upgrade request counted as traffic."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review: deleting a workspace deletes its sessions (ON DELETE CASCADE); the sockets open in
+"""Deleting a workspace deletes its sessions (ON DELETE CASCADE); the sockets open in
 them must be cut off as when a session is deleted, not left connected to a room whose
 session no longer exists."""
 

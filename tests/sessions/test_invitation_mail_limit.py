@@ -1,4 +1,4 @@
-"""Review: every addressed invitation (session or workspace) mails its address, with the
+"""Every addressed invitation (session or workspace) mails its address, with the
 inviter's own words in it. Without a budget any account is an open mail relay: open a
 session, then invite any address, as often as it likes."""
 

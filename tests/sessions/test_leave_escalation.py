@@ -1,4 +1,4 @@
-"""Review: on a workspace session, the owner may make a workspace member a viewer of it. A
+"""On a workspace session, the owner may make a workspace member a viewer of it. A
 workspace member who has no participant row joins as an editor, so leaving (or being
 removed) must not be a way to shed that demotion and come straight back as an editor."""
 

@@ -1,4 +1,4 @@
-"""Review: `{"status": null}` in a session PATCH was written as SQL NULL (a 500); a null
+"""`{"status": null}` in a session PATCH was written as SQL NULL (a 500); a null
 is ignored as it is for the other fields that cannot be null."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review: the per-user quota counts sessions that are not archived; setting an archived one
+"""The per-user quota counts sessions that are not archived; setting an archived one
 active again must respect it too, or archive, create, unarchive repeats without end."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Review: what is done in a workspace's sessions is done to the workspace (its files are the
+"""What is done in a workspace's sessions is done to the workspace (its files are the
 sessions' files, and a join link opens them to an outsider), so it is in the workspace's
 audit log, which its owners and admins read, not only in the session's (its owner's)."""
 

@@ -1,4 +1,4 @@
-"""Review: while a workspace requires two-factor login, a member without it reaches none of
+"""While a workspace requires two-factor login, a member without it reaches none of
 its sessions over REST (docs/account-security-lifecycle-audit-admins.md): not by opening a
 new one in it, nor by listing them through the workspace."""
 

@@ -1,4 +1,4 @@
-"""Review: a workspace PATCH with null for a field that cannot be null (`is_public`,
+"""A workspace PATCH with null for a field that cannot be null (`is_public`,
 `is_template`, `status`, `require_mfa`) was written as SQL NULL: a 500. A null is ignored,
 as it already was for `name`."""
 

@@ -1,4 +1,4 @@
-"""Review: a webhook is where a workspace's events go, so registering, changing, testing and
+"""A webhook is where a workspace's events go, so registering, changing, testing and
 deleting one are in the workspace's audit log (README: every state change is audited)."""
 
 from __future__ import annotations

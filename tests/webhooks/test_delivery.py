@@ -7,11 +7,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from tests.accounts_support import outbox
 from tests.node_agent import NodeAgent
@@ -19,13 +16,6 @@ from tests.support import Client
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_webhooks import FAST, register
 from tests.workspace_support import Person, member, person, workspace
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    made = await Receiver().start()
-    yield made
-    await made.stop()
 
 
 async def open_session(owner: Person, ws: str, name: str = "s") -> str:

@@ -1,4 +1,4 @@
-"""Review: a workspace that requires two-factor login refuses its sessions, documents,
+"""A workspace that requires two-factor login refuses its sessions, documents,
 archive and git to a member without it; its webhooks (which carry its sessions and its
 files' paths to any URL) are refused to an admin without it too."""
 

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
 import asyncpg
-import pytest
 
 from collab.state import DB_POOL, MAILER
 from collab.webhooks.delivery import DeliveryTiming, DeliveryWorker
@@ -19,13 +17,6 @@ from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_delivery import open_session
 from tests.webhooks.test_webhooks import FAST, register
 from tests.workspace_support import person, workspace
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    made = await Receiver().start()
-    yield made
-    await made.stop()
 
 
 async def _no_email(_: Any) -> str | None:

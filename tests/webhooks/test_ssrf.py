@@ -1,4 +1,4 @@
-"""Review: URL spellings that reach loopback once the HTTP client normalises them.
+"""URL spellings that reach loopback once the HTTP client normalises them.
 
 Only loopback traffic: the receiver listens on 127.0.0.1 and no host is allowed, so a POST
 arriving there is the guard letting an internal address through."""
@@ -6,7 +6,6 @@ arriving there is the guard letting an internal address through."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -22,13 +21,6 @@ GUARDED = {"webhook_allowed_hosts": (), "webhook_poll_seconds": 0.1}
 FOLDED = ["\u2460\u2461\u2466.0.0.1", "127\u30020\u30020\u30021", "\uff11\uff12\uff17.0.0.1"]
 # Numeric forms the socket layer maps onto 127.0.0.1.
 LEGACY = ["2130706433", "0x7f.1", "0177.0.0.1", "127.1", "0x7f000001"]
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    made = await Receiver().start()
-    yield made
-    await made.stop()
 
 
 @pytest.mark.parametrize("host", FOLDED + LEGACY)

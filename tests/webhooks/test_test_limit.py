@@ -1,4 +1,4 @@
-"""Review: any account can make a workspace and register webhooks to any public URL; the
+"""Any account can make a workspace and register webhooks to any public URL; the
 test route queued one more POST (and its rows) per request without limit, making the
 server a free sender of requests to someone else's host."""
 

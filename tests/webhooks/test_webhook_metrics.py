@@ -4,23 +4,13 @@ gives one `retrying`, then one `delivered`."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from tests.collab.test_metrics import TOKEN, moved, scrape
 from tests.support import Client
 from tests.webhooks.receiver import Receiver
 from tests.webhooks.test_webhooks import FAST, register
 from tests.workspace_support import person, workspace
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    made = await Receiver().start()
-    yield made
-    await made.stop()
 
 
 async def test_deliveries_are_counted_by_outcome(make_client: Any, receiver: Receiver) -> None:

@@ -4,7 +4,6 @@ workers racing, and SSRF refusals."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -19,13 +18,6 @@ FAST = {
     "webhook_first_retry_seconds": 0.3,
     "webhook_file_debounce_seconds": 0.5,
 }
-
-
-@pytest.fixture
-async def receiver() -> AsyncIterator[Receiver]:
-    made = await Receiver().start()
-    yield made
-    await made.stop()
 
 
 async def register(owner: Person, ws: str, url: str, events: list[str]) -> dict[str, Any]:
