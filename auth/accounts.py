@@ -499,6 +499,17 @@ class AccountService:
                 email_verified=True,  # the mailed link proves the address too
             )
             await self._end_every_session(conn, user_id)
+            # Links mailed before (another reset, an email change asked with the old
+            # password) would reopen what this closes.
+            await conn.execute(
+                "DELETE FROM account_tokens WHERE user_id = $1 AND used_at IS NULL", user_id
+            )
+            revoked_keys: list[uuid.UUID] = []
+            if not user.email_verified and self._d.api_keys is not None:
+                # Nobody had proved the address: whoever registered it may have made keys,
+                # which would outlive this reset (pre-hijacking; a confirmed owner's keys
+                # survive a reset as they survive a password change).
+                revoked_keys = await self._d.api_keys.revoke_all(conn, user_id)
             await self._d.audit.record(
                 conn,
                 AuditEntry(
@@ -507,3 +518,5 @@ class AccountService:
                 client,
             )
         await self._d.revocation.user_revoked(user_id)
+        if revoked_keys and self._d.api_keys is not None:
+            await self._d.api_keys.credentials_ended(revoked_keys)

@@ -213,6 +213,20 @@ class ApiKeys:
             )
         await self._revocation.credential_ended(key_id)  # its sockets close too
 
+    async def revoke_all(self, conn: asyncpg.Connection, user_id: uuid.UUID) -> list[uuid.UUID]:
+        """Revoke every live key of this user, in the caller's transaction; the ids, for
+        `credentials_ended` once it commits."""
+        rows = await conn.fetch(
+            """UPDATE api_keys SET revoked_at = now()
+               WHERE user_id = $1 AND revoked_at IS NULL RETURNING key_id""",
+            user_id,
+        )
+        return [row["key_id"] for row in rows]
+
+    async def credentials_ended(self, key_ids: list[uuid.UUID]) -> None:
+        for key_id in key_ids:
+            await self._revocation.credential_ended(key_id)  # their sockets close too
+
     async def verify(self, key: str, client: ClientInfo | None) -> KeyHolder:
         """The holder of a presented key, or InvalidToken (unknown, revoked or expired)."""
         if not _KEY.fullmatch(key):

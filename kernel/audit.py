@@ -114,7 +114,7 @@ class AuditLog:
         # they were or what they used: their address and browser are theirs.
         return [
             _entry(r)
-            if r["user_id"] in (user_id, None)
+            if r["user_id"] == user_id  # a purged actor's entries (NULL) are not theirs either
             else {**_entry(r), "ip_address": None, "user_agent": None}
             for r in rows
         ]

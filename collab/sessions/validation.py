@@ -24,7 +24,8 @@ class SessionInput(Input):
 
 
 # Set by the runtime: the container's own (deployments drop them from a workspace's too).
-RESERVED_VARIABLES = frozenset({"PORT", "HOME", "PATH", "HOSTNAME"})
+# The runtime's, and the git routes' credentials (never handed to a container).
+RESERVED_VARIABLES = frozenset({"PORT", "HOME", "PATH", "HOSTNAME", "GIT_TOKEN", "GIT_USERNAME"})
 MAX_ENVIRONMENT_BYTES = 64 * 1024
 
 
@@ -38,7 +39,7 @@ class SessionEnvironment(Environment):
         for variable in variables:
             name = variable.name
             if name in RESERVED_VARIABLES or name.upper().startswith("COLLAB_"):
-                raise ValueError(f"{name} is set by the server and cannot be overridden")
+                raise ValueError(f"{name} is reserved: the server sets it, or it is for git only")
         if sum(len(v.name) + len(v.value) for v in variables) > MAX_ENVIRONMENT_BYTES:
             raise ValueError(f"the variables exceed {MAX_ENVIRONMENT_BYTES // 1024} KiB in all")
         return variables

@@ -80,6 +80,8 @@ class DeliveryTiming:
     # then pruned, looked at this often: every event adds rows for every endpoint.
     keep_settled: timedelta = timedelta(days=30)
     prune_every_seconds: float = 3600.0
+    # In batches between delivery rounds, so a large backlog never holds deliveries up.
+    prune_batch: int = 1000
 
 
 def body_of(claimed: Claimed) -> bytes:
@@ -159,11 +161,11 @@ class DeliveryWorker:
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
-        next_prune = loop.time() + self._timing.prune_every_seconds
+        # The first a minute after start: a process restarted more often than hourly prunes.
+        next_prune = loop.time() + min(60.0, self._timing.prune_every_seconds)
         while True:
-            if loop.time() >= next_prune:
+            if loop.time() >= next_prune and not await self._prune():
                 next_prune = loop.time() + self._timing.prune_every_seconds
-                await self._prune()
             try:
                 claimed = await self.run_once()
             except asyncio.CancelledError:
@@ -177,16 +179,19 @@ class DeliveryWorker:
                 await asyncio.wait_for(self._wake.wait(), self._timing.poll_seconds)
             self._wake.clear()
 
-    async def _prune(self) -> None:
+    async def _prune(self) -> bool:
+        """Prune one batch; whether more may be left (then the next round prunes again)."""
+        batch = self._timing.prune_batch
         try:
-            pruned = await self._store.prune(self._pool, self._timing.keep_settled)
+            pruned = await self._store.prune(self._pool, self._timing.keep_settled, batch)
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("pruning settled webhook deliveries failed; tried again later")
-            return
+            return False
         if pruned:
             log.info("pruned %d settled webhook deliveries", pruned)
+        return pruned >= batch
 
     async def run_once(self) -> int:
         """Claim what is due and deliver it; how many were claimed."""

@@ -213,13 +213,17 @@ class WebhookStore:
         )
         return result.endswith(" 1")
 
-    async def prune(self, db: Executor, older_than: timedelta) -> int:
-        """Forget settled deliveries (delivered or failed) last touched before `older_than`
-        ago, with their attempts (cascade); how many went. Pending ones always stay."""
+    async def prune(self, db: Executor, older_than: timedelta, limit: int) -> int:
+        """Forget up to `limit` settled deliveries (delivered or failed) last touched before
+        `older_than` ago, with their attempts (cascade); how many went. Pending ones stay."""
         result: str = await db.execute(
-            """DELETE FROM webhook_deliveries
-               WHERE status <> 'pending' AND updated_at < now() - $1::interval""",
+            """DELETE FROM webhook_deliveries WHERE delivery_id IN (
+                   SELECT delivery_id FROM webhook_deliveries
+                   WHERE status <> 'pending' AND updated_at < now() - $1::interval
+                   LIMIT $2
+                   FOR UPDATE SKIP LOCKED)""",
             older_than,
+            limit,
         )
         return int(result.split()[-1])
 

@@ -153,12 +153,11 @@ def parse_patch(body: dict[str, Any]) -> DocumentPatch:
         raise ValidationFailed(
             {part: "is kept by the server and cannot be written" for part in server_owned}
         )
-    # A part is replaced whole; null would break its shape (tags a list, settings an
-    # object…) for every reader. To empty one, send its empty value.
-    nulls = [part for part in DocumentPatch.model_fields if part in body and body[part] is None]
-    if nulls:
-        raise ValidationFailed({part: "must not be null" for part in nulls})
-    return parse(DocumentPatch, body)
+    # A part is replaced whole, and null would break its shape (tags a list, settings an
+    # object…) for every reader: a null part is ignored, as null fields are by the other
+    # PATCH routes. To empty a part, send its empty value.
+    given = {part: value for part, value in body.items() if value is not None}
+    return parse(DocumentPatch, given)
 
 
 class SecretBox:

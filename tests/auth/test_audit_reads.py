@@ -93,6 +93,22 @@ async def test_my_events_show_what_others_did_to_my_account_not_where_they_were(
     [by_admin] = [e for e in items if e["action"] == "admin.user_deactivated"]
     assert by_admin["user_id"] == admin["user"]["user_id"]
     assert (by_admin["ip_address"], by_admin["user_agent"]) == (None, None)
+    # Once that admin's account is purged, the entry's actor is NULL: still not hers to see.
+    await AuditLog().record(
+        client.app[DB_POOL],
+        AuditEntry(
+            "admin.user_reactivated",
+            None,
+            resource_type="user",
+            resource_id=alice["user"]["user_id"],
+        ),
+        ClientInfo("198.51.100.8", "AdminBrowser/2"),
+    )
+    items = (await (await client.get("/api/auth/me/audit-logs", headers=bearer(alice))).json())[
+        "items"
+    ]
+    [by_purged] = [e for e in items if e["action"] == "admin.user_reactivated"]
+    assert (by_purged["ip_address"], by_purged["user_agent"]) == (None, None)
     # Her own entries keep hers.
     [registered] = [e for e in items if e["action"] == "user.registered"]
     assert registered["ip_address"] == "127.0.0.1"

@@ -239,7 +239,7 @@ async def test_environment_and_secrets_reach_the_container_and_nothing_else(
     )
     assert refused.status == 422
     assert (await refused.json())["error"]["code"] == "validation_failed"
-    for bad in ("1ABC", "A-B", "COLLAB_X"):
+    for bad in ("1ABC", "A-B", "COLLAB_X", "GIT_TOKEN", "GIT_USERNAME"):
         response = await client.patch(
             path,
             json={"environment": {"variables": [{"name": bad, "value": "x"}]}},

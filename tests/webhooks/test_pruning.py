@@ -69,7 +69,12 @@ async def test_old_settled_deliveries_are_pruned_and_pending_ones_kept(
         ("127.0.0.1",),
         client.app[MAILER],
         _no_email,
-        DeliveryTiming(poll_seconds=0.05, prune_every_seconds=0.1, keep_settled=timedelta(days=30)),
+        DeliveryTiming(
+            poll_seconds=0.05,
+            prune_every_seconds=0.1,
+            keep_settled=timedelta(days=30),
+            prune_batch=1,  # two old rows: two batches, back to back
+        ),
     )
     async with worker:
         deadline = time.monotonic() + 10

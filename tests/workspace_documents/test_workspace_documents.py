@@ -78,12 +78,8 @@ async def test_patch_replaces_only_the_named_parts(client: Client) -> None:
         ({"settings": {f"k{i}": i for i in range(65)}}, "settings"),
         ({"collaboration": {"default_role": "owner"}}, "collaboration.default_role"),
         ({"owner_id": "someone"}, "owner_id"),
-        ({"git": {"branch": "--upload-pack=touch /tmp/x"}}, "git.branch"),
-        ({"tags": None}, "tags"),
-        ({"settings": None}, "settings"),
-        ({"environment": None}, "environment"),
-        ({"git": None}, "git"),
-        ({"name": None}, "name"),
+        ({"git": {"branch": "--upload-pack"}}, "git.branch"),
+        ({"git": {"branch": "-x"}}, "git.branch"),
     ],
 )
 async def test_each_part_is_validated(client: Client, body: dict[str, Any], field: str) -> None:
@@ -96,6 +92,21 @@ async def test_each_part_is_validated(client: Client, body: dict[str, Any], fiel
     assert status == 200
     assert isinstance(stored["tags"], list) and isinstance(stored["settings"], dict)
     assert stored["git"] == {"remote_url": None, "branch": None} and stored["name"]
+
+
+async def test_a_null_part_is_ignored_and_keeps_its_shape(client: Client) -> None:
+    owner = await person(client, "nulls")
+    ws = await workspace(owner)
+    status, _ = await doc(owner, ws, "patch", {"tags": ["rust"], "settings": {"theme": "dark"}})
+    assert status == 200
+    nulls = {p: None for p in ("name", "settings", "environment", "deployment", "git", "tags")}
+    status, answer = await doc(owner, ws, "patch", {**nulls, "collaboration": None})
+    assert status == 200, answer
+    status, stored = await doc(owner, ws, "get")
+    assert (stored["tags"], stored["settings"]) == (["rust"], {"theme": "dark"})
+    assert stored["git"] == {"remote_url": None, "branch": None} and stored["name"]
+    assert stored["environment"] == {"variables": []}
+    assert stored["collaboration"] == {"default_role": "editor"}
 
 
 async def test_who_may_read_and_write(client: Client) -> None:
