@@ -18,6 +18,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
+from tests.workspace_support import Person, workspace
+
 USER, TOKEN = "x-access-token", "s3cret-token"
 
 
@@ -121,3 +123,21 @@ async def serve(root: Path, folder: Path) -> tuple[web.AppRunner, str, Path]:
     await site.start()
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     return runner, f"https://127.0.0.1:{port}", cert_file
+
+
+async def git_workspace(
+    owner: Person, url: str, *, branch: str = "main", token: str = TOKEN
+) -> str:
+    """A new workspace of `owner` whose git remote is `url` (that branch), `token` its secret
+    GIT_TOKEN."""
+    ws = await workspace(owner)
+    status, body = await owner.call(
+        "patch",
+        f"/api/workspaces/{ws}/document",
+        {
+            "git": {"remote_url": url, "branch": branch},
+            "environment": {"variables": [{"name": "GIT_TOKEN", "value": token, "secret": True}]},
+        },
+    )
+    assert status == 200, body
+    return ws

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.archive.git_server import TOKEN, git, serve
+from tests.archive.git_server import TOKEN, git, git_workspace, serve
 from tests.archive.zip_support import import_zip, make_zip
 from tests.support import Client
 from tests.workspace_support import Person, member, person, workspace
@@ -37,20 +37,6 @@ async def remote(tmp_path: Path) -> AsyncIterator[tuple[str, Path, Path]]:
     await runner.cleanup()
 
 
-async def _workspace(client: Client, owner: Person, url: str, token: str = TOKEN) -> str:
-    ws = await workspace(owner)
-    status, body = await owner.call(
-        "patch",
-        f"/api/workspaces/{ws}/document",
-        {
-            "git": {"remote_url": url, "branch": "main"},
-            "environment": {"variables": [{"name": "GIT_TOKEN", "value": token, "secret": True}]},
-        },
-    )
-    assert status == 200, body
-    return ws
-
-
 async def _files(owner: Person, ws: str) -> dict[str, str]:
     response = await owner.client.get(
         f"/api/workspaces/{ws}/archive.zip",
@@ -72,7 +58,7 @@ async def test_pull_then_push(
     url, bare, ca_file = remote
     client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
     owner = await person(client, "gitowner")
-    ws = await _workspace(client, owner, url)
+    ws = await git_workspace(owner, url)
 
     status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
     assert status == 200, pulled
@@ -151,7 +137,7 @@ async def test_a_new_branch_is_created_but_an_unpulled_one_is_not_overwritten(
     url, bare, ca_file = remote
     client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
     owner = await person(client, "gitowner4")
-    ws = await _workspace(client, owner, url)
+    ws = await git_workspace(owner, url)
     status, session = await owner.call(
         "post", "/api/sessions", {"name": "S", "language": "python", "ws_id": ws}
     )
@@ -183,7 +169,7 @@ async def test_refusals(make_client: Any, remote: tuple[str, Path, Path]) -> Non
     owner = await person(client, "gitowner2")
 
     # A wrong token: git's refusal, as 502 git_failed.
-    ws = await _workspace(client, owner, url, token="wrong-token")
+    ws = await git_workspace(owner, url, token="wrong-token")
     status, body = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
     assert status == 502 and body["error"]["code"] == "git_failed", body
     assert "wrong-token" not in body["error"]["message"]
@@ -207,7 +193,7 @@ async def test_loopback_remotes_are_refused_unless_allowed(
 ) -> None:
     url, _, _ = remote
     owner = await person(client, "gitowner3")
-    ws = await _workspace(client, owner, url)
+    ws = await git_workspace(owner, url)
     status, body = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
     assert status == 422, body
     assert "loopback" in body["error"]["message"]
@@ -222,7 +208,7 @@ async def test_a_workspace_file_can_never_become_gits_own_configuration(
     url, _bare, ca_file = remote
     client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
     owner = await person(client, "gitevil")
-    ws = await _workspace(client, owner, url)
+    ws = await git_workspace(owner, url)
     status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
     assert status == 200
     status, session = await owner.call(

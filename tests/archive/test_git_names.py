@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from tests.archive.git_server import TOKEN, git, serve
-from tests.workspace_support import person, workspace
+from tests.archive.git_server import git, git_workspace, serve
+from tests.workspace_support import person
 
 
 @pytest.fixture
@@ -38,16 +38,7 @@ async def test_a_file_name_that_is_not_utf8_is_skipped_not_a_500(
     url, ca_file = odd_remote
     client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
     owner = await person(client, "gitodd")
-    ws = await workspace(owner)
-    status, body = await owner.call(
-        "patch",
-        f"/api/workspaces/{ws}/document",
-        {
-            "git": {"remote_url": url, "branch": "main"},
-            "environment": {"variables": [{"name": "GIT_TOKEN", "value": TOKEN, "secret": True}]},
-        },
-    )
-    assert status == 200, body
+    ws = await git_workspace(owner, url)
     status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
     assert status == 200, pulled
     assert pulled["created"] == ["README.md"]
@@ -66,16 +57,7 @@ async def test_a_file_and_a_folder_of_the_same_name_is_refused_not_a_500(
     url, ca_file = odd_remote
     client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
     owner = await person(client, "gitclash")
-    ws = await workspace(owner)
-    status, body = await owner.call(
-        "patch",
-        f"/api/workspaces/{ws}/document",
-        {
-            "git": {"remote_url": url, "branch": "fresh"},
-            "environment": {"variables": [{"name": "GIT_TOKEN", "value": TOKEN, "secret": True}]},
-        },
-    )
-    assert status == 200, body
+    ws = await git_workspace(owner, url, branch="fresh")
     status, session = await owner.call(
         "post", "/api/sessions", {"name": "S", "language": "python", "ws_id": ws}
     )
@@ -108,16 +90,7 @@ async def test_a_workspace_file_inside_a_kept_file_of_the_branch_is_refused_not_
     url, ca_file = odd_remote
     client = await make_client(git_allowed_hosts=("127.0.0.1",), git_ca_file=ca_file)
     owner = await person(client, "gitkept")
-    ws = await workspace(owner)
-    status, body = await owner.call(
-        "patch",
-        f"/api/workspaces/{ws}/document",
-        {
-            "git": {"remote_url": url, "branch": "main"},
-            "environment": {"variables": [{"name": "GIT_TOKEN", "value": TOKEN, "secret": True}]},
-        },
-    )
-    assert status == 200, body
+    ws = await git_workspace(owner, url)
     status, pulled = await owner.call("post", f"/api/workspaces/{ws}/git/pull")
     assert status == 200, pulled
     status, session = await owner.call(

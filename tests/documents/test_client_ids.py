@@ -21,17 +21,9 @@ from tests.documents.test_document_sync import connect, file_text, url
 from tests.live_support import LiveSession
 from tests.node_agent import NodeAgent
 from tests.support import Client
+from tests.yjs_fuzz import var_uint
 
 JS_MAX = 2**53 - 1
-
-
-def var_uint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
 
 
 def written_by(client_id: int, text: str) -> bytes:

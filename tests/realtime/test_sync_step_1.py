@@ -13,15 +13,7 @@ from tests.documents.typing_support import LoopLag
 from tests.live_support import LiveSession
 from tests.realtime.test_fast_path_hostile import RawSocket, until
 from tests.support import Client
-
-
-def var_uint(value: int) -> bytes:
-    out = bytearray()
-    while value > 0x7F:
-        out.append(0x80 | (value & 0x7F))
-        value >>= 7
-    out.append(value)
-    return bytes(out)
+from tests.yjs_fuzz import var_uint
 
 
 def state_vector(clients: int) -> bytes:
