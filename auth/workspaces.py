@@ -235,9 +235,12 @@ class WorkspaceService:
         return workspace_json(row)
 
     async def update(self, actor: Actor, ws_id: uuid.UUID, patch: WorkspacePatch) -> dict[str, Any]:
-        changes = {k: v for k, v in patch.model_dump(exclude_unset=True).items()}
-        if "name" in changes and changes["name"] is None:
-            changes.pop("name")
+        # A null for a field that cannot be null is ignored (`description` may be cleared).
+        changes = {
+            k: v
+            for k, v in patch.model_dump(exclude_unset=True).items()
+            if v is not None or k == "description"
+        }
         async with self._pool.acquire() as conn, conn.transaction():
             row, _ = await self.require(conn, actor, ws_id, Role.ADMIN, lock=True)
             turning_on = changes.get("require_mfa") and not row["require_mfa"]

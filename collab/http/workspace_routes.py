@@ -15,9 +15,6 @@ from kernel.validation import parse
 
 routes = web.RouteTableDef()
 
-# Workspace fields a PATCH may leave out but never set to null.
-_NOT_NULL = frozenset({"name", "is_public", "is_template", "status", "require_mfa"})
-
 
 @routes.post("/api/workspaces")
 async def create_workspace(request: web.Request) -> web.Response:
@@ -48,11 +45,7 @@ async def get_workspace(request: web.Request) -> web.Response:
 @routes.patch("/api/workspaces/{ws_id}")
 async def update_workspace(request: web.Request) -> web.Response:
     who = await actor(request)
-    body = await read_json(request)
-    # A null for a field that cannot be null is ignored, as `name`'s is (it was written as
-    # SQL NULL: a 500).
-    body = {k: v for k, v in body.items() if not (k in _NOT_NULL and v is None)}
-    patch = parse(WorkspacePatch, body)
+    patch = parse(WorkspacePatch, await read_json(request))
     workspace = await request.app[WORKSPACES].update(
         who, path_uuid(request, "ws_id", "workspace"), patch
     )
